@@ -1,0 +1,1 @@
+"""Use cases of hexbank: commands, queries, projections, and the ports they speak through."""

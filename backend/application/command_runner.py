@@ -1,0 +1,92 @@
+"""Runs a command in a fresh unit of work, retrying optimistic-concurrency conflicts."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from backend.application.errors import ConcurrencyError, ConcurrentModification
+from backend.application.event_codec import EventCodec
+from backend.application.ports import (
+    Clock,
+    EventMetadata,
+    IdGenerator,
+    StoredEvent,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
+from backend.application.repository import Repository
+from backend.domain.account import Account
+from backend.domain.aggregate import Aggregate
+from backend.domain.transfer import Transfer
+
+T = TypeVar("T")
+A = TypeVar("A", bound=Aggregate)
+
+#: Writes read-model changes for just-appended events inside the command's own transaction.
+InlineProjector = Callable[[UnitOfWork, Sequence[StoredEvent]], None]
+
+
+def _no_projection(uow: UnitOfWork, events: Sequence[StoredEvent]) -> None:
+    """Default when no read side is plugged in."""
+
+
+@dataclass
+class CommandContext:
+    """What a command handler works with: the transaction, its repositories, its metadata."""
+
+    uow: UnitOfWork
+    accounts: Repository[Account]
+    transfers: Repository[Transfer]
+    metadata: EventMetadata
+    clock: Clock
+    ids: IdGenerator
+
+    @property
+    def appended(self) -> list[StoredEvent]:
+        return [*self.accounts.appended, *self.transfers.appended]
+
+
+@dataclass
+class CommandRunner:
+    """Executes handlers one transaction each; conflicts are retried with jittered backoff."""
+
+    uow_factory: UnitOfWorkFactory
+    codec: EventCodec
+    clock: Clock
+    ids: IdGenerator
+    snapshot_every: int = 100
+    inline_projector: InlineProjector = _no_projection
+    max_attempts: int = 8
+    base_delay: float = 0.002
+    sleep: Callable[[float], None] = field(default=time.sleep)
+
+    def run(self, handler: Callable[[CommandContext], T], metadata: EventMetadata) -> T:
+        """Run `handler` until it commits, or raise ConcurrentModification."""
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                return self._attempt(handler, metadata)
+            except ConcurrencyError:
+                if attempt == self.max_attempts:
+                    break
+                # Full jitter keeps retrying writers of one hot stream from colliding in step.
+                self.sleep(random.uniform(0, self.base_delay * 2 ** (attempt - 1)))  # noqa: S311
+        raise ConcurrentModification(f"gave up after {self.max_attempts} conflicting attempts")
+
+    def _attempt(self, handler: Callable[[CommandContext], T], metadata: EventMetadata) -> T:
+        with self.uow_factory() as uow:
+            context = self._context(uow, metadata)
+            result = handler(context)
+            self.inline_projector(uow, context.appended)
+            uow.commit()
+            return result
+
+    def _context(self, uow: UnitOfWork, metadata: EventMetadata) -> CommandContext:
+        accounts, transfers = self._repository(Account, uow), self._repository(Transfer, uow)
+        return CommandContext(uow, accounts, transfers, metadata, self.clock, self.ids)
+
+    def _repository(self, cls: type[A], uow: UnitOfWork) -> Repository[A]:
+        return Repository(cls, uow, self.codec, self.clock, self.ids, self.snapshot_every)

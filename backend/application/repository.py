@@ -1,0 +1,92 @@
+"""Loads aggregates from the latest snapshot plus later events; saves new events with an
+expected version, taking a snapshot every N events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Generic, TypeVar
+
+from backend.application.event_codec import EventCodec
+from backend.application.ports import (
+    Clock,
+    EventMetadata,
+    IdGenerator,
+    NewEvent,
+    Snapshot,
+    StoredEvent,
+    UnitOfWork,
+)
+from backend.domain.aggregate import Aggregate
+from backend.domain.events import DomainEvent
+
+A = TypeVar("A", bound=Aggregate)
+
+
+@dataclass
+class Repository(Generic[A]):
+    """An event-sourced repository for one aggregate type within one unit of work."""
+
+    aggregate_class: type[A]
+    uow: UnitOfWork
+    codec: EventCodec
+    clock: Clock
+    ids: IdGenerator
+    snapshot_every: int = 100
+    appended: list[StoredEvent] = field(default_factory=list)
+
+    def get(self, aggregate_id: str) -> A | None:
+        """The aggregate as of its latest event, or None when the stream is empty."""
+        aggregate = self._from_snapshot(aggregate_id)
+        events = self.uow.events.read_stream(aggregate_id, after_version=aggregate.version)
+        if not events and aggregate.version == 0:
+            return None
+        if events and events[0].stream_type != self.aggregate_class.STREAM_TYPE:
+            return None  # the id names a stream of another kind (a transfer id as an account id)
+        aggregate.replay([self.decode(event) for event in events])
+        return aggregate
+
+    def save(self, aggregate: A, metadata: EventMetadata) -> list[StoredEvent]:
+        """Append the aggregate's new events after the version it was loaded at."""
+        events = aggregate.collect_events()
+        if not events:
+            return []
+        now = self.clock.now()
+        new = [self._encode(event, metadata, now) for event in events]
+        stored = self.uow.events.append(
+            aggregate.id, self.aggregate_class.STREAM_TYPE, aggregate.version, new
+        )
+        before, aggregate.version = aggregate.version, aggregate.version + len(events)
+        if aggregate.version // self.snapshot_every > before // self.snapshot_every:
+            self._snapshot(aggregate)
+        self.appended.extend(stored)
+        return stored
+
+    def decode(self, event: StoredEvent) -> DomainEvent:
+        return self.codec.decode(event.type, event.schema_version, event.data)
+
+    def _from_snapshot(self, aggregate_id: str) -> A:
+        snapshot = self.uow.snapshots.load(aggregate_id)
+        cls = self.aggregate_class
+        if snapshot is None or (snapshot.stream_type, snapshot.state_version) != (
+            cls.STREAM_TYPE,
+            cls.STATE_VERSION,
+        ):
+            return cls(aggregate_id)
+        return cls.from_snapshot(aggregate_id, snapshot.version, snapshot.state)
+
+    def _snapshot(self, aggregate: A) -> None:
+        cls = self.aggregate_class
+        self.uow.snapshots.save(
+            Snapshot(
+                aggregate.id,
+                cls.STREAM_TYPE,
+                aggregate.version,
+                cls.STATE_VERSION,
+                aggregate.snapshot_state(),
+            )
+        )
+
+    def _encode(self, event: DomainEvent, metadata: EventMetadata, now: datetime) -> NewEvent:
+        type_name, schema_version, data = self.codec.encode(event)
+        return NewEvent(self.ids.new_id(), type_name, schema_version, data, metadata, now)

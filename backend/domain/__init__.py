@@ -1,0 +1,1 @@
+"""The pure domain of hexbank: money, accounts, transfers. Standard library only."""

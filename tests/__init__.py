@@ -1,0 +1,1 @@
+"""hexbank's test suite."""
