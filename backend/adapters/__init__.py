@@ -1,0 +1,1 @@
+"""Adapters: the only code that knows about frameworks, databases and queues."""

@@ -1,0 +1,189 @@
+"""In-memory event store, snapshot store, outbox and unit of work.
+
+It mirrors the SQL adapters' concurrency design: a unit of work takes the database's global
+append lock at its first append and holds it until commit or rollback. Positions are handed
+out under that lock, so commit order equals position order and a reader tailing positions
+never sees a lower position appear after a higher one.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC
+from types import TracebackType
+from typing import Self
+
+from backend.adapters.outbound.memory.read_models import (
+    InMemoryReadModelData,
+    InMemoryReadModelStore,
+)
+from backend.application.errors import ConcurrencyError
+from backend.application.ports import NewEvent, OutboxMessage, Snapshot, StoredEvent
+
+
+@dataclass
+class InMemoryDatabase:
+    """The shared state every in-memory unit of work commits into."""
+
+    events: list[StoredEvent] = field(default_factory=list)
+    streams: dict[str, list[StoredEvent]] = field(default_factory=dict)
+    snapshots: dict[str, Snapshot] = field(default_factory=dict)
+    outbox: dict[int, StoredEvent] = field(default_factory=dict)
+    read_models: InMemoryReadModelData = field(default_factory=InMemoryReadModelData)
+    #: Guards the containers above for readers and the commit.
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    #: Held by a unit of work from its first append to its end (the global append lock).
+    append_lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class InMemoryEventStore:
+    """Event store port over an InMemoryDatabase, seeing its own unit of work's writes."""
+
+    def __init__(self, db: InMemoryDatabase) -> None:
+        self._db = db
+        self.staged: list[StoredEvent] = []
+        self.holds_append_lock = False
+
+    def append(
+        self, stream_id: str, stream_type: str, expected_version: int, events: Sequence[NewEvent]
+    ) -> list[StoredEvent]:
+        if not self.holds_append_lock:
+            self._db.append_lock.acquire()
+            self.holds_append_lock = True
+        if self._version(stream_id) != expected_version:
+            raise ConcurrencyError(f"{stream_id} is not at version {expected_version}")
+        first_position = self._next_position()
+        stored = [
+            _stored(event, position, stream_id, stream_type, expected_version + offset)
+            for offset, (position, event) in enumerate(
+                enumerate(events, start=first_position), start=1
+            )
+        ]
+        self.staged.extend(stored)
+        return stored
+
+    def read_stream(
+        self, stream_id: str, after_version: int = 0, limit: int | None = None
+    ) -> list[StoredEvent]:
+        with self._db.lock:
+            committed = list(self._db.streams.get(stream_id, ()))
+        staged = [event for event in self.staged if event.stream_id == stream_id]
+        found = [e for e in committed + staged if e.version > after_version]
+        return found[:limit] if limit is not None else found
+
+    def read_all(self, after_position: int = 0, limit: int = 1000) -> list[StoredEvent]:
+        with self._db.lock:
+            return [e for e in self._db.events if e.position > after_position][:limit]
+
+    def head_position(self) -> int:
+        with self._db.lock:
+            return self._db.events[-1].position if self._db.events else 0
+
+    def _version(self, stream_id: str) -> int:
+        events = self.read_stream(stream_id)
+        return events[-1].version if events else 0
+
+    def _next_position(self) -> int:
+        last = self.staged[-1].position if self.staged else self.head_position()
+        return last + 1
+
+    def publish(self) -> None:
+        """Make the staged events visible (the caller holds the database lock)."""
+        for event in self.staged:
+            self._db.events.append(event)
+            self._db.streams.setdefault(event.stream_id, []).append(event)
+            self._db.outbox[event.position] = event
+
+    def end(self) -> None:
+        """Forget staged events and let the next writer append."""
+        self.staged.clear()
+        if self.holds_append_lock:
+            self.holds_append_lock = False
+            self._db.append_lock.release()
+
+
+def _stored(
+    event: NewEvent, position: int, stream_id: str, stream_type: str, version: int
+) -> StoredEvent:
+    return StoredEvent(
+        position=position,
+        event_id=event.event_id,
+        stream_id=stream_id,
+        stream_type=stream_type,
+        version=version,
+        type=event.type,
+        schema_version=event.schema_version,
+        data=dict(event.data),
+        metadata=event.metadata,
+        occurred_at=event.occurred_at.astimezone(UTC),  # as the SQL stores hand it back
+    )
+
+
+class InMemorySnapshotStore:
+    """Latest snapshot per stream; writes become visible at commit."""
+
+    def __init__(self, db: InMemoryDatabase) -> None:
+        self._db = db
+        self.staged: dict[str, Snapshot] = {}
+
+    def save(self, snapshot: Snapshot) -> None:
+        self.staged[snapshot.stream_id] = snapshot
+
+    def load(self, stream_id: str) -> Snapshot | None:
+        if stream_id in self.staged:
+            return self.staged[stream_id]
+        with self._db.lock:
+            return self._db.snapshots.get(stream_id)
+
+
+class InMemoryOutbox:
+    """Undispatched events by position."""
+
+    def __init__(self, db: InMemoryDatabase) -> None:
+        self._db = db
+
+    def pending(self, limit: int = 500) -> list[OutboxMessage]:
+        with self._db.lock:
+            ids = sorted(self._db.outbox)[:limit]
+            return [OutboxMessage(i, self._db.outbox[i]) for i in ids]
+
+    def mark_dispatched(self, outbox_ids: Sequence[int]) -> None:
+        with self._db.lock:
+            for outbox_id in outbox_ids:
+                self._db.outbox.pop(outbox_id, None)
+
+
+class InMemoryUnitOfWork:
+    """A transaction over an InMemoryDatabase: nothing is visible to others before commit."""
+
+    def __init__(self, db: InMemoryDatabase) -> None:
+        self.db = db
+        self.events = InMemoryEventStore(db)
+        self.snapshots = InMemorySnapshotStore(db)
+        self.outbox = InMemoryOutbox(db)
+        self.read_models = InMemoryReadModelStore(db.read_models)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.rollback()
+
+    def commit(self) -> None:
+        with self.db.lock:
+            self.events.publish()
+            self.db.snapshots.update(self.snapshots.staged)
+            self.read_models.publish()
+        self.rollback()  # the writes are published: clear the buffers, free the append lock
+
+    def rollback(self) -> None:
+        self.events.end()
+        self.snapshots.staged.clear()
+        self.read_models.discard()

@@ -1,0 +1,176 @@
+"""Ports: the protocols through which the application reaches storage, time and ids."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Protocol, Self
+
+if TYPE_CHECKING:  # read_models imports this module
+    from backend.application.read_models import ReadModelStore
+
+
+@dataclass(frozen=True, slots=True)
+class EventMetadata:
+    """Who and what caused an event: tracing ids carried by every event."""
+
+    correlation_id: str | None = None
+    causation_id: str | None = None
+    user_id: str | None = None
+    request_id: str | None = None
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {
+            "correlation_id": self.correlation_id,
+            "causation_id": self.causation_id,
+            "user_id": self.user_id,
+            "request_id": self.request_id,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EventMetadata:
+        keys = ("correlation_id", "causation_id", "user_id", "request_id")
+        return cls(**{key: data.get(key) for key in keys})
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An encoded event on its way into a stream."""
+
+    event_id: str
+    type: str
+    schema_version: int
+    data: dict[str, Any]
+    metadata: EventMetadata
+    occurred_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """An event as the store holds it: global position plus place in its stream."""
+
+    position: int
+    event_id: str
+    stream_id: str
+    stream_type: str
+    version: int
+    type: str
+    schema_version: int
+    data: dict[str, Any]
+    metadata: EventMetadata
+    occurred_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """An aggregate's folded state at `version`, in the shape of `state_version`."""
+
+    stream_id: str
+    stream_type: str
+    version: int
+    state_version: int
+    state: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxMessage:
+    """An appended event waiting to be handed to the queue."""
+
+    outbox_id: int
+    event: StoredEvent
+
+
+class EventStore(Protocol):
+    """Append-only streams with a global order; appends write the outbox in the same transaction."""
+
+    def append(
+        self,
+        stream_id: str,
+        stream_type: str,
+        expected_version: int,
+        events: Sequence[NewEvent],
+    ) -> list[StoredEvent]:
+        """Append after `expected_version`; ConcurrencyError when the stream has moved."""
+        ...
+
+    def read_stream(
+        self, stream_id: str, after_version: int = 0, limit: int | None = None
+    ) -> list[StoredEvent]:
+        """Events of one stream with version > `after_version`, oldest first."""
+        ...
+
+    def read_all(self, after_position: int = 0, limit: int = 1000) -> list[StoredEvent]:
+        """Events of every stream after `after_position` in global order, never skipping
+        one that a concurrent transaction commits late."""
+        ...
+
+    def head_position(self) -> int:
+        """The highest committed position (0 when empty)."""
+        ...
+
+
+class SnapshotStore(Protocol):
+    """Keeps the latest snapshot of each stream."""
+
+    def save(self, snapshot: Snapshot) -> None: ...
+
+    def load(self, stream_id: str) -> Snapshot | None: ...
+
+
+class Outbox(Protocol):
+    """Committed events not yet handed to the queue, in position order."""
+
+    def pending(self, limit: int = 500) -> list[OutboxMessage]: ...
+
+    def mark_dispatched(self, outbox_ids: Sequence[int]) -> None: ...
+
+
+class UnitOfWork(Protocol):
+    """One database transaction: everything a command writes commits together or not at all."""
+
+    # Read-only properties, not plain attributes: a protocol attribute would be invariant, and
+    # adapters rightly expose their own concrete store types here.
+    @property
+    def events(self) -> EventStore: ...
+
+    @property
+    def snapshots(self) -> SnapshotStore: ...
+
+    @property
+    def outbox(self) -> Outbox: ...
+
+    @property
+    def read_models(self) -> ReadModelStore: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Roll back whatever was not committed."""
+        ...
+
+    def commit(self) -> None: ...
+
+    def rollback(self) -> None: ...
+
+
+#: Builds a fresh unit of work: one per request, per job, per retry.
+UnitOfWorkFactory = Callable[[], UnitOfWork]
+
+
+class Clock(Protocol):
+    """The current time, in UTC."""
+
+    def now(self) -> datetime: ...
+
+
+class IdGenerator(Protocol):
+    """New opaque ids."""
+
+    def new_id(self) -> str: ...
