@@ -1,0 +1,1 @@
+"""hexbank: event-sourced accounts and transfers in hexagonal form on Flask."""

@@ -1,0 +1,1 @@
+"""Inbound adapters: HTTP, WebSocket, worker and CLI entry points."""

@@ -1,0 +1,1 @@
+"""HTTP inbound adapter: Flask blueprints, problem details and cross-cutting middleware."""

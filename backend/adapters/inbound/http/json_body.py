@@ -1,0 +1,50 @@
+"""Reading a JSON object body the same way in every view (400 / 415 as API.md says)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import request
+
+from backend.adapters.inbound.http.problems import ProblemError
+
+
+def json_object_body(*, required: bool = True) -> dict[str, Any]:
+    """The request body as a dict; `{}` when there is none and `required` is False."""
+    if not _has_body():
+        if required:
+            raise ProblemError("bad-request", "A JSON object body is required.")
+        return {}
+    if not is_json_media_type(request.mimetype):
+        raise ProblemError("unsupported-media-type", "Send the body as application/json.")
+    data = _parse(request.get_data(cache=True))
+    if not isinstance(data, dict):
+        raise ProblemError("bad-request", "The body must be a JSON object.")
+    return data
+
+
+def is_json_media_type(mimetype: str) -> bool:
+    """application/json or any application/*+json type."""
+    return mimetype == "application/json" or (
+        mimetype.startswith("application/") and mimetype.endswith("+json")
+    )
+
+
+def _has_body() -> bool:
+    return (
+        bool(request.content_length)
+        or "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    )
+
+
+def _parse(raw: bytes) -> Any:
+    try:
+        return json.loads(raw, parse_constant=_refuse_constant)
+    except ValueError as error:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise ProblemError("bad-request", f"The body is not valid JSON: {error}") from None
+
+
+def _refuse_constant(name: str) -> Any:
+    # NaN and Infinity are not JSON; Python's parser would accept them.
+    raise ValueError(f"{name} is not allowed")

@@ -1,0 +1,70 @@
+"""SQLAlchemy engines for SQLite (embedded) and PostgreSQL (distributed), tuned for events."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.pool import ConnectionPoolEntry
+
+# Execution option naming how a SQLite transaction begins: IMMEDIATE (default) or DEFERRED.
+SQLITE_BEGIN = "hexbank_sqlite_begin"
+_BEGIN_MODES = ("DEFERRED", "IMMEDIATE", "EXCLUSIVE")
+_SQLITE_PRAGMAS = (
+    "journal_mode=WAL",
+    "busy_timeout=5000",
+    "foreign_keys=ON",
+    "synchronous=NORMAL",
+)
+
+
+def create_engine_for(url: str, *, read_only: bool = False) -> Engine:
+    """An engine for `url`; `read_only` engines begin SQLite transactions DEFERRED."""
+    if make_url(url).get_backend_name() == "sqlite":
+        return _sqlite_engine(url, begin="DEFERRED" if read_only else "IMMEDIATE")
+    return _postgresql_engine(url)
+
+
+def deferred(engine: Engine) -> Engine:
+    """A view of `engine` (same pool) whose SQLite transactions begin DEFERRED, for pure reads."""
+    return engine.execution_options(**{SQLITE_BEGIN: "DEFERRED"})
+
+
+def ping_database(engine: Engine) -> None:
+    """Raise unless the database answers `SELECT 1` (without taking SQLite's write lock)."""
+    with deferred(engine).connect() as connection:
+        connection.execute(text("SELECT 1"))
+
+
+def _postgresql_engine(url: str) -> Engine:
+    # connect_timeout bounds how long /readyz and start-up wait for a dead server.
+    return create_engine(url, pool_pre_ping=True, pool_size=10, connect_args={"connect_timeout": 5})
+
+
+def _sqlite_engine(url: str, *, begin: str) -> Engine:
+    engine = create_engine(url, execution_options={SQLITE_BEGIN: begin})
+    event.listen(engine, "connect", _configure_sqlite_connection)
+    event.listen(engine, "begin", _begin_sqlite_transaction)
+    return engine
+
+
+def _configure_sqlite_connection(
+    dbapi_connection: sqlite3.Connection, _record: ConnectionPoolEntry
+) -> None:
+    # pysqlite would otherwise issue a deferred BEGIN lazily, letting a read-then-append
+    # transaction read outside its lock (STACK.md gotcha 16); we emit BEGIN ourselves instead.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    for pragma in _SQLITE_PRAGMAS:
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()
+
+
+def _begin_sqlite_transaction(connection: Connection) -> None:
+    # IMMEDIATE takes the write lock up front, so two appenders serialise instead of
+    # both reading the same stream version and one failing at commit.
+    mode = connection.get_execution_options().get(SQLITE_BEGIN, "IMMEDIATE")
+    if mode not in _BEGIN_MODES:
+        raise ValueError(f"{SQLITE_BEGIN} must be one of {_BEGIN_MODES}, not {mode!r}")
+    connection.exec_driver_sql(f"BEGIN {mode}")

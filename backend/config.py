@@ -1,0 +1,247 @@
+"""Settings from the environment (12-factor): every knob is a HEXBANK_* variable."""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, TypeVar, cast
+from urllib.parse import urlsplit
+
+log = logging.getLogger(__name__)
+
+Env = Literal["development", "production", "test"]
+LogFormat = Literal["json", "text"]
+T = TypeVar("T")
+
+_ENVS = ("development", "production", "test")
+_LOG_FORMATS = ("json", "text")
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_RATE_PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+_MIN_SECRET_BYTES = 32
+_KEY_FILE = "secret_key"
+DEFAULT_CURRENCIES = ("EUR", "USD", "GBP", "KRW", "JPY")
+
+
+class ConfigError(ValueError):
+    """A HEXBANK_* variable is missing or invalid; the message names the variable."""
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """A request budget such as `600/minute`."""
+
+    count: int
+    period_seconds: int
+
+    @classmethod
+    def parse(cls, text: str) -> RateLimit:
+        """Parse `<count>/<second|minute|hour|day>`."""
+        match = re.fullmatch(r"\s*(\d+)\s*/\s*(second|minute|hour|day)\s*", text)
+        if not match or int(match[1]) < 1:
+            raise ValueError("expected <count>/<second|minute|hour|day>, e.g. 600/minute")
+        return cls(int(match[1]), _RATE_PERIODS[match[2]])
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The whole runtime configuration, validated once at start-up."""
+
+    env: Env
+    data_dir: Path
+    database_url: str
+    secret_key: str = field(repr=False)
+    read_database_url: str | None = None
+    redis_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    threads: int = 32
+    log_format: LogFormat = "text"
+    log_level: str = "INFO"
+    snapshot_every: int = 100
+    transfer_timeout: float = 60.0
+    max_body_bytes: int = 65536
+    cors_origins: tuple[str, ...] = ()
+    rate_limit: RateLimit | None = None
+    currencies: tuple[str, ...] = DEFAULT_CURRENCIES
+    access_token_ttl: int = 900
+    refresh_token_ttl: int = 30 * 86400
+
+    def __post_init__(self) -> None:
+        # Cross-field rules live here so that dataclasses.replace() re-checks them too.
+        if self.embedded and self.workers > 1:
+            raise ConfigError(
+                "HEXBANK_WORKERS must be 1 in embedded mode (no HEXBANK_REDIS_URL): "
+                "the in-process queue and push hub live in one process"
+            )
+        if len(self.secret_key.encode()) < _MIN_SECRET_BYTES:
+            raise ConfigError(f"HEXBANK_SECRET_KEY must be at least {_MIN_SECRET_BYTES} bytes")
+
+    @property
+    def embedded(self) -> bool:
+        """True when no Redis is configured: one process, in-process queue and pub/sub."""
+        return self.redis_url is None
+
+    @property
+    def database_dialect(self) -> str:
+        """`sqlite` or `postgresql`."""
+        return _dialect(self.database_url)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
+        """Read and validate every HEXBANK_* variable; raise ConfigError naming the bad one."""
+        env = _Reader(environ)
+        app_env = env.get("HEXBANK_ENV", "development", _choice(_ENVS))
+        data_dir = env.get("HEXBANK_DATA_DIR", Path("var"), Path).absolute()
+        default_db = f"sqlite:///{data_dir / 'hexbank.sqlite3'}"
+        default_format = "json" if app_env == "production" else "text"
+        return cls(
+            env=cast(Env, app_env),
+            data_dir=data_dir,
+            database_url=env.get("HEXBANK_DATABASE_URL", default_db, _database_url),
+            read_database_url=env.get("HEXBANK_READ_DATABASE_URL", None, _database_url),
+            redis_url=env.get("HEXBANK_REDIS_URL", None, _redis_url),
+            secret_key=_secret_key(environ, app_env, data_dir),
+            host=env.get("HEXBANK_HOST", "127.0.0.1", str),
+            port=env.get("HEXBANK_PORT", 8000, _int_between(1, 65535)),
+            workers=env.get("HEXBANK_WORKERS", 1, _int_between(1, 256)),
+            threads=env.get("HEXBANK_THREADS", 32, _int_between(1, 10_000)),
+            log_format=cast(
+                LogFormat,
+                env.get("HEXBANK_LOG_FORMAT", default_format, _choice(_LOG_FORMATS)),
+            ),
+            log_level=env.get("HEXBANK_LOG_LEVEL", "INFO", _choice(_LOG_LEVELS, str.upper)),
+            snapshot_every=env.get("HEXBANK_SNAPSHOT_EVERY", 100, _int_between(1, 10**9)),
+            transfer_timeout=env.get("HEXBANK_TRANSFER_TIMEOUT", 60.0, _positive_float),
+            max_body_bytes=env.get("HEXBANK_MAX_BODY_BYTES", 65536, _int_between(1, 2**31)),
+            cors_origins=env.get("HEXBANK_CORS_ORIGINS", (), _origins),
+            rate_limit=env.get("HEXBANK_RATE_LIMIT", None, RateLimit.parse),
+            currencies=env.get("HEXBANK_CURRENCIES", DEFAULT_CURRENCIES, _currencies),
+            access_token_ttl=env.get("HEXBANK_ACCESS_TOKEN_TTL", 900, _int_between(1, 10**9)),
+            refresh_token_ttl=env.get(
+                "HEXBANK_REFRESH_TOKEN_TTL", 30 * 86400, _int_between(1, 10**10)
+            ),
+        )
+
+
+class _Reader:
+    """Reads one variable at a time and turns a parser's ValueError into a ConfigError."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+
+    def get(self, name: str, default: T, parse: Callable[[str], T]) -> T:
+        raw = self._environ.get(name, "").strip()
+        if not raw:  # unset and empty mean the same: use the default
+            return default
+        try:
+            return parse(raw)
+        except ValueError as error:
+            raise ConfigError(f"{name}={raw!r} is invalid: {error}") from error
+
+
+def _choice(
+    options: tuple[str, ...], normalise: Callable[[str], str] = str.lower
+) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        value = normalise(text)
+        if value not in options:
+            raise ValueError(f"expected one of {', '.join(options)}")
+        return value
+
+    return parse
+
+
+def _int_between(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise ValueError("expected an integer") from None
+        if not low <= value <= high:
+            raise ValueError(f"expected an integer from {low} to {high}")
+        return value
+
+    return parse
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError("expected a number of seconds") from None
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError("expected a number of seconds greater than 0")
+    return value
+
+
+def _dialect(url: str) -> str:
+    return url.split(":", 1)[0].split("+", 1)[0]
+
+
+def _database_url(url: str) -> str:
+    """Accept SQLite and PostgreSQL URLs; PostgreSQL always goes through psycopg 3."""
+    scheme = url.split("://", 1)[0] if "://" in url else ""
+    if scheme in ("postgres", "postgresql", "postgresql+psycopg"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    if scheme in ("sqlite", "sqlite+pysqlite"):
+        return url
+    raise ValueError("expected a sqlite:/// or postgresql+psycopg:// URL")
+
+
+def _redis_url(url: str) -> str:
+    if urlsplit(url).scheme not in ("redis", "rediss", "unix"):
+        raise ValueError("expected a redis://, rediss:// or unix:// URL")
+    return url
+
+
+def _origins(text: str) -> tuple[str, ...]:
+    origins = tuple(item.strip().rstrip("/") for item in text.split(",") if item.strip())
+    for origin in origins:
+        parts = urlsplit(origin)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path:
+            raise ValueError(f"{origin!r} is not an origin like https://app.example.com")
+    return origins
+
+
+def _currencies(text: str) -> tuple[str, ...]:
+    codes = tuple(item.strip().upper() for item in text.split(",") if item.strip())
+    bad = [code for code in codes if not re.fullmatch(r"[A-Z]{3}", code)]
+    if bad or not codes:
+        raise ValueError("expected a comma-separated list of three-letter currency codes")
+    return codes
+
+
+def _secret_key(environ: Mapping[str, str], app_env: str, data_dir: Path) -> str:
+    key = environ.get("HEXBANK_SECRET_KEY", "").strip()
+    if key:
+        return key  # its length is checked by Settings.__post_init__
+    if app_env == "production":
+        raise ConfigError("HEXBANK_SECRET_KEY is required when HEXBANK_ENV=production")
+    return _stored_secret_key(data_dir)
+
+
+def _stored_secret_key(data_dir: Path) -> str:
+    """The key kept in <data_dir>/secret_key, created once (safe against a concurrent start)."""
+    path = data_dir / _KEY_FILE
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    staging = data_dir / f".{_KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+    staging.write_text(secrets.token_urlsafe(48) + "\n")
+    staging.chmod(0o600)
+    try:
+        # link() refuses to replace: whichever process links first wins, the others read its key.
+        os.link(staging, path)
+        log.warning("HEXBANK_SECRET_KEY is not set; generated one into %s", path)
+    except FileExistsError:
+        pass
+    finally:
+        staging.unlink()
+    return path.read_text().strip()
