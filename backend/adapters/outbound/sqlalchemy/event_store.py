@@ -1,0 +1,287 @@
+"""SQLAlchemy event store, snapshot store and outbox, each working on the caller's Connection.
+
+Ordering: every appending transaction holds a global append lock from its first insert to its
+end (`pg_advisory_xact_lock` on PostgreSQL; SQLite's `BEGIN IMMEDIATE` write lock), so positions
+are handed out in commit order and `read_all` can simply read `position > p`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Executable,
+    RowMapping,
+    Select,
+    TextClause,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+
+from backend.adapters.outbound.sqlalchemy.event_store_tables import events, outbox, snapshots
+from backend.application.errors import ConcurrencyError
+from backend.application.ports import (
+    EventMetadata,
+    NewEvent,
+    OutboxMessage,
+    Snapshot,
+    StoredEvent,
+)
+
+#: The global append lock: ("hexb" in ASCII, the schema holding the events table), so that
+#: deployments or test runs sharing a database in separate schemas don't serialise each other.
+APPEND_LOCK_KEY = 0x68_65_78_62
+APPEND_LOCK_SQL = f"SELECT pg_advisory_xact_lock({APPEND_LOCK_KEY}, hashtext(current_schema()))"
+VERSION_CONSTRAINT = "uq_events_stream_version"
+#: Rows per multi-row INSERT on PostgreSQL (10 parameters each, well under the 65,535 limit).
+PG_CHUNK = 500
+
+_EVENT_COLUMNS = [c.name for c in events.columns if c.name != "position"]
+_LOCK = text(APPEND_LOCK_SQL)
+_SQLITE_APPEND = insert(events).returning(
+    events.c.position, events.c.version, sort_by_parameter_order=True
+)
+_OUTBOX_INSERT = insert(outbox)
+_READ_STREAM = (
+    select(events)
+    .where(events.c.stream_id == bindparam("stream_id"), events.c.version > bindparam("after"))
+    .order_by(events.c.version)
+)
+_READ_STREAM_LIMITED = _READ_STREAM.limit(bindparam("limit"))
+_READ_ALL = (
+    select(events)
+    .where(events.c.position > bindparam("after"))
+    .order_by(events.c.position)
+    .limit(bindparam("limit"))
+)
+_HEAD = select(func.coalesce(func.max(events.c.position), 0))
+
+
+class SqlAlchemyEventStore:
+    """Event store port on one connection whose transaction the unit of work owns."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+        self._postgres = connection.dialect.name == "postgresql"
+        # SQLite transactions begin IMMEDIATE (engine.py): the write lock is already held.
+        self._locked = not self._postgres
+
+    def append(
+        self, stream_id: str, stream_type: str, expected_version: int, events: Sequence[NewEvent]
+    ) -> list[StoredEvent]:
+        rows = [
+            _row(event, stream_id, stream_type, version)
+            for version, event in enumerate(events, start=expected_version + 1)
+        ]
+        if not rows:
+            return []
+        if not self._locked:
+            self._connection.execute(_LOCK)
+            self._locked = True
+        try:
+            positions = self._insert(rows)
+        except IntegrityError as error:
+            if _is_version_conflict(error):
+                moved = f"{stream_id} moved past version {expected_version}"
+                raise ConcurrencyError(moved) from error
+            raise
+        return [_stored(row, positions[row["version"]], events[i]) for i, row in enumerate(rows)]
+
+    def _insert(self, rows: list[dict[str, Any]]) -> dict[int, int]:
+        """Insert events and their outbox rows; version -> position."""
+        if self._postgres:
+            found: dict[int, int] = {}
+            for start in range(0, len(rows), PG_CHUNK):
+                chunk = rows[start : start + PG_CHUNK]
+                params = {f"{k}_{i}": v for i, row in enumerate(chunk) for k, v in row.items()}
+                result = self._connection.execute(_pg_append(len(chunk)), params)
+                found.update((version, position) for position, version in result)
+            return found
+        # SQLite: one INSERT ... RETURNING (insertmanyvalues), then the outbox rows.
+        result = self._connection.execute(_SQLITE_APPEND, rows)
+        positions = {version: position for position, version in result}
+        self._connection.execute(_OUTBOX_INSERT, [{"id": p} for p in positions.values()])
+        return positions
+
+    def read_stream(
+        self, stream_id: str, after_version: int = 0, limit: int | None = None
+    ) -> list[StoredEvent]:
+        params: dict[str, Any] = {"stream_id": stream_id, "after": after_version}
+        statement = _READ_STREAM
+        if limit is not None:
+            statement, params["limit"] = _READ_STREAM_LIMITED, limit
+        return [stored_event(row) for row in self._connection.execute(statement, params).mappings()]
+
+    def read_all(self, after_position: int = 0, limit: int = 1000) -> list[StoredEvent]:
+        params = {"after": after_position, "limit": limit}
+        return [stored_event(row) for row in self._connection.execute(_READ_ALL, params).mappings()]
+
+    def head_position(self) -> int:
+        return int(self._connection.execute(_HEAD).scalar_one())
+
+
+@lru_cache(maxsize=64)
+def _pg_append(count: int) -> TextClause:
+    """One round trip on PostgreSQL: insert `count` events and their outbox rows (CTEs).
+
+    Written as text because SQLAlchemy cannot cache a compiled INSERT-in-CTE statement, and
+    compiling it on every append would cost more than the round trip it saves.
+    """
+    rows = ", ".join(
+        "(" + ", ".join(f":{name}_{i}" for name in _EVENT_COLUMNS) + ")" for i in range(count)
+    )
+    columns = ", ".join(_EVENT_COLUMNS)
+    # Only our own column names and placeholders go into the text; values are bound.
+    sql = (
+        f"WITH appended AS (INSERT INTO events ({columns}) VALUES {rows}"  # noqa: S608
+        " RETURNING position, version),"
+        " outboxed AS (INSERT INTO outbox (id) SELECT position FROM appended)"
+        " SELECT position, version FROM appended"
+    )
+    binds = [
+        bindparam(f"{name}_{i}", type_=events.c[name].type)
+        for i in range(count)
+        for name in _EVENT_COLUMNS
+    ]
+    return text(sql).bindparams(*binds)
+
+
+def _row(event: NewEvent, stream_id: str, stream_type: str, version: int) -> dict[str, Any]:
+    return {
+        "event_id": event.event_id,
+        "stream_id": stream_id,
+        "stream_type": stream_type,
+        "version": version,
+        "type": event.type,
+        "schema_version": event.schema_version,
+        "data": event.data,
+        "metadata": event.metadata.to_dict(),
+        "occurred_at": to_utc(event.occurred_at),
+    }
+
+
+def _stored(row: dict[str, Any], position: int, event: NewEvent) -> StoredEvent:
+    return StoredEvent(
+        position=position,
+        event_id=event.event_id,
+        stream_id=row["stream_id"],
+        stream_type=row["stream_type"],
+        version=row["version"],
+        type=event.type,
+        schema_version=event.schema_version,
+        data=dict(event.data),
+        metadata=event.metadata,
+        occurred_at=row["occurred_at"],
+    )
+
+
+def stored_event(row: RowMapping) -> StoredEvent:
+    """A StoredEvent from an `events` row (any SELECT of all its columns)."""
+    return StoredEvent(
+        position=row["position"],
+        event_id=row["event_id"],
+        stream_id=row["stream_id"],
+        stream_type=row["stream_type"],
+        version=row["version"],
+        type=row["type"],
+        schema_version=row["schema_version"],
+        data=row["data"],
+        metadata=EventMetadata.from_dict(row["metadata"]),
+        occurred_at=to_utc(row["occurred_at"]),
+    )
+
+
+def to_utc(moment: datetime) -> datetime:
+    """An aware UTC datetime; SQLite hands back naive values, which we store as UTC."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def _is_version_conflict(error: IntegrityError) -> bool:
+    diag = getattr(error.orig, "diag", None)
+    if diag is not None:  # psycopg names the violated constraint
+        return bool(diag.constraint_name == VERSION_CONSTRAINT)
+    return "events.stream_id, events.version" in str(error.orig)
+
+
+class SqlAlchemySnapshotStore:
+    """Latest snapshot per stream (an upsert that never replaces a newer one with an older)."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+        self._upsert = _snapshot_upsert(connection.dialect.name)
+
+    def save(self, snapshot: Snapshot) -> None:
+        self._connection.execute(
+            self._upsert,
+            {
+                "stream_id": snapshot.stream_id,
+                "stream_type": snapshot.stream_type,
+                "version": snapshot.version,
+                "state_version": snapshot.state_version,
+                "state": snapshot.state,
+                "taken_at": datetime.now(UTC),
+            },
+        )
+
+    def load(self, stream_id: str) -> Snapshot | None:
+        row = self._connection.execute(_LOAD_SNAPSHOT, {"stream_id": stream_id}).first()
+        if row is None:
+            return None
+        return Snapshot(row.stream_id, row.stream_type, row.version, row.state_version, row.state)
+
+
+_LOAD_SNAPSHOT = select(snapshots).where(snapshots.c.stream_id == bindparam("stream_id"))
+
+
+@lru_cache(maxsize=4)
+def _snapshot_upsert(dialect: str) -> Executable:
+    statement = (postgresql if dialect == "postgresql" else sqlite).insert(snapshots)
+    excluded = statement.excluded
+    updates = {name: excluded[name] for name in ("stream_type", "version", "state_version")}
+    upsert: Executable = statement.on_conflict_do_update(
+        index_elements=[snapshots.c.stream_id],
+        set_={**updates, "state": excluded.state, "taken_at": excluded.taken_at},
+        where=snapshots.c.version <= excluded.version,
+    )
+    return upsert
+
+
+class SqlAlchemyOutbox:
+    """Undispatched events in position order; dispatching deletes the outbox row."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+        self._pending = _pending_query(connection.dialect.name)
+
+    def pending(self, limit: int = 500) -> list[OutboxMessage]:
+        rows = self._connection.execute(self._pending, {"limit": limit}).mappings()
+        return [OutboxMessage(row["position"], stored_event(row)) for row in rows]
+
+    def mark_dispatched(self, outbox_ids: Sequence[int]) -> None:
+        if outbox_ids:
+            self._connection.execute(_DISPATCHED, {"ids": list(outbox_ids)})
+
+
+@lru_cache(maxsize=4)
+def _pending_query(dialect: str) -> Select[Any]:
+    query = select(events).join(outbox, outbox.c.id == events.c.position)
+    query = query.order_by(outbox.c.id).limit(bindparam("limit"))
+    if dialect == "postgresql":
+        # Concurrent relays split the backlog instead of queueing behind each other.
+        query = query.with_for_update(of=outbox, skip_locked=True)
+    return query
+
+
+_DISPATCHED = delete(outbox).where(outbox.c.id.in_(bindparam("ids", expanding=True)))
