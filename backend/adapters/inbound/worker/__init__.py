@@ -1,0 +1,1 @@
+"""Worker entry points: rq job functions and the background loops (relay, sweeper)."""

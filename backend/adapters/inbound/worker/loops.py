@@ -1,0 +1,123 @@
+"""Background loops that drive the messaging side: the outbox relay and the transfer sweeper.
+
+Embedded mode runs them in the web process (`hexbank serve`), distributed mode in each
+`hexbank worker`; several relays at once are safe (PostgreSQL splits the backlog with SKIP
+LOCKED, and a duplicate delivery changes nothing).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from backend.application.messaging import MessageDispatcher
+from backend.application.relay import OutboxRelay
+from backend.application.sweeper import TransferSweeper
+from backend.logging_setup import get_logger
+
+log = get_logger(__name__)
+
+RELAY_LOOP, SWEEP_LOOP = "hexbank-relay", "hexbank-sweeper"
+#: Seconds between relay polls when idle (a delivered batch wakes the relay sooner).
+RELAY_IDLE = 0.05
+#: Seconds between sweeps.
+SWEEP_EVERY = 1.0
+MAX_ERROR_BACKOFF_SECONDS = 30.0
+
+
+@dataclass
+class PollingLoop:
+    """Calls `tick` in a daemon thread: again at once while it finds work, after `idle`
+    seconds when it finds none, with exponential backoff while it raises (e.g. the database
+    is down)."""
+
+    name: str
+    tick: Callable[[], int]
+    idle: float
+    stop_event: threading.Event = field(default_factory=threading.Event)
+    _wake: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        """Tick now instead of at the end of the idle wait."""
+        self._wake.set()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self.stop_event.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        backoff = self.idle
+        while not self.stop_event.is_set():
+            try:
+                wait = 0.0 if self.tick() else self.idle
+                backoff = self.idle
+            except Exception:
+                log.exception("loop failed; backing off", loop=self.name, seconds=backoff)
+                wait, backoff = backoff, min(max(backoff, 0.1) * 2, MAX_ERROR_BACKOFF_SECONDS)
+            if wait:
+                self._wake.wait(wait)
+                self._wake.clear()
+
+
+@dataclass
+class MessagingLoops:
+    """The relay and sweeper loops of one process, started and stopped together."""
+
+    relay: OutboxRelay
+    sweeper: TransferSweeper
+    loops: dict[str, PollingLoop] = field(default_factory=dict)
+
+    def start(self, relay: bool = True, sweep: bool = True) -> None:
+        if relay:
+            self.loops[RELAY_LOOP] = PollingLoop(RELAY_LOOP, self.relay.relay_once, RELAY_IDLE)
+        if sweep:
+            self.loops[SWEEP_LOOP] = PollingLoop(SWEEP_LOOP, self._sweep, SWEEP_EVERY)
+        for loop in self.loops.values():
+            loop.start()
+
+    def wake_relay(self) -> None:
+        """Relay now: a job just committed the next steps' events."""
+        if RELAY_LOOP in self.loops:
+            self.loops[RELAY_LOOP].wake()
+
+    def stop(self) -> None:
+        for loop in self.loops.values():
+            loop.stop_event.set()
+        for loop in self.loops.values():
+            loop.stop()
+
+    def _sweep(self) -> int:
+        # Always wait a period between sweeps: a sweep drives every overdue transfer it finds.
+        self.sweeper.sweep_once()
+        return 0
+
+
+def start_messaging(
+    relay: OutboxRelay,
+    sweeper: TransferSweeper,
+    dispatcher: MessageDispatcher | None = None,
+    run_relay: bool = True,
+    run_sweeper: bool = True,
+) -> MessagingLoops:
+    """What `hexbank serve` (embedded mode) and `hexbank worker` start in their process.
+
+    First the backlog: rows a killed process enqueued but never marked (or never enqueued)
+    are sent again before anything new. Then the relay and sweeper loops; the sweeper ends
+    the transfers whose jobs died with a previous process. With the dispatcher of this
+    process, each delivered batch wakes the relay, so a saga does not wait for polls.
+    """
+    if run_relay and (sent := relay.relay_all()):
+        log.info("relayed the outbox backlog", events=sent)
+    loops = MessagingLoops(relay, sweeper)
+    loops.start(run_relay, run_sweeper)
+    if dispatcher is not None:
+        dispatcher.after_dispatch.append(loops.wake_relay)
+    return loops

@@ -1,0 +1,41 @@
+"""Chooses the job queue for the mode (rq when Redis is configured, else in-process) and
+the relay that suits it."""
+
+from __future__ import annotations
+
+import redis
+
+from backend.adapters.outbound.queue.in_process import InProcessJobQueue
+from backend.adapters.outbound.queue.rq_queue import DEFAULT_QUEUE_NAME, RqJobQueue
+from backend.application.messaging import MessageDispatcher
+from backend.application.messaging_ports import JobQueue
+from backend.application.ports import UnitOfWorkFactory
+from backend.application.relay import OutboxRelay
+from backend.config import Settings
+
+EMBEDDED_JOB_THREADS = 4
+
+
+def job_queue_for(
+    settings: Settings,
+    client: redis.Redis | None,
+    dispatcher: MessageDispatcher,
+    name: str = DEFAULT_QUEUE_NAME,
+) -> JobQueue:
+    """The queue of this process: its jobs run `dispatcher.dispatch` (in rq: in the worker)."""
+    if settings.embedded or client is None:
+        return InProcessJobQueue(dispatcher.dispatch, workers=EMBEDDED_JOB_THREADS)
+    return RqJobQueue(client, name)
+
+
+def outbox_relay_for(uow_factory: UnitOfWorkFactory, queue: JobQueue) -> OutboxRelay:
+    """The relay of this process (build one: it keeps the rows in flight).
+
+    With the in-process queue a row is marked dispatched only after its job ran, because
+    the job dies with the process; rq keeps its jobs in Redis, so rows are marked at enqueue.
+    """
+    if isinstance(queue, InProcessJobQueue):
+        relay = OutboxRelay(uow_factory, queue, acknowledge_after_processing=True)
+        queue.after_success.append(relay.acknowledge)
+        return relay
+    return OutboxRelay(uow_factory, queue)

@@ -1,0 +1,58 @@
+"""SQL index of pending transfers' deadlines, written in the transfers' own transactions.
+
+Like the outbox it only holds the backlog: a row is inserted with TransferRequested and
+deleted with TransferCompleted / TransferFailed, so `overdue` is a short index scan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Column, DateTime, Engine, Index, String, Table, delete, insert, select
+
+from backend.adapters.outbound.sqlalchemy.event_store import to_utc
+from backend.adapters.outbound.sqlalchemy.schema import metadata
+from backend.adapters.outbound.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
+from backend.application.ports import StoredEvent, UnitOfWork
+
+_TERMINAL = frozenset({"TransferCompleted", "TransferFailed"})
+
+transfer_deadlines = Table(
+    "transfer_deadlines",
+    metadata,
+    Column("transfer_id", String(128), primary_key=True),
+    Column("deadline", DateTime(timezone=True), nullable=False),
+    Index("ix_transfer_deadlines_deadline", "deadline"),
+)
+
+
+class SqlAlchemyTransferDeadlines:
+    """TransferDeadlines on the `transfer_deadlines` table."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def track(self, uow: UnitOfWork, events: Sequence[StoredEvent]) -> None:
+        """Runs as an inline projector: same connection, same transaction as the events."""
+        if not isinstance(uow, SqlAlchemyUnitOfWork):
+            raise TypeError("SqlAlchemyTransferDeadlines needs a SqlAlchemyUnitOfWork")
+        for event in events:
+            if event.type == "TransferRequested":
+                deadline = to_utc(datetime.fromisoformat(event.data["deadline"]))
+                row = {"transfer_id": event.stream_id, "deadline": deadline}
+                uow.connection.execute(insert(transfer_deadlines), row)
+            elif event.type in _TERMINAL:
+                done = transfer_deadlines.c.transfer_id == event.stream_id
+                uow.connection.execute(delete(transfer_deadlines).where(done))
+
+    def overdue(self, now: datetime, limit: int = 100) -> list[str]:
+        table = transfer_deadlines
+        query = (
+            select(table.c.transfer_id)
+            .where(table.c.deadline < to_utc(now))
+            .order_by(table.c.deadline)
+            .limit(limit)
+        )
+        with self._engine.connect() as connection:
+            return list(connection.execute(query).scalars())

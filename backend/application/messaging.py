@@ -1,0 +1,105 @@
+"""Message dispatch: an explicit registry from event type to its subscribers.
+
+Delivery is at least once (the relay may hand a batch over twice, a job may be retried), so
+every subscriber must be idempotent: the transfer steps are by construction, projections guard
+on stream versions. A subscriber that raises fails the whole job, which the queue retries with
+backoff and finally keeps as a failed job: nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from backend.application.ports import EventMetadata, StoredEvent
+from backend.application.transfers import TransferProcess
+
+#: Reacts to one committed event.
+Subscriber = Callable[[StoredEvent], None]
+
+
+@dataclass
+class MessageDispatcher:
+    """Runs every subscriber of each event of a batch, in order."""
+
+    subscribers: dict[str, list[Subscriber]] = field(default_factory=dict)
+    #: Called after each delivered batch, e.g. to wake this process's relay: the batch's
+    #: steps just committed new events, so the next step need not wait for a poll.
+    after_dispatch: list[Callable[[], None]] = field(default_factory=list)
+    #: Called with each whole batch once its events were delivered (the push notifier).
+    batch_subscribers: list[Callable[[Sequence[StoredEvent]], None]] = field(default_factory=list)
+
+    def subscribe(self, event_type: str, subscriber: Subscriber) -> None:
+        self.subscribers.setdefault(event_type, []).append(subscriber)
+
+    def subscribe_all(self, event_types: Iterable[str], subscriber: Subscriber) -> None:
+        """One subscriber (e.g. a projection follower) for several event types."""
+        for event_type in event_types:
+            self.subscribe(event_type, subscriber)
+
+    def dispatch(self, batch: Iterable[StoredEvent]) -> None:
+        """Deliver each event to its subscribers; the first failure aborts the batch (retried)."""
+        batch = list(batch)
+        for event in batch:
+            for subscriber in self.subscribers.get(event.type, ()):
+                subscriber(event)
+        for hook in self.after_dispatch:
+            hook()
+        for batch_subscriber in self.batch_subscribers:
+            batch_subscriber(batch)
+
+
+def _by_stream(step: Callable[[str, str | None], None]) -> Subscriber:
+    """A transfer event: the transfer is the event's own stream."""
+    return lambda event: step(event.stream_id, event.event_id)
+
+
+def _by_transfer_id(step: Callable[[str, str | None], None]) -> Subscriber:
+    """An account event of a transfer: it names the transfer in its data."""
+    return lambda event: step(str(event.data["transfer_id"]), event.event_id)
+
+
+def subscribe_transfer_process(dispatcher: MessageDispatcher, process: TransferProcess) -> None:
+    """The saga's wiring: which event triggers which step."""
+    dispatcher.subscribe("TransferRequested", _by_stream(process.hold_funds))
+    dispatcher.subscribe("FundsHeld", _by_transfer_id(process.confirm_hold))
+    dispatcher.subscribe("TransferFundsHeld", _by_stream(process.credit_target))
+    dispatcher.subscribe("MoneyCredited", _by_transfer_id(process.confirm_credit))
+    dispatcher.subscribe("TransferTargetCredited", _by_stream(process.capture_hold))
+    dispatcher.subscribe("HoldCaptured", _by_transfer_id(process.confirm_capture))
+    dispatcher.subscribe("TransferCompensationStarted", _by_stream(process.release_hold))
+    dispatcher.subscribe("HoldReleased", _by_transfer_id(process.confirm_release))
+
+
+# -- the wire format of a queued event: plain JSON-ready data, not pickled objects ----------
+
+
+def event_to_message(event: StoredEvent) -> dict[str, Any]:
+    return {
+        "position": event.position,
+        "event_id": event.event_id,
+        "stream_id": event.stream_id,
+        "stream_type": event.stream_type,
+        "version": event.version,
+        "type": event.type,
+        "schema_version": event.schema_version,
+        "data": event.data,
+        "metadata": event.metadata.to_dict(),
+        "occurred_at": event.occurred_at.isoformat(),
+    }
+
+
+def event_from_message(message: dict[str, Any]) -> StoredEvent:
+    fields = dict(message)
+    fields["metadata"] = EventMetadata.from_dict(message["metadata"])
+    fields["occurred_at"] = datetime.fromisoformat(message["occurred_at"])
+    return StoredEvent(**fields)
+
+
+def build_dispatcher(process: TransferProcess) -> MessageDispatcher:
+    """The dispatcher with the saga subscribed; add projections and the notifier after."""
+    dispatcher = MessageDispatcher()
+    subscribe_transfer_process(dispatcher, process)
+    return dispatcher
