@@ -1,0 +1,32 @@
+"""What the /api/v1 views need, as zero-argument callables (container providers)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from backend.application.command_runner import CommandRunner
+from backend.application.idempotency import IdempotencyService
+from backend.application.identity import IdentityService
+from backend.application.identity_ports import TokenIssuer
+from backend.application.ports import Clock
+from backend.application.rate_limits import RequestThrottle
+from backend.config import Settings
+
+
+@dataclass(frozen=True)
+class ApiServices:
+    """Resolved per request, so that container overrides made in tests take effect."""
+
+    settings: Settings
+    identity: Callable[[], IdentityService]
+    runner: Callable[[], CommandRunner]
+    #: backend.application.queries.AccountQueries
+    account_queries: Callable[[], Any]
+    idempotency: Callable[[], IdempotencyService]
+    request_throttle: Callable[[], RequestThrottle | None]
+    token_issuer: Callable[[], TokenIssuer]
+    clock: Callable[[], Clock]
+    #: backend.application.queries.TransferQueries
+    transfer_queries: Callable[[], Any] | None = None

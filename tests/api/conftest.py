@@ -1,0 +1,156 @@
+"""An app on a migrated SQLite database with cheap password hashing, and user helpers."""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dependency_injector import providers
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from backend.adapters.inbound.cli.migrate import upgrade_database
+from backend.adapters.outbound.security.argon2_hasher import Argon2PasswordHasher
+from backend.adapters.outbound.sqlalchemy.read_models import SqlAlchemyReadModelReader
+from backend.adapters.outbound.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
+from backend.app import create_app
+from backend.application.command_runner import CommandRunner
+from backend.application.event_codec import default_codec
+from backend.application.projections import default_projections
+from backend.application.projections.inline import inline_projector
+from backend.application.queries import AccountQueries, TransferQueries
+from backend.config import Settings
+from backend.container import Container, build_container
+from tests.conftest import SettingsFactory
+
+PASSWORD = "correct horse battery"
+_emails = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file at the migration head, copied for each test (faster than migrating)."""
+    path = tmp_path_factory.mktemp("template") / "hexbank.sqlite3"
+    upgrade_database(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture
+def api_settings(
+    make_settings: SettingsFactory, migrated_template: Path, tmp_path: Path
+) -> Settings:
+    database = tmp_path / "api.sqlite3"
+    shutil.copy(migrated_template, database)
+    return make_settings(HEXBANK_DATABASE_URL=f"sqlite:///{database}")
+
+
+@pytest.fixture
+def make_api_app(api_settings: Settings) -> Iterator[Callable[..., Flask]]:
+    """Build the app for the test's settings (changed with `make_api_app(**overrides)`)."""
+    containers: list[Container] = []
+
+    def build(settings: Settings = api_settings) -> Flask:
+        container = build_container(settings)
+        # STACK.md gotcha 21: default argon2 costs ~140 ms per hash.
+        cheap = Argon2PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+        container.password_hasher.override(providers.Object(cheap))
+        _provide_command_side(container, settings)
+        containers.append(container)
+        return create_app(settings, container)
+
+    yield build
+    for container in containers:
+        container.engine().dispose()
+
+
+def _provide_command_side(container: Container, settings: Settings) -> None:
+    """The command runner and the queries, for as long as the container lacks them."""
+    if "command_runner" not in container.providers:
+        codec = default_codec()
+        container.set_provider(
+            "command_runner",
+            providers.ThreadSafeSingleton(
+                CommandRunner,
+                uow_factory=providers.Object(lambda: SqlAlchemyUnitOfWork(container.engine())),
+                codec=codec,
+                clock=container.clock,
+                ids=container.ids,
+                snapshot_every=settings.snapshot_every,
+                inline_projector=inline_projector(default_projections(codec)),
+            ),
+        )
+    if "transfer_queries" not in container.providers:
+        container.set_provider(
+            "transfer_queries",
+            providers.ThreadSafeSingleton(
+                lambda: TransferQueries(SqlAlchemyReadModelReader(container.read_engine()))
+            ),
+        )
+    if "account_queries" not in container.providers:
+        container.set_provider(
+            "account_queries",
+            providers.ThreadSafeSingleton(
+                lambda: AccountQueries(SqlAlchemyReadModelReader(container.read_engine()))
+            ),
+        )
+
+
+@pytest.fixture
+def app(make_api_app: Callable[..., Flask]) -> Flask:
+    return make_api_app()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@dataclass
+class ApiUser:
+    """A registered, logged-in user."""
+
+    id: str
+    email: str
+    access_token: str
+    refresh_token: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access_token}"}
+
+
+def js(response: TestResponse) -> Any:
+    """The response's JSON body (typed Any, where Flask says `Any | None`)."""
+    return response.get_json(silent=True)
+
+
+def register(client: FlaskClient, email: str | None = None) -> ApiUser:
+    """Register a fresh user and log in."""
+    email = email or f"user{next(_emails)}@example.com"
+    created = client.post("/api/v1/users", json={"email": email, "password": PASSWORD, "name": "U"})
+    assert created.status_code == 201, js(created)
+    pair = login(client, email)
+    return ApiUser(js(created)["id"], email, pair["access_token"], pair["refresh_token"])
+
+
+def login(client: FlaskClient, email: str, password: str = PASSWORD) -> dict[str, Any]:
+    response = client.post("/api/v1/auth/token", json={"email": email, "password": password})
+    assert response.status_code == 200, js(response)
+    body: dict[str, Any] = js(response)
+    return body
+
+
+@pytest.fixture
+def user(client: FlaskClient) -> ApiUser:
+    return register(client)
+
+
+@pytest.fixture
+def other_user(client: FlaskClient) -> ApiUser:
+    return register(client)
