@@ -7,6 +7,8 @@ import sys
 from typing import Any
 
 import structlog
+from structlog.processors import ExceptionRenderer
+from structlog.tracebacks import ExceptionDictTransformer
 from structlog.typing import Processor
 
 # Marks the handler we own, so that reconfiguring replaces it and leaves others (pytest's) alone.
@@ -48,9 +50,14 @@ def _shared_processors() -> list[Processor]:
 
 
 def _render(log_format: str) -> list[Processor]:
+    # Tracebacks never carry frame locals: a view's locals hold passwords and tokens (R15).
     if log_format == "json":
-        return [structlog.processors.dict_tracebacks, structlog.processors.JSONRenderer()]
-    return [structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())]
+        tracebacks = ExceptionRenderer(ExceptionDictTransformer(show_locals=False))
+        return [tracebacks, structlog.processors.JSONRenderer()]
+    formatter = structlog.dev.RichTracebackFormatter(show_locals=False)
+    return [
+        structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty(), exception_formatter=formatter)
+    ]
 
 
 def _install_root_handler(handler: logging.Handler, level: str) -> None:
