@@ -1,0 +1,245 @@
+"""SQLAlchemy read models: the projections' store (inside a unit of work) and the queries'
+reader (on the read engine, which may be a replica).
+
+Writes are batched: one executemany per table per page of events. Upserts keep the row
+with the higher stream version (`ON CONFLICT ... DO UPDATE ... WHERE version < excluded`),
+so concurrent writers of one row (inline projector, followers) settle on the newest fold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import fields
+from datetime import datetime
+from functools import lru_cache
+from typing import Any, TypeVar
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    RowMapping,
+    Select,
+    Table,
+    bindparam,
+    func,
+    or_,
+    select,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+
+from backend.adapters.outbound.sqlalchemy.bulk import (
+    StatementBuilder,
+    guarded_upsert,
+    insert_new,
+    write_rows,
+)
+from backend.adapters.outbound.sqlalchemy.engine import deferred
+from backend.adapters.outbound.sqlalchemy.event_store import SqlAlchemyEventStore, to_utc
+from backend.adapters.outbound.sqlalchemy.read_model_tables import (
+    LIVE,
+    ReadModelTables,
+    projection_checkpoints,
+)
+from backend.application.ports import StoredEvent
+from backend.application.read_models import (
+    AccountSummary,
+    DailyTotal,
+    DayKey,
+    TransactionRow,
+    TransferSummary,
+)
+
+R = TypeVar("R")
+_checkpoints = projection_checkpoints
+
+
+def _row_factory(cls: type[R]) -> Callable[[RowMapping], R]:
+    """Builds `cls` from a row whose columns are named like its fields (datetimes as UTC)."""
+    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
+
+    def build(row: RowMapping) -> R:
+        values = [row[name] for name in names]
+        return cls(*(to_utc(v) if isinstance(v, datetime) else v for v in values))
+
+    return build
+
+
+_summary = _row_factory(AccountSummary)
+_transaction = _row_factory(TransactionRow)
+_daily = _row_factory(DailyTotal)
+_transfer = _row_factory(TransferSummary)
+
+
+@lru_cache(maxsize=32)
+def _by_keys(table: Table, key: str) -> Select[Any]:
+    """Rows whose `key` is in the `keys` list; built once, as commands run it every time."""
+    return select(table).where(table.c[key].in_(bindparam("keys", expanding=True)))
+
+
+@lru_cache(maxsize=8)
+def _days_of(table: Table) -> Select[Any]:
+    """Day rows of some accounts on some days (a superset of the pairs asked for)."""
+    return select(table).where(
+        table.c.account_id.in_(bindparam("ids", expanding=True)),
+        table.c.day.in_(bindparam("days", expanding=True)),
+    )
+
+
+class SqlAlchemyCheckpointStore:
+    """Projection checkpoints; on PostgreSQL a read locks the row until the transaction ends."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+        self._dialect = connection.dialect.name
+
+    def position(self, name: str) -> int:
+        query = select(_checkpoints.c.position).where(_checkpoints.c.name == name)
+        if self._dialect == "postgresql":
+            # SQLite's IMMEDIATE transaction already excludes other writers; PostgreSQL needs
+            # the row lock so that a follower and a rebuild's swap take turns.
+            self._connection.execute(
+                insert_new(self._dialect, _checkpoints), {"name": name, "position": 0}
+            )
+            query = query.with_for_update()
+        return int(self._connection.execute(query).scalar() or 0)
+
+    def save(self, name: str, position: int) -> None:
+        dialect = postgresql if self._dialect == "postgresql" else sqlite
+        statement = dialect.insert(_checkpoints)
+        statement = statement.on_conflict_do_update(
+            index_elements=["name"], set_={"position": statement.excluded.position}
+        )
+        self._connection.execute(statement, {"name": name, "position": position})
+
+
+class SqlAlchemyReadModelStore:
+    """ReadModelStore on the unit of work's connection, over live or rebuild tables."""
+
+    def __init__(self, connection: Connection, tables: ReadModelTables = LIVE) -> None:
+        self._connection = connection
+        self._dialect = connection.dialect.name
+        self._tables = tables
+        self.checkpoints = SqlAlchemyCheckpointStore(connection)
+
+    def account_summaries(self, account_ids: Collection[str]) -> dict[str, AccountSummary]:
+        rows = self._load(self._tables.summaries, "account_id", account_ids, _summary)
+        return {row.account_id: row for row in rows}
+
+    def daily_totals(self, keys: Collection[DayKey]) -> dict[DayKey, DailyTotal]:
+        if not keys:
+            return {}
+        params = {"ids": list({a for a, _ in keys}), "days": list({d for _, d in keys})}
+        result = self._connection.execute(_days_of(self._tables.daily_totals), params)
+        rows = (_daily(row) for row in result.mappings())
+        return {key: row for row in rows if (key := (row.account_id, row.day)) in keys}
+
+    def transfers(self, transfer_ids: Collection[str]) -> dict[str, TransferSummary]:
+        rows = self._load(self._tables.transfers, "transfer_id", transfer_ids, _transfer)
+        return {row.transfer_id: row for row in rows}
+
+    def save_account_summaries(self, rows: Sequence[AccountSummary]) -> None:
+        self._write(guarded_upsert, self._tables.summaries, rows)
+
+    def add_transactions(self, rows: Sequence[TransactionRow]) -> None:
+        self._write(insert_new, self._tables.transactions, rows)
+
+    def save_daily_totals(self, rows: Sequence[DailyTotal]) -> None:
+        self._write(guarded_upsert, self._tables.daily_totals, rows)
+
+    def save_transfers(self, rows: Sequence[TransferSummary]) -> None:
+        self._write(guarded_upsert, self._tables.transfers, rows)
+
+    def _load(
+        self, table: Table, key: str, keys: Collection[str], build: Callable[[RowMapping], R]
+    ) -> list[R]:
+        if not keys:
+            return []
+        result = self._connection.execute(_by_keys(table, key), {"keys": list(keys)})
+        return [build(row) for row in result.mappings()]
+
+    def _write(self, build: StatementBuilder, table: Table, rows: Sequence[object]) -> None:
+        write_rows(self._connection, build, table, rows)
+
+
+class SqlAlchemyReadModelReader:
+    """ReadModelReader on the read engine: short read-only transactions, never the write lock."""
+
+    def __init__(self, engine: Engine, tables: ReadModelTables = LIVE) -> None:
+        self._engine = deferred(engine)
+        self._tables = tables
+
+    def account(self, account_id: str) -> AccountSummary | None:
+        table = self._tables.summaries
+        found = self._all(select(table).where(table.c.account_id == account_id), _summary)
+        return found[0] if found else None
+
+    def accounts_of(
+        self, owner_id: str, after_position: int | None, limit: int
+    ) -> list[AccountSummary]:
+        table = self._tables.summaries
+        query = select(table).where(table.c.owner_id == owner_id)
+        if after_position is not None:
+            query = query.where(table.c.opened_position > after_position)
+        return self._all(query.order_by(table.c.opened_position).limit(limit), _summary)
+
+    def transactions_of(
+        self, account_id: str, before_position: int | None, limit: int
+    ) -> list[TransactionRow]:
+        table = self._tables.transactions
+        query = select(table).where(table.c.account_id == account_id)
+        if before_position is not None:
+            query = query.where(table.c.position < before_position)
+        return self._all(query.order_by(table.c.position.desc()).limit(limit), _transaction)
+
+    def daily_totals_of(self, account_id: str) -> list[DailyTotal]:
+        table = self._tables.daily_totals
+        query = select(table).where(table.c.account_id == account_id).order_by(table.c.day)
+        return self._all(query, _daily)
+
+    def transfer(self, transfer_id: str) -> TransferSummary | None:
+        table = self._tables.transfers
+        found = self._all(select(table).where(table.c.transfer_id == transfer_id), _transfer)
+        return found[0] if found else None
+
+    def transfers_visible_to(
+        self,
+        viewer_id: str,
+        account_id: str | None,
+        status: str | None,
+        before_position: int | None,
+        limit: int,
+    ) -> list[TransferSummary]:
+        table = self._tables.transfers
+        query = select(table).where(
+            or_(table.c.source_owner_id == viewer_id, table.c.target_owner_id == viewer_id)
+        )
+        if account_id is not None:
+            query = query.where(
+                or_(
+                    table.c.source_account_id == account_id, table.c.target_account_id == account_id
+                )
+            )
+        if status is not None:
+            query = query.where(table.c.status == status)
+        if before_position is not None:
+            query = query.where(table.c.created_position < before_position)
+        return self._all(query.order_by(table.c.created_position.desc()).limit(limit), _transfer)
+
+    def stream(self, stream_id: str, after_version: int, limit: int) -> list[StoredEvent]:
+        with self._engine.connect() as connection:
+            return SqlAlchemyEventStore(connection).read_stream(stream_id, after_version, limit)
+
+    def checkpoint(self, name: str) -> int:
+        query = select(func.coalesce(func.max(_checkpoints.c.position), 0)).where(
+            _checkpoints.c.name == name
+        )
+        with self._engine.connect() as connection:
+            return int(connection.execute(query).scalar_one())
+
+    def head_position(self) -> int:
+        with self._engine.connect() as connection:
+            return SqlAlchemyEventStore(connection).head_position()
+
+    def _all(self, query: Select[Any], build: Callable[[RowMapping], R]) -> list[R]:
+        with self._engine.connect() as connection:
+            return [build(row) for row in connection.execute(query).mappings()]

@@ -1,0 +1,56 @@
+"""Daily totals per account: deposits, withdrawals, transfers in and out, closing balance."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, date
+
+from backend.application.projections.transactions import (
+    DEPOSIT,
+    TRANSFER_IN,
+    TRANSFER_OUT,
+    WITHDRAWAL,
+)
+from backend.application.read_models import DailyTotal, DayKey, ReadModelStore, TransactionRow
+
+#: Index of each transaction kind's sum among DailyTotal's four sums (fields 3 to 6).
+_SUM_OF_KIND = {DEPOSIT: 0, WITHDRAWAL: 1, TRANSFER_IN: 2, TRANSFER_OUT: 3}
+
+
+def day_of(move: TransactionRow) -> date:
+    """Days are UTC days."""
+    return move.occurred_at.astimezone(UTC).date()
+
+
+def daily_after(total: DailyTotal | None, move: TransactionRow, version: int) -> DailyTotal:
+    """The day's row once the transaction at account stream `version` is counted.
+
+    A row already at `version` or later counts it already (another writer got there first).
+    """
+    if total is None:
+        total = DailyTotal(move.account_id, day_of(move), 0, 0, 0, 0, 0, 0)
+    if total.version >= version:
+        return total
+    sums = [total.deposits, total.withdrawals, total.transfers_in, total.transfers_out]
+    sums[_SUM_OF_KIND[move.kind]] += move.amount
+    deposits, withdrawals, transfers_in, transfers_out = sums
+    return DailyTotal(
+        total.account_id, total.day, deposits, withdrawals, transfers_in, transfers_out,
+        move.balance_after, version,
+    )  # fmt: skip
+
+
+class DailyTotalsFold:
+    """Folds a batch of transactions into the day rows they touch."""
+
+    @staticmethod
+    def apply(moves: Sequence[tuple[TransactionRow, int]], store: ReadModelStore) -> None:
+        """Count each (transaction, account stream version) once in its day's row."""
+        if not moves:
+            return
+        totals = store.daily_totals({(move.account_id, day_of(move)) for move, _ in moves})
+        changed: dict[DayKey, DailyTotal] = {}
+        for move, version in moves:
+            key = (move.account_id, day_of(move))
+            totals[key] = changed[key] = daily_after(totals.get(key), move, version)
+        store.save_daily_totals(list(changed.values()))

@@ -1,0 +1,203 @@
+"""The read side's contract on every backend (memory, SQLite, PostgreSQL): projections give
+exact rows from a fixed event sequence, replays change nothing, queries page stably."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from backend.adapters.inbound.cli.migrate import upgrade_database
+from backend.adapters.outbound.memory.event_store import InMemoryDatabase, InMemoryUnitOfWork
+from backend.adapters.outbound.memory.read_models import InMemoryReadModelReader
+from backend.application.errors import NotFound
+from backend.application.queries import AccountQueries, TransferQueries
+from backend.application.read_models import (
+    AccountSummary,
+    DailyTotal,
+    TransactionRow,
+    TransferSummary,
+)
+from backend.container import build_container
+from backend.domain.transfer import FailureReason
+from tests.conftest import SettingsFactory
+from tests.read_side import Bank, ReadSide, dump, migrated_engine, sql_read_side
+
+D1 = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
+D2 = D1 + timedelta(days=1)
+MINUTE = timedelta(minutes=1)
+
+
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def side(request: pytest.FixtureRequest) -> Iterator[ReadSide]:
+    """Each read-side backend in turn."""
+    if request.param == "memory":
+        db = InMemoryDatabase()
+        yield ReadSide("memory", lambda: InMemoryUnitOfWork(db), InMemoryReadModelReader(db))
+        return
+    fixture = "sqlite_url" if request.param == "sqlite" else "fresh_postgres_url"
+    engine = migrated_engine(request.getfixturevalue(fixture))
+    yield sql_read_side(request.param, engine)
+    engine.dispose()
+
+
+def write_fixed_sequence(bank: Bank) -> None:
+    """17 events: two accounts, a deposit and a withdrawal on day 1, on day 2 one completed
+    transfer (request at 10:00, completion at 11:00) and one failed (missing target)."""
+    clock = bank.clock
+    bank.open("acc-a", "alice")
+    bank.open("acc-b", "bob", "Savings")
+    clock.advance(minutes=1)
+    bank.deposit("acc-a", 10_000, "salary")
+    clock.advance(minutes=1)
+    bank.withdraw("acc-a", 2_500, "rent")
+    clock.current = D2
+    bank.request("t-1", "acc-a", "acc-b", 1_000, "alice")
+    clock.current = D2 + 60 * MINUTE
+    bank.complete("t-1", "acc-a", "acc-b", 1_000)
+    bank.request("t-2", "acc-a", "acc-gone", 500, "alice")
+    bank.fail("t-2", "acc-a", FailureReason.TARGET_ACCOUNT_NOT_FOUND)
+
+
+EXPECTED_SUMMARIES = [
+    AccountSummary("acc-a", "alice", "Main", "EUR", 6_500, 0, "open", 7, 1, D1, D2 + 60 * MINUTE),
+    AccountSummary("acc-b", "bob", "Savings", "EUR", 1_000, 0, "open", 2, 2, D1, D2 + 60 * MINUTE),
+]
+T2 = D2 + 60 * MINUTE
+T_WD, T_DEP = D1 + 2 * MINUTE, D1 + MINUTE
+EXPECTED_TRANSACTIONS_A = [
+    TransactionRow("ev-10", "acc-a", 10, "transfer_out", 1_000, "EUR", 6_500, "ref t-1", "t-1", T2),
+    TransactionRow("ev-4", "acc-a", 4, "withdrawal", 2_500, "EUR", 7_500, "rent", None, T_WD),
+    TransactionRow("ev-3", "acc-a", 3, "deposit", 10_000, "EUR", 10_000, "salary", None, T_DEP),
+]  # fmt: skip
+EXPECTED_TRANSACTIONS_B = [
+    TransactionRow("ev-8", "acc-b", 8, "transfer_in", 1_000, "EUR", 1_000, "ref t-1", "t-1", T2),
+]
+EXPECTED_DAILY_A = [
+    DailyTotal("acc-a", date(2026, 11, 21), 10_000, 2_500, 0, 0, 7_500, 3),
+    DailyTotal("acc-a", date(2026, 11, 22), 0, 0, 0, 1_000, 6_500, 5),
+]
+EXPECTED_TRANSFERS = [
+    TransferSummary(
+        "t-2", "acc-a", "acc-gone", 500, "EUR", "ref t-2", "failed", "target_account_not_found",
+        T2, T2, None, "alice", None, 4, 12,
+    ),
+    TransferSummary(
+        "t-1", "acc-a", "acc-b", 1_000, "EUR", "ref t-1", "completed", None,
+        D2, T2, T2, "alice", "bob", 4, 5,
+    ),
+]  # fmt: skip
+
+
+OWNERS = {"alice": ["acc-a"], "bob": ["acc-b"]}
+
+
+@pytest.mark.parametrize("inline", [False, True], ids=["follower", "inline+follower"])
+def test_fixed_sequence_projects_to_exact_rows(side: ReadSide, inline: bool) -> None:
+    write_fixed_sequence(side.bank(inline=inline))
+    side.follower(page_size=4).catch_up()
+    reader = side.reader
+    assert [reader.account("acc-a"), reader.account("acc-b")] == EXPECTED_SUMMARIES
+    assert reader.transactions_of("acc-a", None, 50) == EXPECTED_TRANSACTIONS_A
+    assert reader.transactions_of("acc-b", None, 50) == EXPECTED_TRANSACTIONS_B
+    assert reader.daily_totals_of("acc-a") == EXPECTED_DAILY_A
+    assert reader.transfers_visible_to("alice", None, None, None, 50) == EXPECTED_TRANSFERS
+    assert reader.transfers_visible_to("bob", None, None, None, 50) == EXPECTED_TRANSFERS[1:]
+    assert reader.checkpoint("accounts") == reader.checkpoint("transfers") == 17
+
+
+def test_inline_projection_shows_commands_before_any_follower_runs(side: ReadSide) -> None:
+    write_fixed_sequence(side.bank(inline=True))
+    assert [side.reader.account("acc-a"), side.reader.account("acc-b")] == EXPECTED_SUMMARIES
+    assert side.reader.transactions_of("acc-a", None, 50) == EXPECTED_TRANSACTIONS_A
+    assert side.follower().lag() == {"accounts": 17, "transfers": 17}
+
+
+def test_replaying_the_log_again_changes_nothing(side: ReadSide) -> None:
+    write_fixed_sequence(side.bank(inline=True))
+    follower = side.follower(page_size=5)
+    follower.catch_up()
+    before = dump(side.reader, OWNERS)
+    with side.uow() as uow:
+        for name in ("accounts", "transfers"):
+            uow.read_models.checkpoints.save(name, 0)
+        uow.commit()
+    assert follower.catch_up() == 17
+    assert dump(side.reader, OWNERS) == before
+    assert follower.lag() == {"accounts": 0, "transfers": 0}
+
+
+def test_follower_fills_a_gap_left_by_a_writer_without_projection(side: ReadSide) -> None:
+    bank = side.bank(inline=True)
+    projector, bank.runner.inline_projector = bank.runner.inline_projector, lambda uow, events: None
+    bank.open("acc-a", "alice")
+    bank.runner.inline_projector = projector
+    bank.deposit("acc-a", 700)  # inline sees version 2 with no summary: reads version 1 first
+    summary = side.reader.account("acc-a")
+    assert summary is not None and (summary.balance, summary.version) == (700, 2)
+    side.follower().catch_up()
+    assert side.reader.account("acc-a") == summary
+
+
+def test_as_of_matches_the_account_folded_by_hand(side: ReadSide) -> None:
+    write_fixed_sequence(side.bank())
+    queries = AccountQueries(side.reader)
+    after_deposit = queries.account_as_of("alice", "acc-a", D1 + MINUTE)
+    assert (after_deposit.balance, after_deposit.available_balance, after_deposit.version) == (
+        10_000, 10_000, 2,
+    )  # fmt: skip
+    while_held = queries.account_as_of("alice", "acc-a", D2 + 30 * MINUTE)
+    assert (while_held.balance, while_held.available_balance, while_held.version) == (
+        7_500, 6_500, 4,
+    )  # fmt: skip
+    assert while_held.updated_at == D2 and while_held.opened_at == D1
+    now = queries.account_as_of("alice", "acc-a", D2 + 2 * 60 * MINUTE)
+    assert now == queries.account("alice", "acc-a")
+
+
+def test_transaction_pages_stay_stable_while_new_rows_arrive(side: ReadSide) -> None:
+    bank = side.bank()
+    write_fixed_sequence(bank)
+    queries = AccountQueries(side.reader)
+    first = queries.transactions("alice", "acc-a", limit=2)
+    assert [t.id for t in first.items] == ["ev-10", "ev-4"]
+    bank.deposit("acc-a", 1, "late")
+    bank.deposit("acc-a", 2, "later")
+    second = queries.transactions("alice", "acc-a", limit=2, cursor=first.next_cursor)
+    assert [t.id for t in second.items] == ["ev-3"] and second.next_cursor is None
+    newest = queries.transactions("alice", "acc-a", limit=2)
+    assert [t.reference for t in newest.items] == ["later", "late"]
+
+
+def test_transfer_pages_and_filters_follow_visibility(side: ReadSide) -> None:
+    write_fixed_sequence(side.bank())
+    queries = TransferQueries(side.reader)
+    first = queries.transfers("alice", limit=1)
+    assert [t.id for t in first.items] == ["t-2"]
+    rest = queries.transfers("alice", limit=1, cursor=first.next_cursor)
+    assert [t.id for t in rest.items] == ["t-1"] and rest.next_cursor is None
+    assert [t.id for t in queries.transfers("bob", account_id="acc-b").items] == ["t-1"]
+    assert [t.id for t in queries.transfers("alice", status="failed").items] == ["t-2"]
+    assert queries.transfer("bob", "t-1").target_owner_id == "bob"
+
+
+def test_queries_read_the_read_database_when_one_is_configured(
+    make_settings: SettingsFactory, tmp_path: Path
+) -> None:
+    primary, replica = (f"sqlite:///{tmp_path / name}" for name in ("primary.db", "replica.db"))
+    for url in (primary, replica):
+        upgrade_database(url)
+    container = build_container(
+        make_settings(HEXBANK_DATABASE_URL=primary, HEXBANK_READ_DATABASE_URL=replica)
+    )
+    try:
+        side = sql_read_side("sqlite", container.engine())
+        side.bank().open("acc-a", "alice")  # commands always write the primary
+        assert side.reader.account("acc-a") is not None
+        with pytest.raises(NotFound):  # this "replica" never receives the primary's rows
+            container.account_queries().account("alice", "acc-a")
+    finally:
+        container.engine().dispose()
+        container.read_engine().dispose()
