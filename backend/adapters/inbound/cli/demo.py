@@ -1,0 +1,63 @@
+"""`hexbank demo`: seed the embedded database with a demo user and a month of history."""
+
+from __future__ import annotations
+
+import click
+from dependency_injector import providers
+
+from backend.adapters.inbound.cli.settings import load_settings
+from backend.adapters.outbound.sqlalchemy.migrations_check import ensure_migrated
+from backend.application.demo import (
+    DEMO_EMAIL,
+    DEMO_PASSWORD,
+    DemoOutcome,
+    DemoSeeder,
+    SteppingClock,
+)
+from backend.application.errors import UnmigratedDatabase
+from backend.container import Container, build_container
+
+
+def _seeder(container: Container) -> DemoSeeder:
+    # The seeder back-dates history by holding this clock; everything built after the
+    # override (runner, saga, identity) reads it.
+    clock = SteppingClock(container.clock())
+    container.clock.override(providers.Object(clock))
+    return DemoSeeder(
+        identity=container.identity_service(),
+        runner=container.command_runner(),
+        process=container.transfer_process(),
+        account_queries=container.account_queries(),
+        clock=clock,
+    )
+
+
+def _report(outcome: DemoOutcome) -> None:
+    if not outcome.created:
+        click.echo(f"The demo data is already there; sign in as {DEMO_EMAIL}.")
+        return
+    ended = sum(status in ("completed", "failed") for status in outcome.transfer_statuses.values())
+    click.echo(
+        f"Created {len(outcome.account_ids)} accounts with a month of history and "
+        f"{ended} finished transfers."
+    )
+    click.echo(f"Sign in as {DEMO_EMAIL} with the password {DEMO_PASSWORD}.")
+
+
+@click.command()
+def demo() -> None:
+    """Create a demo user with accounts and a month of history (embedded mode only; idempotent)."""
+    settings = load_settings()
+    if not settings.embedded:
+        raise click.ClickException(
+            "hexbank demo seeds the embedded database only: unset HEXBANK_REDIS_URL "
+            "(it must not write demo data into a shared deployment)"
+        )
+    container = build_container(settings)
+    try:
+        ensure_migrated(container.engine())
+        _report(_seeder(container).seed())
+    except UnmigratedDatabase as error:
+        raise click.ClickException(str(error)) from error
+    finally:
+        container.engine().dispose()
