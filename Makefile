@@ -15,7 +15,7 @@ PORT ?= $(or $(HEXBANK_PORT),8000)
 BENCH ?=
 FRONTEND_LOCK := $(wildcard frontend/package-lock.json)
 
-.PHONY: help install run web test lint format bench clean
+.PHONY: help install run run-distributed web web-test test lint format bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -36,20 +36,31 @@ run: install web ## Build the web app, migrate and serve (embedded mode) on HOST
 	$(VENV)/bin/hexbank migrate
 	exec $(VENV)/bin/hexbank serve --host $(HOST) --port $(PORT)
 
-ifneq ($(wildcard frontend/package.json),)
-web: frontend/node_modules/.package-lock.json
-	cd frontend && npm run build
+# PostgreSQL and Redis on this machine (HEXBANK_DATABASE_URL / HEXBANK_REDIS_URL, default local;
+# database hexbank_dev created if missing), nginx on HOST:PORT in front of 2 web processes, 2 workers.
+run-distributed: install web ## Distributed mode here: nginx on HOST:PORT, 2 web, 2 workers (honcho)
+	LISTEN=$(HOST):$(PORT) deploy/local/run-distributed.sh
 
-# npm rewrites this file on every install, so it tells whether node_modules matches the lock.
-frontend/node_modules/.package-lock.json: frontend/package.json $(FRONTEND_LOCK)
-	cd frontend && if [ -f package-lock.json ]; then npm ci; else npm install; fi
+# npm rewrites node_modules/.package-lock.json on every install, so it tells whether
+# node_modules matches the lock; dist is rebuilt only when a source is newer than it.
+FRONTEND := frontend
+FRONTEND_INSTALLED := $(FRONTEND)/node_modules/.package-lock.json
+FRONTEND_SOURCES := $(shell find $(FRONTEND)/src $(FRONTEND)/public $(FRONTEND)/scripts -type f 2>/dev/null) \
+	$(FRONTEND)/index.html $(FRONTEND)/vite.config.ts $(FRONTEND)/svelte.config.js $(FRONTEND)/tsconfig.json
+
+$(FRONTEND_INSTALLED): $(FRONTEND)/package-lock.json $(FRONTEND)/package.json
+	cd $(FRONTEND) && npm ci --no-audit --no-fund
 	touch $@
-else
-web:
-	@echo "web: no frontend/package.json yet, nothing to build"
-endif
 
-test: lint ## Lint, then run the whole test suite
+$(FRONTEND)/dist/index.html: $(FRONTEND_INSTALLED) $(FRONTEND_SOURCES)
+	cd $(FRONTEND) && npm run build
+
+web: $(FRONTEND)/dist/index.html ## Build the web app when its sources changed
+
+web-test: $(FRONTEND_INSTALLED) ## Type-check and unit-test the web app
+	cd $(FRONTEND) && npm run check && npm test
+
+test: lint web-test web ## Lint, test the web app, then run the whole Python suite
 	$(PY) -m pytest tests
 
 lint: install ## ruff (lint and format check), mypy, import-linter; reports every failure
@@ -70,6 +81,10 @@ $(BENCH_STAMP): requirements/bench.lock $(STAMP)
 
 bench: $(BENCH_STAMP) ## Run the benchmarks (BENCH=<name> for one) into bench/results.json
 	$(PY) -m bench $(BENCH)
+
+.PHONY: screenshots
+screenshots: install web ## PNGs of every screen at 1280 and 360 px in frontend/screenshots
+	$(PY) -m tests.e2e.screenshots
 
 clean: ## Remove caches and build output (keeps .venv and the data in var/)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache htmlcov .coverage frontend/dist hexbank.egg-info

@@ -58,10 +58,17 @@ class Settings:
     secret_key: str = field(repr=False)
     read_database_url: str | None = None
     redis_url: str | None = None
+    #: Starts every Redis key, channel and queue name, so that several deployments (or test
+    #: runs) can share one Redis.
+    redis_prefix: str = "hexbank:"
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
     threads: int = 32
+    #: Threads kept for open WebSockets on top of `threads`: each socket holds one for its life.
+    ws_sockets: int = 100
+    #: `hexbank worker` serves its Prometheus metrics on this port (on `host`) when set.
+    metrics_port: int | None = None
     log_format: LogFormat = "text"
     log_level: str = "INFO"
     snapshot_every: int = 100
@@ -107,11 +114,14 @@ class Settings:
             database_url=env.get("HEXBANK_DATABASE_URL", default_db, _database_url),
             read_database_url=env.get("HEXBANK_READ_DATABASE_URL", None, _database_url),
             redis_url=env.get("HEXBANK_REDIS_URL", None, _redis_url),
+            redis_prefix=env.get("HEXBANK_REDIS_PREFIX", "hexbank:", _redis_prefix),
             secret_key=_secret_key(environ, app_env, data_dir),
             host=env.get("HEXBANK_HOST", "127.0.0.1", str),
             port=env.get("HEXBANK_PORT", 8000, _int_between(1, 65535)),
             workers=env.get("HEXBANK_WORKERS", 1, _int_between(1, 256)),
             threads=env.get("HEXBANK_THREADS", 32, _int_between(1, 10_000)),
+            ws_sockets=env.get("HEXBANK_WS_SOCKETS", 100, _int_between(0, 10_000)),
+            metrics_port=env.get("HEXBANK_METRICS_PORT", None, _int_between(1, 65535)),
             log_format=cast(
                 LogFormat,
                 env.get("HEXBANK_LOG_FORMAT", default_format, _choice(_LOG_FORMATS)),
@@ -193,6 +203,12 @@ def _database_url(url: str) -> str:
     if scheme in ("sqlite", "sqlite+pysqlite"):
         return url
     raise ValueError("expected a sqlite:/// or postgresql+psycopg:// URL")
+
+
+def _redis_prefix(prefix: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,64}", prefix):
+        raise ValueError("must be 1 to 64 of A-Z a-z 0-9 _ . : -")
+    return prefix
 
 
 def _redis_url(url: str) -> str:

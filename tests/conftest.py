@@ -10,11 +10,13 @@ Unreachable servers skip the tests that need them, except under CI=true, where t
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from backend.adapters.inbound.cli.migrate import upgrade_database
 from backend.config import Settings
 from tests.integration_services import (
     delete_prefixed_keys,
@@ -63,15 +65,25 @@ def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'hexbank.sqlite3'}"
 
 
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file at the migration head, copied for each test (faster than migrating)."""
+    path = tmp_path_factory.mktemp("template") / "hexbank.sqlite3"
+    upgrade_database(f"sqlite:///{path}")
+    return path
+
+
 @pytest.fixture
-def make_settings(tmp_path: Path) -> SettingsFactory:
+def make_settings(tmp_path: Path, migrated_template: Path) -> SettingsFactory:
     """Build Settings as from the environment: `make_settings(HEXBANK_PORT="9000")`.
 
-    Defaults: HEXBANK_ENV=test, data dir and SQLite database in tmp_path, a fixed secret key.
+    Defaults: HEXBANK_ENV=test, a fixed secret key, and a data dir in tmp_path holding the
+    embedded SQLite database already at the migration head (the app refuses any other).
     """
 
     data_dir = tmp_path / "var"
     data_dir.mkdir(exist_ok=True)
+    shutil.copy(migrated_template, data_dir / "hexbank.sqlite3")
 
     def build(**variables: str) -> Settings:
         environ = {

@@ -50,5 +50,10 @@ class InMemoryApp:
 
     def runner(self) -> CommandRunner:
         return CommandRunner(
-            self.uow, default_codec(), self.clock, self.ids, self.snapshot_every, sleep=lambda _: None
+            self.uow,
+            default_codec(),
+            self.clock,
+            self.ids,
+            self.snapshot_every,
+            sleep=lambda _: None,
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -10,6 +11,15 @@ from typing import TypeVar
 
 from backend.application.errors import ConcurrencyError, ConcurrentModification
 from backend.application.event_codec import EventCodec
+from backend.application.metrics_ports import (
+    COMMITTED,
+    UNCHANGED,
+    CommandObserver,
+    FinishedCommand,
+    current_command_type,
+    failure_outcome,
+    ignore_command,
+)
 from backend.application.ports import (
     Clock,
     EventMetadata,
@@ -25,6 +35,8 @@ from backend.domain.transfer import Transfer
 
 T = TypeVar("T")
 A = TypeVar("A", bound=Aggregate)
+
+log = logging.getLogger(__name__)
 
 #: Writes read-model changes for just-appended events inside the command's own transaction.
 InlineProjector = Callable[[UnitOfWork, Sequence[StoredEvent]], None]
@@ -63,9 +75,36 @@ class CommandRunner:
     max_attempts: int = 8
     base_delay: float = 0.002
     sleep: Callable[[float], None] = field(default=time.sleep)
+    #: Told each command's type, outcome and duration (metrics, logs); default: nobody.
+    on_finished: CommandObserver = ignore_command
 
     def run(self, handler: Callable[[CommandContext], T], metadata: EventMetadata) -> T:
         """Run `handler` until it commits, or raise ConcurrentModification."""
+        started, contexts = time.perf_counter(), list[CommandContext]()
+
+        def tracked(ctx: CommandContext) -> T:
+            contexts.append(ctx)  # the last one is the attempt that committed
+            return handler(ctx)
+
+        try:
+            result = self._run_with_retries(tracked, metadata)
+        except Exception as error:
+            self._report(failure_outcome(error), started, ())
+            raise
+        events = tuple(contexts[-1].appended) if contexts else ()
+        self._report(COMMITTED if events else UNCHANGED, started, events)
+        return result
+
+    def _report(self, outcome: str, started: float, events: tuple[StoredEvent, ...]) -> None:
+        seconds = time.perf_counter() - started
+        try:
+            self.on_finished(FinishedCommand(current_command_type(), outcome, seconds, events))
+        except Exception:  # an observer's failure must never fail the command after its commit
+            log.warning("command observer failed", exc_info=True)
+
+    def _run_with_retries(
+        self, handler: Callable[[CommandContext], T], metadata: EventMetadata
+    ) -> T:
         for attempt in range(1, self.max_attempts + 1):
             try:
                 return self._attempt(handler, metadata)

@@ -46,6 +46,7 @@ def distributed(
         outbox_relay=lambda: OutboxRelay(bank.app.uow, queue),
         transfer_sweeper=lambda: bank.sweeper,
         message_dispatcher=lambda: bank.dispatcher,
+        projection_runner=lambda: None,  # the memory bank has no read side to follow
         engine=lambda: engine,  # the memory adapters use none; the worker guards its pool
     )
     monkeypatch.setattr(worker_cli, "worker_container", lambda: container)

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import itertools
-import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +13,6 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from backend.adapters.inbound.cli.migrate import upgrade_database
 from backend.adapters.outbound.security.argon2_hasher import Argon2PasswordHasher
 from backend.adapters.outbound.sqlalchemy.read_models import SqlAlchemyReadModelReader
 from backend.adapters.outbound.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
@@ -33,21 +30,10 @@ PASSWORD = "correct horse battery"
 _emails = itertools.count(1)
 
 
-@pytest.fixture(scope="session")
-def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A SQLite file at the migration head, copied for each test (faster than migrating)."""
-    path = tmp_path_factory.mktemp("template") / "hexbank.sqlite3"
-    upgrade_database(f"sqlite:///{path}")
-    return path
-
-
 @pytest.fixture
-def api_settings(
-    make_settings: SettingsFactory, migrated_template: Path, tmp_path: Path
-) -> Settings:
-    database = tmp_path / "api.sqlite3"
-    shutil.copy(migrated_template, database)
-    return make_settings(HEXBANK_DATABASE_URL=f"sqlite:///{database}")
+def api_settings(make_settings: SettingsFactory) -> Settings:
+    """Embedded settings over a migrated SQLite database of this test's own."""
+    return make_settings()
 
 
 @pytest.fixture

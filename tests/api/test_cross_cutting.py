@@ -80,8 +80,8 @@ def test_every_api_problem_type_is_registered() -> None:
     assert PROBLEM_TYPES["email-taken"].status == 409
 
 
-def test_unknown_path_is_a_not_found_problem(client: FlaskClient) -> None:
-    body = assert_problem(client.get("/nowhere"), 404, "not-found")
+def test_unknown_api_path_is_a_not_found_problem(client: FlaskClient) -> None:
+    body = assert_problem(client.get("/api/v1/nowhere"), 404, "not-found")
 
     assert "errors" not in body
 
@@ -218,7 +218,7 @@ def test_each_request_is_logged_once_with_its_id(
 
 
 def test_security_headers_are_on_every_response(client: FlaskClient) -> None:
-    for response in (client.get("/healthz"), client.get("/nowhere")):
+    for response in (client.get("/healthz"), client.get("/api/v1/nowhere")):
         assert response.headers["X-Content-Type-Options"] == "nosniff"
         assert response.headers["Referrer-Policy"] == "no-referrer"
         assert response.headers["X-Frame-Options"] == "DENY"
@@ -252,7 +252,8 @@ def test_readyz_reports_each_dependency(client: FlaskClient) -> None:
 
 
 def test_readyz_is_503_naming_a_failing_database(make_settings: SettingsFactory) -> None:
-    broken = make_settings(HEXBANK_DATABASE_URL="sqlite:////nonexistent-dir/hexbank.sqlite3")
+    # Nothing listens on port 1: the app still starts, and readiness says what is wrong.
+    broken = make_settings(HEXBANK_DATABASE_URL="postgresql+psycopg://hexbank@127.0.0.1:1/none")
     response = create_app(broken).test_client().get("/readyz")
 
     body = assert_problem(response, 503, "service-unavailable")
@@ -294,7 +295,7 @@ def test_an_unknown_problem_page_is_a_not_found_problem(client: FlaskClient) -> 
 
 
 def test_problem_bodies_are_json_documents(client: FlaskClient) -> None:
-    raw = client.get("/nowhere").get_data(as_text=True)
+    raw = client.get("/api/v1/nowhere").get_data(as_text=True)
 
     assert json.loads(raw)["type"] == "/problems/not-found"
 

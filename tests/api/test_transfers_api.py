@@ -17,7 +17,7 @@ from backend.application.messaging import build_dispatcher
 from backend.application.queries import TransferQueries
 from backend.application.relay import OutboxRelay
 from backend.application.transfers import TransferProcess
-from tests.api.conftest import ApiUser, register
+from tests.api.conftest import ApiUser, js, register
 from tests.api.test_accounts_api import balance, deposit, open_account, problem
 from tests.application.saga_harness import CollectingJobQueue
 
@@ -66,7 +66,7 @@ def test_transfer_is_accepted_pending_and_then_completes(
     body = {"source_account_id": source, "target_account_id": target, "amount": 30}
     accepted = send(client, user, {**body, "reference": "rent"})
     assert accepted.status_code == 202, accepted.json
-    transfer = accepted.json
+    transfer = js(accepted)
     assert accepted.headers["Location"] == f"{API}/transfers/{transfer['id']}"
     assert transfer | body == transfer
     assert (transfer["status"], transfer["failure_reason"], transfer["currency"]) == (
@@ -75,7 +75,7 @@ def test_transfer_is_accepted_pending_and_then_completes(
         "EUR",
     )
     settle(app)
-    done = client.get(f"{API}/transfers/{transfer['id']}", headers=user.auth).json
+    done = js(client.get(f"{API}/transfers/{transfer['id']}", headers=user.auth))
     assert (done["status"], done["completed_at"] is not None) == ("completed", True)
     assert balance(client, user, source) == 70
     assert balance(client, other_user, target) == 30
@@ -86,9 +86,9 @@ def test_target_owner_sees_the_transfer_and_a_stranger_gets_404(
 ) -> None:
     source, target = funded(client, user), open_account(client, other_user)["id"]
     body = {"source_account_id": source, "target_account_id": target, "amount": 30}
-    transfer_id = send(client, user, body).json["id"]
+    transfer_id = js(send(client, user, body))["id"]
     path = f"{API}/transfers/{transfer_id}"
-    assert client.get(path, headers=other_user.auth).json["id"] == transfer_id
+    assert js(client.get(path, headers=other_user.auth))["id"] == transfer_id
     stranger = register(client)
     problem(client.get(path, headers=stranger.auth), 404, "not-found")
     problem(client.get(f"{API}/transfers/never-existed", headers=stranger.auth), 404, "not-found")
@@ -99,9 +99,9 @@ def test_transfer_beyond_the_balance_fails_with_its_reason(
 ) -> None:
     source, target = funded(client, user, 10), open_account(client, user)["id"]
     body = {"source_account_id": source, "target_account_id": target, "amount": 30}
-    transfer_id = send(client, user, body).json["id"]
+    transfer_id = js(send(client, user, body))["id"]
     settle(app)
-    failed = client.get(f"{API}/transfers/{transfer_id}", headers=user.auth).json
+    failed = js(client.get(f"{API}/transfers/{transfer_id}", headers=user.auth))
     assert (failed["status"], failed["failure_reason"]) == ("failed", "insufficient_funds")
     assert balance(client, user, source) == 10
 
@@ -143,12 +143,12 @@ def test_transfer_list_is_newest_first_and_filters(
     too_much = {"source_account_id": source, "target_account_id": target, "amount": 500}
     failing = send(client, user, too_much)
     settle(app)
-    listed = client.get(f"{API}/transfers", headers=user.auth).json
-    assert [t["id"] for t in listed["items"]] == [failing.json["id"], ok.json["id"]]
+    listed = js(client.get(f"{API}/transfers", headers=user.auth))
+    assert [t["id"] for t in listed["items"]] == [js(failing)["id"], js(ok)["id"]]
     query = f"{API}/transfers?status=completed&account_id={source}"
-    assert [t["id"] for t in client.get(query, headers=user.auth).json["items"]] == [ok.json["id"]]
-    incoming = client.get(f"{API}/transfers?status=completed", headers=other_user.auth).json
-    assert [t["id"] for t in incoming["items"]] == [ok.json["id"]]
+    assert [t["id"] for t in js(client.get(query, headers=user.auth))["items"]] == [js(ok)["id"]]
+    incoming = js(client.get(f"{API}/transfers?status=completed", headers=other_user.auth))
+    assert [t["id"] for t in incoming["items"]] == [js(ok)["id"]]
     problem(client.get(f"{API}/transfers?status=lost", headers=user.auth), 422, "validation-error")
 
 
@@ -165,4 +165,4 @@ def test_transfer_repeated_with_an_idempotency_key_is_accepted_once(
         "true",
     )
     assert again.headers["Location"] == first.headers["Location"]
-    assert len(client.get(f"{API}/transfers", headers=user.auth).json["items"]) == 1
+    assert len(js(client.get(f"{API}/transfers", headers=user.auth))["items"]) == 1

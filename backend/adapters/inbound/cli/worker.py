@@ -2,20 +2,35 @@
 
 from __future__ import annotations
 
+import ctypes
+import functools
+import itertools
 import os
+import signal
 import socket
+import sys
+import time
 
 import click
+import redis
 from rq import SimpleWorker
+from rq.exceptions import StopRequested
 from sqlalchemy import Engine
 
 from backend.adapters.inbound.cli.settings import load_settings
 from backend.adapters.inbound.worker.jobs import worker_container
 from backend.adapters.inbound.worker.loops import start_messaging
+from backend.adapters.outbound.metrics.prometheus import serve_metrics
 from backend.adapters.outbound.queue.rq_queue import RqJobQueue
+from backend.config import Settings
+from backend.container import Container
 from backend.logging_setup import get_logger
 
 log = get_logger(__name__)
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+#: Seconds between rq workers when the previous one gave up on Redis.
+REDIS_RETRY_SECONDS = 1.0
 
 
 def _rq_queue() -> RqJobQueue:
@@ -34,6 +49,26 @@ def _forget_pooled_connections_in_forks(engine: Engine) -> None:
     # rq forks its scheduler (which runs delayed retries) from this process: the child must
     # neither use nor close the parent's pooled connections (SQLAlchemy's fork recipe).
     os.register_at_fork(after_in_child=lambda: engine.dispose(close=False))
+    os.register_at_fork(after_in_child=functools.partial(_die_with_worker, os.getpid()))
+
+
+def _die_with_worker(worker_pid: int) -> None:
+    # A fork outliving a kill -9 of the worker keeps copies of the worker's database sockets
+    # open: PostgreSQL then never rolls back the transaction the worker was in, whose global
+    # append lock stalls every writer. So the fork (rq's scheduler) dies with the worker.
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != worker_pid:  # the worker died before prctl took effect
+        os._exit(1)
+
+
+def _serve_metrics(container: Container) -> None:
+    # Saga steps and transfer outcomes are counted here, not in the web: expose them.
+    settings = Settings.from_env()  # already validated by _rq_queue
+    if settings.metrics_port is not None:
+        metrics, extra = container.metrics(), container.metrics_collectors()
+        serve_metrics(settings.host, settings.metrics_port, metrics, extra)
+        log.info("metrics served", port=settings.metrics_port)
 
 
 @click.command()
@@ -51,15 +86,44 @@ def worker(burst: bool, relay: bool, sweep: bool) -> None:
         container.message_dispatcher(),
         run_relay=relay,
         run_sweeper=sweep,
+        projections=container.projection_runner(),
     )
-    # Non-forking: the jobs are our own code and share the process's engine pool (STACK.md 13).
-    name = f"hexbank-{socket.gethostname()}-{os.getpid()}"
-    rq_worker = SimpleWorker([queue.queue], connection=queue.queue.connection, name=name)
+    _serve_metrics(container)
     log.info("worker started", queue=queue.queue.name, relay=relay, sweep=sweep)
     try:
-        rq_worker.work(burst=burst, with_scheduler=not burst)
+        _work(queue, burst)
     finally:
         loops.stop()
+
+
+def _work(queue: RqJobQueue, burst: bool) -> None:
+    """Run rq until a stop is asked for (SIGTERM, or an empty queue in burst mode).
+
+    rq gives up (returns, or raises) when Redis fails in the middle of a job or is down when
+    it starts; a Redis restart must not end the worker, so a fresh rq worker takes over.
+    """
+    for round_ in itertools.count():
+        # A new name each round: a worker that could not register its death is still listed.
+        name = f"hexbank-{socket.gethostname()}-{os.getpid()}" + (f"-{round_}" if round_ else "")
+        if _run_rq_worker(queue, name, burst) or burst:
+            return
+        try:
+            time.sleep(REDIS_RETRY_SECONDS)  # back off while Redis is down; nothing to poll
+        except StopRequested:  # SIGTERM between rounds, raised by rq's still-installed handler
+            return
+
+
+def _run_rq_worker(queue: RqJobQueue, name: str, burst: bool) -> bool:
+    """One rq worker's life; True when it ended because a stop was asked for."""
+    rq_worker: SimpleWorker | None = None
+    try:
+        # Non-forking: the jobs are our own code and share the engine pool (STACK.md 13).
+        rq_worker = SimpleWorker([queue.queue], connection=queue.queue.connection, name=name)
+        rq_worker.work(burst=burst, with_scheduler=not burst)
+    except redis.RedisError:
+        log.exception("the rq worker lost Redis; starting another")
+    # rq's SIGTERM/SIGINT handler notes when it was asked to stop.
+    return rq_worker is not None and rq_worker._shutdown_requested_date is not None
 
 
 @click.group()

@@ -6,6 +6,7 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
+import structlog
 from flask import g, request
 
 from backend.adapters.inbound.http.problems import ProblemError
@@ -33,6 +34,8 @@ def requires_auth(identity: Callable[[], IdentityService]) -> Callable[[F], F]:
                 g.claims = identity().verify_access(bearer_token())
             except Unauthenticated:
                 raise ProblemError("unauthorized", "The access token is invalid.") from None
+            # Every log line of the request from here on names the caller (never the token).
+            structlog.contextvars.bind_contextvars(user_id=g.claims.user_id)
             return view(*args, **kwargs)
 
         return cast(F, wrapper)

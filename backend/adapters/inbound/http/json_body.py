@@ -40,11 +40,23 @@ def _has_body() -> bool:
 
 def _parse(raw: bytes) -> Any:
     try:
-        return json.loads(raw, parse_constant=_refuse_constant)
+        return json.loads(
+            raw, parse_constant=_refuse_constant, object_pairs_hook=_refuse_duplicate_names
+        )
     except ValueError as error:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise ProblemError("bad-request", f"The body is not valid JSON: {error}") from None
+    except RecursionError:  # nesting deeper than the parser's stack: refuse, don't 500
+        raise ProblemError("bad-request", "The body is nested too deeply.") from None
 
 
 def _refuse_constant(name: str) -> Any:
     # NaN and Infinity are not JSON; Python's parser would accept them.
     raise ValueError(f"{name} is not allowed")
+
+
+def _refuse_duplicate_names(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # A name given twice is ambiguous (parsers differ on which one wins): refuse it.
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise ValueError("an object has a duplicate name")
+    return obj

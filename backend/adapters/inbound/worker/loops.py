@@ -1,4 +1,5 @@
-"""Background loops that drive the messaging side: the outbox relay and the transfer sweeper.
+"""Background loops that drive the messaging side: the outbox relay, the transfer sweeper and
+the projection follower.
 
 Embedded mode runs them in the web process (`hexbank serve`), distributed mode in each
 `hexbank worker`; several relays at once are safe (PostgreSQL splits the backlog with SKIP
@@ -12,17 +13,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from backend.application.messaging import MessageDispatcher
+from backend.application.projections.runner import ProjectionRunner
 from backend.application.relay import OutboxRelay
 from backend.application.sweeper import TransferSweeper
 from backend.logging_setup import get_logger
 
 log = get_logger(__name__)
 
-RELAY_LOOP, SWEEP_LOOP = "hexbank-relay", "hexbank-sweeper"
+RELAY_LOOP, SWEEP_LOOP, PROJECTION_LOOP = "hexbank-relay", "hexbank-sweeper", "hexbank-projections"
 #: Seconds between relay polls when idle (a delivered batch wakes the relay sooner).
 RELAY_IDLE = 0.05
 #: Seconds between sweeps.
 SWEEP_EVERY = 1.0
+#: Seconds between projection lag checks.
+PROJECTION_IDLE = 0.5
 MAX_ERROR_BACKOFF_SECONDS = 30.0
 
 
@@ -73,6 +77,7 @@ class MessagingLoops:
 
     relay: OutboxRelay
     sweeper: TransferSweeper
+    projections: ProjectionRunner | None = None
     loops: dict[str, PollingLoop] = field(default_factory=dict)
 
     def start(self, relay: bool = True, sweep: bool = True) -> None:
@@ -80,11 +85,19 @@ class MessagingLoops:
             self.loops[RELAY_LOOP] = PollingLoop(RELAY_LOOP, self.relay.relay_once, RELAY_IDLE)
         if sweep:
             self.loops[SWEEP_LOOP] = PollingLoop(SWEEP_LOOP, self._sweep, SWEEP_EVERY)
+        if self.projections is not None:
+            # The follower catches up what inline projection could not see (e.g. a rebuild's
+            # tail); it is idempotent, so running beside the inline path is safe.
+            tick = self.projections.tick
+            self.loops[PROJECTION_LOOP] = PollingLoop(PROJECTION_LOOP, tick, PROJECTION_IDLE)
         for loop in self.loops.values():
             loop.start()
 
     def wake_relay(self) -> None:
         """Relay now: a job just committed the next steps' events."""
+        # Not the follower: inline projection already applied those events, and waking it per
+        # job cost a lag query per projection and a page per job (a third of a worker's CPU
+        # under load); it catches up in large pages every PROJECTION_IDLE instead.
         if RELAY_LOOP in self.loops:
             self.loops[RELAY_LOOP].wake()
 
@@ -106,6 +119,7 @@ def start_messaging(
     dispatcher: MessageDispatcher | None = None,
     run_relay: bool = True,
     run_sweeper: bool = True,
+    projections: ProjectionRunner | None = None,
 ) -> MessagingLoops:
     """What `hexbank serve` (embedded mode) and `hexbank worker` start in their process.
 
@@ -116,7 +130,7 @@ def start_messaging(
     """
     if run_relay and (sent := relay.relay_all()):
         log.info("relayed the outbox backlog", events=sent)
-    loops = MessagingLoops(relay, sweeper)
+    loops = MessagingLoops(relay, sweeper, projections)
     loops.start(run_relay, run_sweeper)
     if dispatcher is not None:
         dispatcher.after_dispatch.append(loops.wake_relay)

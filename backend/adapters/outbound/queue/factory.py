@@ -20,12 +20,12 @@ def job_queue_for(
     settings: Settings,
     client: redis.Redis | None,
     dispatcher: MessageDispatcher,
-    name: str = DEFAULT_QUEUE_NAME,
+    name: str | None = None,
 ) -> JobQueue:
     """The queue of this process: its jobs run `dispatcher.dispatch` (in rq: in the worker)."""
     if settings.embedded or client is None:
         return InProcessJobQueue(dispatcher.dispatch, workers=EMBEDDED_JOB_THREADS)
-    return RqJobQueue(client, name)
+    return RqJobQueue(client, name or settings.redis_prefix + DEFAULT_QUEUE_NAME)
 
 
 def outbox_relay_for(uow_factory: UnitOfWorkFactory, queue: JobQueue) -> OutboxRelay:

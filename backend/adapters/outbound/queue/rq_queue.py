@@ -18,7 +18,7 @@ from backend.application.ports import StoredEvent
 
 #: The job function every batch runs in a worker (builds the app from settings, dispatches).
 DISPATCH_JOB = "backend.adapters.inbound.worker.jobs.dispatch_events"
-DEFAULT_QUEUE_NAME = "hexbank-events"
+DEFAULT_QUEUE_NAME = "events"
 DEFAULT_RETRY_INTERVALS: tuple[int, ...] = (1, 5, 30, 120)
 _WEEK = 7 * 86400
 

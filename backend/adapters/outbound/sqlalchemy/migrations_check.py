@@ -32,6 +32,7 @@ def current_heads(engine: Engine) -> set[str]:
 
 def ensure_migrated(engine: Engine, script_location: Path = MIGRATIONS_DIR) -> None:
     """Raise UnmigratedDatabase unless the database is exactly at the scripts' head."""
+    _ensure_sqlite_file_exists(engine)
     expected, current = expected_heads(script_location), current_heads(engine)
     if current != expected:
         found = ", ".join(sorted(current)) or "no schema"
@@ -39,3 +40,12 @@ def ensure_migrated(engine: Engine, script_location: Path = MIGRATIONS_DIR) -> N
             f"database schema is at {found}, this code needs {', '.join(sorted(expected))}:"
             " run `hexbank migrate`"
         )
+
+
+def _ensure_sqlite_file_exists(engine: Engine) -> None:
+    # A missing SQLite file is a database nobody migrated (and connecting would create it, or
+    # fail with "unable to open database file" when its directory is missing too).
+    database = engine.url.database
+    is_file = engine.dialect.name == "sqlite" and database and database != ":memory:"
+    if is_file and not Path(str(database)).exists():
+        raise UnmigratedDatabase(f"no database at {database}: run `hexbank migrate`")

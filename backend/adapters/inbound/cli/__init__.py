@@ -1,0 +1,1 @@
+"""Command-line entry points (`hexbank ...`); each topic lives in its own module."""

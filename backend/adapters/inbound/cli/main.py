@@ -1,0 +1,26 @@
+"""The `hexbank` command group; subcommands are added from their own modules."""
+
+from __future__ import annotations
+
+import click
+
+from backend.adapters.inbound.cli.demo import demo
+from backend.adapters.inbound.cli.migrate import migrate
+from backend.adapters.inbound.cli.projections import projections
+from backend.adapters.inbound.cli.serve import serve
+from backend.adapters.inbound.cli.worker import jobs, worker
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="hexbank")
+def cli() -> None:
+    """hexbank: event-sourced accounts and transfers."""
+
+
+# One line per topic module: cli.add_command(<command or group>).
+cli.add_command(serve)
+cli.add_command(migrate)
+cli.add_command(projections)
+cli.add_command(worker)
+cli.add_command(jobs)
+cli.add_command(demo)

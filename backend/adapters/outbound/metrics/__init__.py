@@ -1,0 +1,1 @@
+"""Observability adapters: Prometheus metrics, scrape-time collectors, command and job logging."""

@@ -1,0 +1,82 @@
+"""What a command or a delivered event leaves behind: a metric, a log line, and the log
+context (correlation id, causation id, position) of everything it logs meanwhile.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Final
+
+from structlog.contextvars import bound_contextvars
+
+from backend.application.messaging import MessageDispatcher, Subscriber
+from backend.application.metrics_ports import (
+    COMMITTED,
+    REJECTED,
+    UNCHANGED,
+    FinishedCommand,
+    Metrics,
+    command_type,
+)
+from backend.application.ports import StoredEvent
+from backend.logging_setup import get_logger
+
+log = get_logger("hexbank.commands")
+
+#: The command type of a step run in reaction to an event, e.g. `react.FundsHeld`.
+REACTION_PREFIX: Final = "react."
+
+
+class CommandLog:
+    """The CommandRunner's observer: counts each command and logs it as one line.
+
+    The line carries the correlation id and positions of what the command appended, so a
+    transfer can be followed by its id from the web process (the request) to the workers
+    (each saga step). Event data is never logged: it may name people and amounts.
+    """
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    def __call__(self, finished: FinishedCommand) -> None:
+        self._metrics.command_finished(finished.command_type, finished.outcome, finished.seconds)
+        fields: dict[str, Any] = {
+            "command": finished.command_type,
+            "outcome": finished.outcome,
+            "duration_ms": round(finished.seconds * 1000, 2),
+        }
+        if finished.events:
+            fields["correlation_id"] = finished.events[0].metadata.correlation_id
+            fields["positions"] = [event.position for event in finished.events]
+            fields["events"] = [event.type for event in finished.events]
+        _log_method(finished.outcome)("command", **fields)
+
+
+def _log_method(outcome: str) -> Callable[..., Any]:
+    if outcome in (COMMITTED, REJECTED):
+        return log.info
+    # A no-op is the normal answer to a redelivered message: worth a line only when debugging.
+    return log.debug if outcome == UNCHANGED else log.warning
+
+
+def instrument_dispatcher(dispatcher: MessageDispatcher) -> MessageDispatcher:
+    """Run each subscriber (a saga step, a counter) in the log context of its event."""
+    for event_type, subscribers in dispatcher.subscribers.items():
+        dispatcher.subscribers[event_type] = [_in_event_context(s) for s in subscribers]
+    return dispatcher
+
+
+def _in_event_context(subscriber: Subscriber) -> Subscriber:
+    def handle(event: StoredEvent) -> None:
+        fields: dict[str, Any] = {
+            "correlation_id": event.metadata.correlation_id,
+            "causation_id": event.event_id,
+            "position": event.position,
+            "event_type": event.type,
+        }
+        if event.metadata.user_id is not None:
+            fields["user_id"] = event.metadata.user_id
+        with bound_contextvars(**fields), command_type(REACTION_PREFIX + event.type):
+            subscriber(event)
+
+    return handle

@@ -1,0 +1,1 @@
+"""Redis adapters: token denylist and rate-limit counters for distributed mode."""

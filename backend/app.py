@@ -1,0 +1,126 @@
+"""The Flask application factory: wires the inbound HTTP adapter to the container."""
+
+from __future__ import annotations
+
+from flask import Flask
+from redis import Redis
+from sqlalchemy.exc import OperationalError
+
+from backend.adapters.inbound.http.api import register_api
+from backend.adapters.inbound.http.api_services import ApiServices
+from backend.adapters.inbound.http.cors import install_cors
+from backend.adapters.inbound.http.metrics import install_metrics
+from backend.adapters.inbound.http.middleware import install_middleware
+from backend.adapters.inbound.http.ops import ReadinessCheck, ops_blueprint
+from backend.adapters.inbound.http.problems import register_problem_handlers
+from backend.adapters.inbound.http.spa import spa_blueprint
+from backend.adapters.inbound.worker.loops import start_messaging
+from backend.adapters.inbound.ws.endpoint import WS_PATH, register_ws
+from backend.adapters.outbound.metrics.prometheus import render
+from backend.adapters.outbound.sqlalchemy.engine import ping_database
+from backend.adapters.outbound.sqlalchemy.migrations_check import ensure_migrated
+from backend.config import Settings
+from backend.container import Container, build_container
+from backend.logging_setup import configure_logging, get_logger
+
+log = get_logger(__name__)
+
+# Where views find the container when they need it (prefer passing providers to blueprints).
+CONTAINER_EXTENSION = "hexbank.container"
+# The relay, sweeper and follower loops of an embedded server process (stopped on shutdown).
+BACKGROUND_EXTENSION = "hexbank.background"
+
+
+def create_app(settings: Settings | None = None, container: Container | None = None) -> Flask:
+    """A new app; settings come from the container, the argument or the environment."""
+    if settings is None:
+        settings = container.settings() if container is not None else Settings.from_env()
+    container = container if container is not None else build_container(settings)
+    _check_schema(container)
+    configure_logging(settings.log_format, settings.log_level)
+    app = Flask(__name__, static_folder=None)
+    app.config["SECRET_KEY"] = settings.secret_key
+    app.extensions[CONTAINER_EXTENSION] = container
+    install_middleware(app, settings.max_body_bytes)
+    _install_metrics(app, container)
+    install_cors(app, settings.cors_origins)
+    register_problem_handlers(app)
+    _register_blueprints(app, container, settings)
+    return app
+
+
+def create_server_app(settings: Settings | None = None) -> Flask:
+    """The app as a server process runs it (`hexbank serve`, `backend.wsgi`).
+
+    Embedded mode has no `hexbank worker`, so this process also runs the outbox relay, the
+    jobs, the transfer sweeper and the projection follower. Call it in the server's worker
+    process, after any fork: threads do not survive one.
+    """
+    settings = settings if settings is not None else Settings.from_env()
+    container = build_container(settings)
+    app = create_app(settings, container)
+    if settings.embedded:
+        app.extensions[BACKGROUND_EXTENSION] = start_messaging(
+            container.outbox_relay(),
+            container.transfer_sweeper(),
+            container.message_dispatcher(),
+            projections=container.projection_runner(),
+        )
+    return app
+
+
+def _install_metrics(app: Flask, container: Container) -> None:
+    metrics = container.metrics()
+    install_metrics(app, metrics, lambda: render(metrics, container.metrics_collectors()), WS_PATH)
+
+
+def _check_schema(container: Container) -> None:
+    # Refuse to start on a missing or outdated schema, saying to run `hexbank migrate`. An
+    # unreachable database is another matter: start anyway, /readyz reports it until it is back.
+    try:
+        ensure_migrated(container.engine())
+    except OperationalError as error:
+        log.warning("database unreachable at start; /readyz reports it", error=str(error.orig))
+
+
+def _register_blueprints(app: Flask, container: Container, settings: Settings) -> None:
+    # Each blueprint factory receives the providers it needs, so views never reach for globals.
+    app.register_blueprint(ops_blueprint(_readiness_checks(container, settings)))
+    register_api(app, _api_services(container, settings))
+    register_ws(
+        app,
+        identity=lambda: container.identity_service(),
+        channel=lambda: container.push_channel(),
+    )
+    # Last: the web app answers every path that no API or operations route claimed.
+    app.register_blueprint(spa_blueprint())
+
+
+def _api_services(container: Container, settings: Settings) -> ApiServices:
+    # Lambdas resolve providers per request, so overrides (tests) and later-bound ones work.
+    return ApiServices(
+        settings=settings,
+        identity=lambda: container.identity_service(),
+        runner=lambda: container.command_runner(),
+        account_queries=lambda: container.account_queries(),
+        transfer_queries=lambda: container.transfer_queries(),
+        idempotency=lambda: container.idempotency_service(),
+        request_throttle=lambda: container.request_throttle(),
+        token_issuer=lambda: container.token_issuer(),
+        clock=lambda: container.clock(),
+    )
+
+
+def _readiness_checks(container: Container, settings: Settings) -> dict[str, ReadinessCheck]:
+    checks: dict[str, ReadinessCheck] = {"database": lambda: ping_database(container.engine())}
+    if settings.read_database_url is not None:
+        checks["read_database"] = lambda: ping_database(container.read_engine())
+    if settings.redis_url is not None:
+        checks["redis"] = lambda: _ping_redis(container.redis_client())
+    return checks
+
+
+def _ping_redis(client: Redis | None) -> None:
+    if client is None:
+        raise RuntimeError("no Redis client configured")
+    client.ping()

@@ -1,0 +1,97 @@
+"""The push notifier: a follower of the event log that tells users what changed.
+
+It runs after commit, as a batch subscriber of the message dispatcher, never inside a command:
+a push announces a state that is already durable and already on the read side (commands and
+saga steps project inline before they commit). Pushing is best effort: a failure to publish is
+logged and swallowed, so that a push outage never stalls the saga or retries a batch.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+
+from backend.application.messaging import MessageDispatcher
+from backend.application.ports import StoredEvent
+from backend.application.push_ports import (
+    ACCOUNT_UPDATED,
+    TRANSFER_UPDATED,
+    PushChannel,
+    PushMessage,
+    PushViews,
+)
+from backend.application.queries import AccountView, TransferView, account_view, transfer_view
+from backend.application.read_models import ReadModelReader
+from backend.domain.account import Account
+from backend.domain.transfer import Transfer
+
+log = logging.getLogger(__name__)
+
+
+class PushNotifier:
+    """Publishes, per batch, the latest view of each account and transfer the batch touched."""
+
+    def __init__(self, views: PushViews, channel: PushChannel) -> None:
+        self._views = views
+        self._channel = channel
+
+    def notify(self, batch: Sequence[StoredEvent]) -> None:
+        """Publish the batch's updates; never raises (pushes are not replayed anyway)."""
+        try:
+            messages = self.messages_for(batch)
+            if messages:
+                self._channel.publish(messages)
+        except Exception:
+            log.exception("push notification failed; clients will see it on their next read")
+
+    def messages_for(self, batch: Sequence[StoredEvent]) -> list[PushMessage]:
+        """At most one message per (user, resource), each with the resource's current view.
+
+        Coalescing falls out of reading each touched resource once: ten events of one
+        account in a batch become one `account.updated` carrying the state after all ten.
+        """
+        messages: list[PushMessage] = []
+        for account_id in _streams_of(batch, Account.STREAM_TYPE):
+            account = self._views.account(account_id)
+            if account is not None:
+                messages.append(PushMessage(account.owner_id, ACCOUNT_UPDATED, account))
+        for transfer_id in _streams_of(batch, Transfer.STREAM_TYPE):
+            transfer = self._views.transfer(transfer_id)
+            if transfer is not None:
+                messages.extend(_to_both_sides(transfer))
+        return messages
+
+
+def subscribe_push_notifier(dispatcher: MessageDispatcher, notifier: PushNotifier) -> None:
+    """Run the notifier after each batch's subscribers (saga steps first: they come first)."""
+    dispatcher.batch_subscribers.append(notifier.notify)
+
+
+def _streams_of(batch: Iterable[StoredEvent], stream_type: str) -> list[str]:
+    """Distinct stream ids of one type, in order of first appearance."""
+    return list(dict.fromkeys(e.stream_id for e in batch if e.stream_type == stream_type))
+
+
+def _to_both_sides(transfer: TransferView) -> list[PushMessage]:
+    # The target may have no owner (an unknown account); one owner of both sides gets one copy.
+    owners = dict.fromkeys(o for o in (transfer.source_owner_id, transfer.target_owner_id) if o)
+    return [PushMessage(owner, TRANSFER_UPDATED, transfer) for owner in owners]
+
+
+class ReadModelPushViews:
+    """PushViews over the read models: one read per resource, in the shapes the API returns.
+
+    No owner check here (the notifier addresses each view to its owners), so no query
+    service: those read the row to check the caller, then again to answer.
+    """
+
+    def __init__(self, reader: ReadModelReader) -> None:
+        self._reader = reader
+
+    def account(self, account_id: str) -> AccountView | None:
+        row = self._reader.account(account_id)
+        return account_view(row) if row is not None else None
+
+    def transfer(self, transfer_id: str) -> TransferView | None:
+        row = self._reader.transfer(transfer_id)
+        return transfer_view(row) if row is not None else None

@@ -1,0 +1,263 @@
+"""The composition root: the one place that chooses an adapter for each port."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import redis
+from dependency_injector import containers, providers
+from sqlalchemy import Engine
+
+from backend.adapters.inbound.ws.messages import encode_push
+from backend.adapters.outbound.memory.pubsub import InMemoryPushChannel
+from backend.adapters.outbound.memory.rate_limiter import InMemoryRateLimiter
+from backend.adapters.outbound.metrics.collectors import scrape_collectors
+from backend.adapters.outbound.metrics.observers import CommandLog, instrument_dispatcher
+from backend.adapters.outbound.metrics.prometheus import PrometheusMetrics
+from backend.adapters.outbound.queue.factory import job_queue_for, outbox_relay_for
+from backend.adapters.outbound.redis.pubsub import RedisPushChannel
+from backend.adapters.outbound.redis.rate_limiter import RedisRateLimiter
+from backend.adapters.outbound.redis.token_denylist import RedisTokenDenylist
+from backend.adapters.outbound.security.argon2_hasher import Argon2PasswordHasher
+from backend.adapters.outbound.security.jwt_tokens import JwtTokenIssuer
+from backend.adapters.outbound.sqlalchemy.engine import create_engine_for
+from backend.adapters.outbound.sqlalchemy.idempotency_store import SqlAlchemyIdempotencyStore
+from backend.adapters.outbound.sqlalchemy.identity_store import (
+    SqlAlchemyRefreshTokenStore,
+    SqlAlchemyTokenDenylist,
+    SqlAlchemyUserRepository,
+)
+from backend.adapters.outbound.sqlalchemy.read_models import SqlAlchemyReadModelReader
+from backend.adapters.outbound.sqlalchemy.rebuild import SqlAlchemyProjectionRebuilder
+from backend.adapters.outbound.sqlalchemy.transfer_deadlines import SqlAlchemyTransferDeadlines
+from backend.adapters.outbound.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
+from backend.adapters.outbound.system import SystemClock, UuidGenerator
+from backend.application.command_runner import CommandRunner
+from backend.application.event_codec import default_codec
+from backend.application.idempotency import IdempotencyService
+from backend.application.identity import IdentityService
+from backend.application.identity_ports import RateLimiter, TokenDenylist
+from backend.application.messaging import MessageDispatcher, build_dispatcher
+from backend.application.metrics_ports import TransferOutcomes, subscribe_transfer_outcomes
+from backend.application.ports import Clock
+from backend.application.projections import default_projections
+from backend.application.projections.base import Projection
+from backend.application.projections.inline import inline_projector
+from backend.application.projections.runner import ProjectionRunner
+from backend.application.push import PushNotifier, ReadModelPushViews, subscribe_push_notifier
+from backend.application.push_ports import PushChannel
+from backend.application.queries import AccountQueries, TransferQueries
+from backend.application.rate_limits import LoginThrottle, RequestThrottle
+from backend.application.sweeper import TransferSweeper, with_deadline_tracking
+from backend.application.transfers import TransferProcess
+from backend.config import Settings
+
+
+def _projections() -> list[Projection]:
+    return default_projections(default_codec())
+
+
+def _read_engine(settings: Settings, primary: Callable[[], Engine]) -> Engine:
+    # Queries may go to a replica; without one they share the primary engine's pool.
+    if settings.read_database_url is None:
+        return primary()
+    return create_engine_for(settings.read_database_url, read_only=True)
+
+
+def _redis_client(url: str | None) -> redis.Redis | None:
+    if url is None:
+        return None
+    # Bounded timeouts so that a dead Redis fails a request fast instead of hanging a thread.
+    return redis.Redis.from_url(
+        url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=30
+    )
+
+
+def _token_denylist(
+    settings: Settings, engine: Callable[[], Engine], client: Callable[[], redis.Redis | None]
+) -> TokenDenylist:
+    # Distributed mode shares revocations through Redis; embedded mode keeps them in SQL.
+    redis_client = client() if settings.redis_url is not None else None
+    if redis_client is None:
+        return SqlAlchemyTokenDenylist(engine())
+    return RedisTokenDenylist(redis_client, prefix=settings.redis_prefix)
+
+
+def _rate_limiter(
+    settings: Settings, clock: Clock, client: Callable[[], redis.Redis | None]
+) -> RateLimiter:
+    redis_client = client() if settings.redis_url is not None else None
+    if redis_client is None:
+        return InMemoryRateLimiter(clock)
+    return RedisRateLimiter(redis_client, prefix=settings.redis_prefix)
+
+
+def _request_throttle(settings: Settings, limiter: RateLimiter) -> RequestThrottle | None:
+    limit = settings.rate_limit
+    return RequestThrottle(limiter, limit.count, limit.period_seconds) if limit else None
+
+
+def _message_dispatcher(process: TransferProcess, notifier: PushNotifier) -> MessageDispatcher:
+    # Every delivered batch drives the saga, then pushes what changed to the users concerned.
+    dispatcher = build_dispatcher(process)
+    subscribe_push_notifier(dispatcher, notifier)
+    return dispatcher
+
+
+def _observed_dispatcher(
+    process: TransferProcess, notifier: PushNotifier, outcomes: TransferOutcomes
+) -> MessageDispatcher:
+    # Terminal transfer events are counted from here, the follower side, once committed; every
+    # subscriber then runs in the log context (correlation id, position) of its event.
+    dispatcher = _message_dispatcher(process, notifier)
+    subscribe_transfer_outcomes(dispatcher, outcomes)
+    return instrument_dispatcher(dispatcher)
+
+
+def _push_channel(settings: Settings, client: Callable[[], redis.Redis | None]) -> PushChannel:
+    # Distributed mode fans pushes out across web processes through Redis pub/sub.
+    redis_client = client() if settings.redis_url is not None else None
+    if redis_client is not None:
+        return RedisPushChannel(redis_client, encode_push, prefix=settings.redis_prefix)
+    return InMemoryPushChannel(encode_push)
+
+
+class Container(containers.DeclarativeContainer):
+    """Providers for everything the app and the workers need; nothing is built until asked."""
+
+    # --- configuration -------------------------------------------------------------------------
+    settings = providers.Dependency(instance_of=Settings)
+
+    # --- infrastructure: engines and clients (one per process, thread-safe) ---------------------
+    engine = providers.ThreadSafeSingleton(create_engine_for, url=settings.provided.database_url)
+    read_engine = providers.ThreadSafeSingleton(
+        _read_engine, settings=settings, primary=engine.provider
+    )
+    redis_client = providers.ThreadSafeSingleton(_redis_client, url=settings.provided.redis_url)
+
+    # --- outbound adapters (ports) -------------------------------------------------------------
+    # e.g. event_store = providers.Factory(SqlAlchemyEventStore, engine=engine)
+
+    # --- application services and handlers -----------------------------------------------------
+    # e.g. unit_of_work = providers.Factory(SqlAlchemyUnitOfWork, engine=engine)
+
+    # --- read side: projections, query services (on the read engine), rebuild -----------------
+    projections = providers.ThreadSafeSingleton(_projections)
+    #: Pass as CommandRunner(inline_projector=...): commands then show in the caller's next GET.
+    inline_projection = providers.ThreadSafeSingleton(inline_projector, projections=projections)
+    read_model_reader = providers.ThreadSafeSingleton(SqlAlchemyReadModelReader, engine=read_engine)
+    account_queries = providers.ThreadSafeSingleton(AccountQueries, reader=read_model_reader)
+    transfer_queries = providers.ThreadSafeSingleton(TransferQueries, reader=read_model_reader)
+    projection_rebuilder = providers.Factory(
+        SqlAlchemyProjectionRebuilder, engine=engine, projections=projections
+    )
+
+    # --- identity, rate limits and idempotency (REST API v1) -----------------------------------
+    clock = providers.ThreadSafeSingleton(SystemClock)
+    ids = providers.ThreadSafeSingleton(UuidGenerator)
+    password_hasher = providers.ThreadSafeSingleton(Argon2PasswordHasher)
+    token_issuer = providers.ThreadSafeSingleton(
+        JwtTokenIssuer, secret=settings.provided.secret_key
+    )
+    user_repository = providers.ThreadSafeSingleton(SqlAlchemyUserRepository, engine=engine)
+    refresh_token_store = providers.ThreadSafeSingleton(SqlAlchemyRefreshTokenStore, engine=engine)
+    token_denylist = providers.ThreadSafeSingleton(
+        _token_denylist, settings=settings, engine=engine.provider, client=redis_client.provider
+    )
+    rate_limiter = providers.ThreadSafeSingleton(
+        _rate_limiter, settings=settings, clock=clock, client=redis_client.provider
+    )
+    login_throttle = providers.ThreadSafeSingleton(LoginThrottle, limiter=rate_limiter)
+    request_throttle = providers.ThreadSafeSingleton(
+        _request_throttle, settings=settings, limiter=rate_limiter
+    )
+    identity_service = providers.ThreadSafeSingleton(
+        IdentityService,
+        users=user_repository,
+        refresh_tokens=refresh_token_store,
+        denylist=token_denylist,
+        hasher=password_hasher,
+        issuer=token_issuer,
+        clock=clock,
+        ids=ids,
+        throttle=login_throttle,
+        access_ttl=settings.provided.access_token_ttl,
+        refresh_ttl=settings.provided.refresh_token_ttl,
+    )
+    idempotency_store = providers.ThreadSafeSingleton(SqlAlchemyIdempotencyStore, engine=engine)
+    idempotency_service = providers.ThreadSafeSingleton(
+        IdempotencyService, store=idempotency_store, clock=clock, ids=ids
+    )
+
+    # --- real-time push (WebSocket) ------------------------------------------------------------
+    push_channel = providers.ThreadSafeSingleton(
+        _push_channel, settings=settings, client=redis_client.provider
+    )
+    # Views from the primary, not a replica: a push must show the state it announces.
+    push_notifier = providers.ThreadSafeSingleton(
+        PushNotifier,
+        views=providers.Factory(
+            ReadModelPushViews, reader=providers.Factory(SqlAlchemyReadModelReader, engine=engine)
+        ),
+        channel=push_channel,
+    )
+
+    # --- metrics: Prometheus series of this process, gauges read at scrape time ---------------
+    metrics = providers.ThreadSafeSingleton(PrometheusMetrics)
+    command_log = providers.ThreadSafeSingleton(CommandLog, metrics=metrics)
+
+    # --- commands, the transfer saga and the messaging that drives it --------------------------
+    #: A fresh unit of work (one transaction) per request, per job, per retry.
+    unit_of_work = providers.Factory(SqlAlchemyUnitOfWork, engine=engine)
+    codec = providers.ThreadSafeSingleton(default_codec)
+    transfer_deadlines = providers.ThreadSafeSingleton(SqlAlchemyTransferDeadlines, engine=engine)
+    command_runner = providers.ThreadSafeSingleton(
+        CommandRunner,
+        uow_factory=unit_of_work.provider,
+        codec=codec,
+        clock=clock,
+        ids=ids,
+        snapshot_every=settings.provided.snapshot_every,
+        # Read-your-writes, and the sweeper's deadline index, in the command's own transaction.
+        inline_projector=providers.Callable(
+            with_deadline_tracking, projector=inline_projection, deadlines=transfer_deadlines
+        ),
+        on_finished=command_log,
+    )
+    transfer_process = providers.ThreadSafeSingleton(TransferProcess, runner=command_runner)
+    message_dispatcher = providers.ThreadSafeSingleton(
+        _observed_dispatcher,
+        process=transfer_process,
+        notifier=push_notifier,
+        outcomes=providers.Factory(
+            TransferOutcomes,
+            metrics=metrics,
+            reader=providers.Factory(SqlAlchemyReadModelReader, engine=engine),
+        ),
+    )
+    job_queue = providers.ThreadSafeSingleton(
+        job_queue_for, settings=settings, client=redis_client, dispatcher=message_dispatcher
+    )
+    # One relay per process: it keeps track of the rows it has in flight.
+    outbox_relay = providers.ThreadSafeSingleton(
+        outbox_relay_for, uow_factory=unit_of_work.provider, queue=job_queue
+    )
+    transfer_sweeper = providers.ThreadSafeSingleton(
+        TransferSweeper, deadlines=transfer_deadlines, process=transfer_process, clock=clock
+    )
+    # The follower reads head and checkpoints from the primary, never from a replica.
+    projection_runner = providers.ThreadSafeSingleton(
+        ProjectionRunner,
+        uow_factory=unit_of_work.provider,
+        projections=projections,
+        reader=providers.Factory(SqlAlchemyReadModelReader, engine=engine),
+    )
+    #: Providers, not instances: the queue and the follower are resolved at each scrape.
+    metrics_collectors = providers.ThreadSafeSingleton(
+        scrape_collectors, queue=job_queue.provider, projections=projection_runner.provider
+    )
+
+
+def build_container(settings: Settings) -> Container:
+    """A container for `settings`; override providers on it in tests."""
+    return Container(settings=settings)
