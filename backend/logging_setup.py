@@ -54,9 +54,12 @@ def _render(log_format: str) -> list[Processor]:
     if log_format == "json":
         tracebacks = ExceptionRenderer(ExceptionDictTransformer(show_locals=False))
         return [tracebacks, structlog.processors.JSONRenderer()]
-    formatter = structlog.dev.RichTracebackFormatter(show_locals=False)
+    # Plain tracebacks: rich's highlighted ones cost seconds of CPU under the GIL each, which
+    # starves request threads whenever a background loop logs a failure.
     return [
-        structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty(), exception_formatter=formatter)
+        structlog.dev.ConsoleRenderer(
+            colors=sys.stderr.isatty(), exception_formatter=structlog.dev.plain_traceback
+        )
     ]
 
 

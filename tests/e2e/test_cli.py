@@ -106,6 +106,27 @@ def test_serve_answers_healthz_and_stops_on_sigterm(
     assert process.wait(timeout=15) == 0
 
 
+@pytest.mark.e2e
+def test_serve_starts_on_an_unreachable_database_and_reports_it_on_readyz(
+    tmp_path: Path,
+) -> None:
+    # Nothing listens on port 1: the database is down, not unmigrated.
+    env = server_env(tmp_path, HEXBANK_DATABASE_URL="postgresql+psycopg://hexbank@127.0.0.1:1/x")
+    port = free_port()
+    argv = [HEXBANK, "serve", "--host", "127.0.0.1", "--port", str(port)]
+    # To a file, not a pipe: the retrying loops log tracebacks, and an unread pipe fills up.
+    with (tmp_path / "serve.log").open("wb") as log:
+        process = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        assert wait_until_healthy(process, f"http://127.0.0.1:{port}/healthz")[0] == 200
+        status, body = get(f"http://127.0.0.1:{port}/readyz")
+        assert status == 503
+        assert b"database" in body
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=15)
+
+
 def test_serve_configures_gunicorn_for_websockets(make_settings: object) -> None:
     settings = make_settings(HEXBANK_THREADS="16", HEXBANK_WS_SOCKETS="50")  # type: ignore[operator]
     options = gunicorn_options(settings)

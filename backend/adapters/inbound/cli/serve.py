@@ -9,6 +9,7 @@ from typing import Any
 import click
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger as GunicornLogger
+from sqlalchemy.exc import OperationalError
 
 from backend.adapters.inbound.cli import gunicorn_hooks
 from backend.adapters.inbound.cli.settings import load_settings
@@ -123,5 +124,8 @@ def _check_schema(settings: Settings) -> None:
         ensure_migrated(engine)
     except UnmigratedDatabase as error:
         raise click.ClickException(str(error)) from error
+    except OperationalError as error:
+        # Not reachable yet: serve anyway; /readyz answers 503 until the database is back.
+        log.warning("database unreachable at start", error=str(error.orig))
     finally:
         engine.dispose()
