@@ -14,11 +14,13 @@ from backend.adapters.inbound.http.middleware import install_middleware
 from backend.adapters.inbound.http.ops import ReadinessCheck, ops_blueprint
 from backend.adapters.inbound.http.problems import register_problem_handlers
 from backend.adapters.inbound.http.spa import spa_blueprint
-from backend.adapters.inbound.worker.loops import start_messaging
+from backend.adapters.inbound.worker.loops import MessagingLoops, start_messaging
 from backend.adapters.inbound.ws.endpoint import WS_PATH, register_ws
 from backend.adapters.outbound.metrics.prometheus import render
 from backend.adapters.outbound.sqlalchemy.engine import ping_database
 from backend.adapters.outbound.sqlalchemy.migrations_check import ensure_migrated
+from backend.application.command_runner import CommandRunner
+from backend.application.metrics_ports import FinishedCommand
 from backend.config import Settings
 from backend.container import Container, build_container
 from backend.logging_setup import configure_logging, get_logger
@@ -60,13 +62,28 @@ def create_server_app(settings: Settings | None = None) -> Flask:
     container = build_container(settings)
     app = create_app(settings, container)
     if settings.embedded:
-        app.extensions[BACKGROUND_EXTENSION] = start_messaging(
+        loops = start_messaging(
             container.outbox_relay(),
             container.transfer_sweeper(),
             container.message_dispatcher(),
             projections=container.projection_runner(),
         )
+        app.extensions[BACKGROUND_EXTENSION] = loops
+        _wake_relay_after_commands(container.command_runner(), loops)
     return app
+
+
+def _wake_relay_after_commands(runner: CommandRunner, loops: MessagingLoops) -> None:
+    # A request's events (e.g. TransferRequested) reach the in-process queue at once rather
+    # than at the relay's next idle poll, up to RELAY_IDLE later: the saga starts right away.
+    observe = runner.on_finished
+
+    def finished(command: FinishedCommand) -> None:
+        observe(command)
+        if command.events:
+            loops.wake_relay()
+
+    runner.on_finished = finished
 
 
 def _install_metrics(app: Flask, container: Container) -> None:

@@ -18,14 +18,8 @@ import pytest
 import requests
 from websockets.sync.client import connect
 
-from tests.e2e.bank_workload import (
-    check_books,
-    check_failure_reasons,
-    open_bank,
-    plan_transfers,
-    settle,
-    submit_all,
-)
+from tests.e2e.bank_audit import check_books, check_failure_reasons, settle
+from tests.e2e.bank_workload import open_bank, plan_transfers, submit_all
 from tests.live_stack import Process, Server, Stack, free_port, wait_for
 from tests.ops.live import scrape, stop_together
 

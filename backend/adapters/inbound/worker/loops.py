@@ -128,10 +128,22 @@ def start_messaging(
     the transfers whose jobs died with a previous process. With the dispatcher of this
     process, each delivered batch wakes the relay, so a saga does not wait for polls.
     """
-    if run_relay and (sent := relay.relay_all()):
-        log.info("relayed the outbox backlog", events=sent)
+    if run_relay:
+        _relay_backlog(relay)
     loops = MessagingLoops(relay, sweeper, projections)
     loops.start(run_relay, run_sweeper)
     if dispatcher is not None:
         dispatcher.after_dispatch.append(loops.wake_relay)
     return loops
+
+
+def _relay_backlog(relay: OutboxRelay) -> None:
+    try:
+        sent = relay.relay_all()
+    except Exception:
+        # Redis or the database down at start must not stop the process: the relay loop
+        # sends the backlog (oldest first, like this) as soon as they are back.
+        log.exception("could not relay the outbox backlog yet; the relay loop will retry")
+        return
+    if sent:
+        log.info("relayed the outbox backlog", events=sent)
