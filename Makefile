@@ -82,6 +82,11 @@ $(BENCH_STAMP): requirements/bench.lock $(STAMP)
 bench: $(BENCH_STAMP) ## Run the benchmarks (BENCH=<name> for one) into bench/results.json
 	$(PY) -m bench $(BENCH)
 
+.PHONY: soak
+SOAK_MINUTES ?= 10
+soak: install ## Reliability suite, long: each fault/load test runs SOAK_MINUTES (default 10)
+	HEXBANK_SOAK_SECONDS=$$(( $(SOAK_MINUTES) * 60 )) $(PY) -m pytest tests/reliability --timeout=0 -rA
+
 .PHONY: screenshots
 screenshots: install web ## PNGs of every screen at 1280 and 360 px in frontend/screenshots
 	$(PY) -m tests.e2e.screenshots

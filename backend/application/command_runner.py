@@ -72,8 +72,11 @@ class CommandRunner:
     ids: IdGenerator
     snapshot_every: int = 100
     inline_projector: InlineProjector = _no_projection
-    max_attempts: int = 8
+    #: Enough for a hot account: sixteen concurrent writers of one stream all get through.
+    max_attempts: int = 16
     base_delay: float = 0.002
+    #: Backoff stops doubling here, so the whole budget stays well under a second.
+    max_delay: float = 0.05
     sleep: Callable[[float], None] = field(default=time.sleep)
     #: Told each command's type, outcome and duration (metrics, logs); default: nobody.
     on_finished: CommandObserver = ignore_command
@@ -112,7 +115,8 @@ class CommandRunner:
                 if attempt == self.max_attempts:
                     break
                 # Full jitter keeps retrying writers of one hot stream from colliding in step.
-                self.sleep(random.uniform(0, self.base_delay * 2 ** (attempt - 1)))  # noqa: S311
+                delay = min(self.base_delay * 2 ** (attempt - 1), self.max_delay)
+                self.sleep(random.uniform(0, delay))  # noqa: S311
         raise ConcurrentModification(f"gave up after {self.max_attempts} conflicting attempts")
 
     def _attempt(self, handler: Callable[[CommandContext], T], metadata: EventMetadata) -> T:

@@ -1,0 +1,82 @@
+"""R5, Redis down (distributed mode), on a private Redis this test stops and starts.
+
+What the code does, and this test pins down:
+- A request that arrives while Redis is down is refused with 503 + Retry-After: reads
+  included, because every authenticated request checks the token denylist, which lives in
+  Redis in distributed mode (fail closed: a revoked token must never pass). Login is 503 too
+  (its failure counters live in Redis). No command runs, so nothing half-happens.
+- A transfer accepted (202) before the outage is held in the outbox: the relay keeps each
+  row until enqueueing it succeeds, and it completes once Redis is back, without waiting for
+  the sweeper's deadline. Nothing accepted is lost.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import requests
+
+from tests.live_stack import PASSWORD, Client, Stack, User, wait_for
+from tests.reliability.audit import database_url, pending_outbox
+from tests.reliability.services import RedisServer
+
+pytestmark = [pytest.mark.e2e, pytest.mark.redis, pytest.mark.postgres]
+
+#: Long enough that only the outbox, never the sweeper, can finish these transfers in time.
+TRANSFER_TIMEOUT = "300"
+BACK_WITHIN_SECONDS = 10
+
+
+def assert_unavailable(what: str, response: requests.Response) -> None:
+    assert response.status_code == 503, (what, response.text)
+    assert response.headers["Content-Type"] == "application/problem+json"
+    assert int(response.headers["Retry-After"]) > 0
+
+
+def outage_answers(client: Client, user: User, source: str, target: str) -> dict[str, Any]:
+    body = {"source_account_id": source, "target_account_id": target, "amount": 1}
+    return {
+        "transfer": client.call("POST", "/transfers", user, json=body),
+        "deposit": client.call("POST", f"/accounts/{source}/deposits", user, json={"amount": 1}),
+        "read": client.call("GET", f"/accounts/{source}", user),
+        "list": client.call("GET", "/transfers", user),
+        "login": client.call(
+            "POST", "/auth/token", json={"email": user.email, "password": PASSWORD}
+        ),
+    }
+
+
+def test_redis_down_is_503_and_accepted_transfers_wait_in_the_outbox(
+    distributed: Stack, private_redis: RedisServer
+) -> None:
+    distributed.extra_env["HEXBANK_TRANSFER_TIMEOUT"] = TRANSFER_TIMEOUT
+    web = distributed.serve()
+    client = Client(web.url)
+    user = client.register()
+    source, target = client.open_account(user, deposit=1_000), client.open_account(user)
+    # No worker yet: accepted transfers wait in the outbox, as if Redis died right after.
+    accepted = [client.transfer(user, source, target, 10)["id"] for _ in range(5)]
+    url = database_url(distributed)
+    assert pending_outbox(url) >= len(accepted)
+
+    private_redis.kill()
+    try:
+        for name, response in outage_answers(client, user, source, target).items():
+            assert_unavailable(name, response)
+        assert requests.get(f"{web.url}/healthz", timeout=5).status_code == 200
+        ready = requests.get(f"{web.url}/readyz", timeout=5)
+        assert ready.status_code == 503 and "redis" in ready.json()["detail"]
+        worker = distributed.worker()  # its relay cannot enqueue: the rows must stay
+        wait_for(lambda: "loop failed" in worker.log(), 30, "the relay to fail on Redis")
+        assert pending_outbox(url) >= len(accepted)
+    finally:
+        private_redis.start()
+
+    wait_for(lambda: client.call("GET", "/accounts", user).status_code == 200,
+             BACK_WITHIN_SECONDS, "the API to answer again after Redis returned")  # fmt: skip
+    for transfer_id in accepted:
+        assert client.wait_terminal(user, transfer_id, timeout=30)["status"] == "completed"
+    assert client.account(user, target)["balance"] == 10 * len(accepted)
+    wait_for(lambda: pending_outbox(url) == 0, 10, "the outbox to drain")
+    assert worker.running
