@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import statistics
 import tempfile
 import threading
@@ -34,12 +33,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import redis
 from websockets.asyncio.client import ClientConnection, connect
 
+from bench.services import distributed_services
 from tests.integration_services import (
-    DEFAULT_POSTGRES_URL,
-    DEFAULT_REDIS_URL,
     delete_prefixed_keys,
     temporary_schema,
     unique_name,
@@ -54,7 +51,6 @@ ENV = {
     "HEXBANK_LOG_LEVEL": "WARNING",
     "HEXBANK_ACCESS_TOKEN_TTL": "3600",  # the sockets outlive the default 15 minutes
 }
-DATABASE_ENV, REDIS_ENV = "HEXBANK_BENCH_DATABASE_URL", "HEXBANK_BENCH_REDIS_URL"
 
 
 def _in_parallel(calls: list[Callable[[], Any]]) -> list[Any]:
@@ -220,25 +216,11 @@ def _distributed(database_url: str, redis_url: str) -> dict[str, float]:
     return {"push.distributed.p50_ms": p50, "push.distributed.p99_ms": p99}
 
 
-def _services() -> tuple[str, str] | None:
-    """(PostgreSQL URL, Redis URL) when both answer, else None (after saying why)."""
-    database_url = os.environ.get(DATABASE_ENV, DEFAULT_POSTGRES_URL)
-    redis_url = os.environ.get(REDIS_ENV, DEFAULT_REDIS_URL)
-    try:
-        redis.Redis.from_url(redis_url, socket_connect_timeout=1).ping()
-        with temporary_schema(database_url):
-            pass
-    except Exception as error:  # either is down: the embedded figures still count
-        print(f"bench_push: distributed figures skipped ({type(error).__name__}: {error})")
-        return None
-    return database_url, redis_url
-
-
 def run() -> dict[str, float]:
     """Push latency p50/p99, embedded and (when PostgreSQL and Redis answer) distributed."""
     figures = _embedded()
     print(f"bench_push: {figures}")  # kept in the output should the distributed run fail
-    services = _services()
+    services = distributed_services("bench_push")
     if services is not None:
         figures.update(_distributed(*services))
     return figures

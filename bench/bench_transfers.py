@@ -15,7 +15,6 @@ median of REPETITIONS runs after a warm-up.
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import tempfile
 import threading
@@ -27,14 +26,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import redis
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
+from bench.services import distributed_services
 from tests.e2e.bank_workers import LISTENING
 from tests.integration_services import (
-    DEFAULT_POSTGRES_URL,
-    DEFAULT_REDIS_URL,
     delete_prefixed_keys,
     temporary_schema,
     unique_name,
@@ -54,7 +51,6 @@ GOALS: dict[str, tuple[str, dict[str, float]]] = {
     "p99_ms": ("<=", {"embedded": 100.0, "distributed": 250.0}),
 }
 ENV = {"HEXBANK_LOG_LEVEL": "WARNING"}
-DATABASE_ENV, REDIS_ENV = "HEXBANK_BENCH_DATABASE_URL", "HEXBANK_BENCH_REDIS_URL"
 
 
 # --- observing completions -----------------------------------------------------------------------
@@ -254,20 +250,6 @@ def _distributed(database_url: str, redis_url: str) -> dict[str, float]:
         delete_prefixed_keys(redis_url, prefix)
 
 
-def _services() -> tuple[str, str] | None:
-    """(PostgreSQL URL, Redis URL) when both answer, else None (after saying why)."""
-    database_url = os.environ.get(DATABASE_ENV, DEFAULT_POSTGRES_URL)
-    redis_url = os.environ.get(REDIS_ENV, DEFAULT_REDIS_URL)
-    try:
-        redis.Redis.from_url(redis_url, socket_connect_timeout=1).ping()
-        with temporary_schema(database_url):
-            pass
-    except Exception as error:  # either is down: the embedded figures still count
-        print(f"bench_transfers: distributed figures skipped ({type(error).__name__}: {error})")
-        return None
-    return database_url, redis_url
-
-
 def print_goals(figures: dict[str, float]) -> None:
     """The figures beside their goals (BENCHMARKS.md)."""
     print("\n  figure                          value      goal")
@@ -286,7 +268,7 @@ def run() -> dict[str, float]:
     """Throughput and latency, embedded and (when PostgreSQL and Redis answer) distributed."""
     figures = _embedded()
     print_goals(figures)  # kept in the output should the distributed run fail
-    services = _services()
+    services = distributed_services("bench_transfers")
     if services is not None:
         figures.update(_distributed(*services))
     print_goals(figures)

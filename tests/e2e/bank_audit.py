@@ -81,7 +81,7 @@ def check_books(bank: Bank, transfers: dict[str, dict[str, Any]]) -> None:
         assert seen["balance"] == expected[account.id], (seen, expected[account.id])
         totals[account.currency] += seen["balance"]
     assert totals == {c: sum(a.deposit for a in bank.accounts if a.currency == c) for c in totals}
-    _check_transfer_legs(transfers, history)
+    check_transfer_legs(transfers, history)
 
 
 def _check_history(account: dict[str, Any], newest_first: list[dict[str, Any]]) -> None:
@@ -96,9 +96,10 @@ def _check_history(account: dict[str, Any], newest_first: list[dict[str, Any]]) 
         assert newest_first[0]["balance_after"] == account["balance"], account
 
 
-def _check_transfer_legs(
+def check_transfer_legs(
     transfers: dict[str, dict[str, Any]], history: dict[str, list[dict[str, Any]]]
 ) -> None:
+    """Each completed transfer moved money exactly once each way; a failed one moved none."""
     legs: dict[str, list[tuple[str, str, int]]] = defaultdict(list)
     for account_id, transactions in history.items():
         for tx in transactions:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,6 +19,7 @@ from sqlalchemy.pool import NullPool
 
 from backend.adapters.outbound.sqlalchemy.event_store_tables import events, outbox
 from backend.adapters.outbound.sqlalchemy.read_model_tables import LIVE, projection_checkpoints
+from tests.e2e.bank_audit import check_transfer_legs
 from tests.live_stack import HEXBANK, Client, Stack, User, wait_for
 from tests.reliability.workload import Bank, Books
 
@@ -61,7 +62,7 @@ def audit_books(bank: Bank, books: Books) -> dict[str, int]:
     assert not [t for t in transfers.values() if t["status"] == "pending"]
     history = {a: _history(bank, a) for a in bank.all_accounts}
     _check_references(books, history)
-    _check_transfer_legs(transfers, history)
+    check_transfer_legs(transfers, history)
     balances = {a: _check_account(bank, a, rows) for a, rows in history.items()}
     moved = Counter[str]()
     for rows in history.values():
@@ -103,26 +104,6 @@ def _check_references(books: Books, history: dict[str, list[dict[str, Any]]]) ->
         assert (rows[0]["kind"], rows[0]["amount"]) == (kind, amount), rows
     acknowledged = set(books.deposits) | set(books.withdrawals)
     assert acknowledged <= set(applied), f"lost: {acknowledged - set(applied)}"
-
-
-def _check_transfer_legs(
-    transfers: dict[str, dict[str, Any]], history: dict[str, list[dict[str, Any]]]
-) -> None:
-    legs: dict[str, list[tuple[str, str, int]]] = defaultdict(list)
-    for account, rows in history.items():
-        for row in rows:
-            if row["transfer_id"] is not None:
-                legs[row["transfer_id"]].append((row["kind"], account, row["amount"]))
-    for transfer_id, transfer in transfers.items():
-        expected = []
-        if transfer["status"] == "completed":
-            amount = transfer["amount"]
-            expected = [
-                ("transfer_in", transfer["target_account_id"], amount),
-                ("transfer_out", transfer["source_account_id"], amount),
-            ]
-        assert sorted(legs.pop(transfer_id, [])) == expected, transfer
-    assert not legs, f"money moved for transfers nobody can see: {legs}"
 
 
 def _check_account(bank: Bank, account_id: str, rows: list[dict[str, Any]]) -> int:
