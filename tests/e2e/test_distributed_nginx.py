@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -18,15 +17,14 @@ import pytest
 import requests
 from websockets.sync.client import connect
 
-from tests.e2e.bank_audit import check_books, check_failure_reasons, settle
-from tests.e2e.bank_workload import open_bank, plan_transfers, submit_all
+from tests.e2e.bank_audit import BANK_TRANSFERS, run_bank_workload
+from tests.e2e.bank_workload import open_bank
 from tests.live_stack import Process, Server, Stack, free_port, wait_for
 from tests.ops.live import scrape, stop_together
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.redis]
 
 TEMPLATE = Path(__file__).parents[2] / "deploy" / "local" / "nginx.conf.template"
-TRANSFERS, CLIENTS = 50, 8
 
 
 def nginx_binary() -> str:
@@ -96,21 +94,15 @@ def test_the_bank_workload_through_nginx_in_front_of_two_web_processes_and_two_w
     with connect(ws_url, open_timeout=10, close_timeout=2) as ws:
         ws.send(json.dumps({"type": "auth", "access_token": alice.access_token}))
         assert json.loads(ws.recv(timeout=10)) == {"type": "ready"}
-        planned = plan_transfers(bank, TRANSFERS, random.Random(3))  # noqa: S311 - a seeded plan
-        submissions = submit_all(bank, planned, CLIENTS)
-        transfers = settle(bank, set(submissions.accepted), timeout=90)
+        run_bank_workload(bank, seed=3)  # the bank test of Transfers, every request via nginx
         pushed = json.loads(ws.recv(timeout=10))  # Alice owns accounts the transfers touched
     assert pushed["type"] in ("account.updated", "transfer.updated"), pushed
 
-    assert submissions.refused == [] and len(submissions.accepted) == TRANSFERS
-    outcomes = check_failure_reasons(transfers, submissions.accepted)
-    assert outcomes["completed"] >= TRANSFERS // 3, outcomes
-    check_books(bank, transfers)
     # nginx spread the requests: both web processes served transfers.
     for server in web:
         assert '"path": "/api/v1/transfers"' in server.log(), f"{server.name} served none"
     # The workers ran the sagas: their own metrics endpoints count every transfer's end.
-    wait_for(lambda: counted(metrics_ports) >= TRANSFERS, 20, "the workers to count every end")
+    wait_for(lambda: counted(metrics_ports) >= BANK_TRANSFERS, 20, "the workers to count every end")
     stop_together(distributed_stack)
 
 
