@@ -17,7 +17,6 @@ from backend.adapters.outbound.metrics.prometheus import PrometheusMetrics
 from backend.adapters.outbound.queue.factory import job_queue_for, outbox_relay_for
 from backend.adapters.outbound.redis.pubsub import RedisPushChannel
 from backend.adapters.outbound.redis.rate_limiter import RedisRateLimiter
-from backend.adapters.outbound.redis.token_denylist import RedisTokenDenylist
 from backend.adapters.outbound.security.argon2_hasher import Argon2PasswordHasher
 from backend.adapters.outbound.security.jwt_tokens import JwtTokenIssuer
 from backend.adapters.outbound.sqlalchemy.engine import create_engine_for
@@ -36,7 +35,7 @@ from backend.application.command_runner import CommandRunner
 from backend.application.event_codec import default_codec
 from backend.application.idempotency import IdempotencyService
 from backend.application.identity import IdentityService
-from backend.application.identity_ports import RateLimiter, TokenDenylist
+from backend.application.identity_ports import RateLimiter
 from backend.application.messaging import MessageDispatcher, build_dispatcher
 from backend.application.metrics_ports import TransferOutcomes, subscribe_transfer_outcomes
 from backend.application.ports import Clock
@@ -71,16 +70,6 @@ def _redis_client(url: str | None) -> redis.Redis | None:
     return redis.Redis.from_url(
         url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=30
     )
-
-
-def _token_denylist(
-    settings: Settings, engine: Callable[[], Engine], client: Callable[[], redis.Redis | None]
-) -> TokenDenylist:
-    # Distributed mode shares revocations through Redis; embedded mode keeps them in SQL.
-    redis_client = client() if settings.redis_url is not None else None
-    if redis_client is None:
-        return SqlAlchemyTokenDenylist(engine())
-    return RedisTokenDenylist(redis_client, prefix=settings.redis_prefix)
 
 
 def _rate_limiter(
@@ -161,9 +150,10 @@ class Container(containers.DeclarativeContainer):
     )
     user_repository = providers.ThreadSafeSingleton(SqlAlchemyUserRepository, engine=engine)
     refresh_token_store = providers.ThreadSafeSingleton(SqlAlchemyRefreshTokenStore, engine=engine)
-    token_denylist = providers.ThreadSafeSingleton(
-        _token_denylist, settings=settings, engine=engine.provider, client=redis_client.provider
-    )
+    # Revocations live in SQL in both modes: Redis may restart empty (it keeps nothing on
+    # disk here), and a revoked token must never pass again; reads also keep working when
+    # Redis is down. One indexed lookup per authenticated request.
+    token_denylist = providers.ThreadSafeSingleton(SqlAlchemyTokenDenylist, engine=engine)
     rate_limiter = providers.ThreadSafeSingleton(
         _rate_limiter, settings=settings, clock=clock, client=redis_client.provider
     )
