@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,15 +25,10 @@ from backend.adapters.inbound.cli.serve import gunicorn_options
 from backend.app import BACKGROUND_EXTENSION
 from backend.config import Settings
 from tests.conftest import TEST_SECRET_KEY
+from tests.live_stack import free_port
 
 HEXBANK = str(Path(sys.executable).with_name("hexbank"))
 START_DEADLINE_SECONDS = 30
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def server_env(tmp_path: Path, **extra: str) -> dict[str, str]:
