@@ -51,26 +51,48 @@ class MessageDispatcher:
             batch_subscriber(batch)
 
 
-def _by_stream(step: Callable[[str, str | None], None]) -> Subscriber:
+#: A reaction of the transfer process to an event of one transfer: (transfer id, cause).
+TransferReaction = Callable[[str, str | None], object]
+
+#: The transfer's own events it can go on from (its ends need nothing).
+_TRANSFER_EVENTS = (
+    "TransferRequested",
+    "TransferFundsHeld",
+    "TransferTargetCredited",
+    "TransferCompensationStarted",
+)
+#: The account events of its steps but the hold (which may need giving back): they name it.
+_ACCOUNT_EVENTS = ("MoneyCredited", "HoldCaptured", "HoldReleased")
+
+
+def _by_stream(react: TransferReaction) -> Subscriber:
     """A transfer event: the transfer is the event's own stream."""
-    return lambda event: step(event.stream_id, event.event_id)
+
+    def subscriber(event: StoredEvent) -> None:
+        react(event.stream_id, event.event_id)
+
+    return subscriber
 
 
-def _by_transfer_id(step: Callable[[str, str | None], None]) -> Subscriber:
+def _by_transfer_id(react: TransferReaction) -> Subscriber:
     """An account event of a transfer: it names the transfer in its data."""
-    return lambda event: step(str(event.data["transfer_id"]), event.event_id)
+
+    def subscriber(event: StoredEvent) -> None:
+        react(str(event.data["transfer_id"]), event.event_id)
+
+    return subscriber
 
 
 def subscribe_transfer_process(dispatcher: MessageDispatcher, process: TransferProcess) -> None:
-    """The saga's wiring: which event triggers which step."""
-    dispatcher.subscribe("TransferRequested", _by_stream(process.hold_funds))
-    dispatcher.subscribe("FundsHeld", _by_transfer_id(process.confirm_hold))
-    dispatcher.subscribe("TransferFundsHeld", _by_stream(process.credit_target))
-    dispatcher.subscribe("MoneyCredited", _by_transfer_id(process.confirm_credit))
-    dispatcher.subscribe("TransferTargetCredited", _by_stream(process.capture_hold))
-    dispatcher.subscribe("HoldCaptured", _by_transfer_id(process.confirm_capture))
-    dispatcher.subscribe("TransferCompensationStarted", _by_stream(process.release_hold))
-    dispatcher.subscribe("HoldReleased", _by_transfer_id(process.confirm_release))
+    """The saga's wiring: every event of a transfer drives it on as far as it can go.
+
+    TransferRequested's job runs the whole saga (one job per transfer, not one per step). The
+    later events still come, at least once: a job that died between two steps left them, and
+    the transfer goes on from any of them; once it ended, each costs one read of the transfer.
+    """
+    dispatcher.subscribe_all(_TRANSFER_EVENTS, _by_stream(process.drive))
+    dispatcher.subscribe("FundsHeld", _by_transfer_id(process.funds_held))
+    dispatcher.subscribe_all(_ACCOUNT_EVENTS, _by_transfer_id(process.drive))
 
 
 # -- the wire format of a queued event: plain JSON-ready data, not pickled objects ----------

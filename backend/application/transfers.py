@@ -4,6 +4,10 @@ Each step is one transaction on one aggregate, run through the CommandRunner wit
 id as correlation id and the triggering event as causation id. Steps are idempotent: a step
 delivered twice (or late, or out of order) finds the work done and changes nothing, or advances
 the transfer from what the account already shows.
+
+`TransferProcess.drive` chains the steps: the transfer's first message runs its whole saga in
+one job, and every later message of it drives it on from wherever a crash left it (a no-op
+once it ended). The single steps stay for the tests that stop a saga between two of them.
 """
 
 from __future__ import annotations
@@ -43,7 +47,8 @@ _CREDIT_REFUSALS: Final[dict[type[errors.DomainError], FailureReason]] = {
     errors.CurrencyMismatch: FailureReason.CURRENCY_MISMATCH,
 }
 _TERMINAL: Final = (TransferStage.COMPLETED, TransferStage.FAILED)
-#: The longest path (hold, confirm, credit, confirm, capture, confirm) plus slack for races.
+#: The longest paths take three stages (hold, credit, capture; or hold, refused credit,
+#: release), each a step and its record; the rest is slack for stages another worker took.
 _MAX_DRIVE_STEPS: Final = 8
 
 
@@ -96,6 +101,13 @@ def _nothing_to_release(transfer: Transfer, _now: datetime) -> bool:
 
 #: Follow-ups that only re-derive what a confirmation event will record anyway.
 _CATCH_UPS: Final = frozenset({_hold_placed, _target_credited, _hold_captured, _hold_released})
+#: What the transfer records once the account step of its stage is done.
+_RECORDS: Final[dict[TransferStage, TransferStep]] = {
+    TransferStage.REQUESTED: _hold_placed,
+    TransferStage.FUNDS_HELD: _target_credited,
+    TransferStage.TARGET_CREDITED: _hold_captured,
+    TransferStage.COMPENSATING: _hold_released,
+}
 
 
 def _account(ctx: CommandContext, account_id: str) -> Account | None:
@@ -119,7 +131,7 @@ class TransferProcess:
 
     runner: CommandRunner
 
-    # -- reactions to transfer events: the step of the stage the transfer reached ------------
+    # -- single steps on an account: the step of the stage the transfer reached --------------
 
     def hold_funds(self, transfer_id: str, cause: str | None) -> None:
         """Requested: hold the money on the source (or time out when already too late)."""
@@ -137,7 +149,7 @@ class TransferProcess:
         """Compensating: give the hold back (or fail at once when there is none)."""
         self._account_step(transfer_id, cause, self._release)
 
-    # -- reactions to account events: the transfer takes note -------------------------------
+    # -- single steps on the transfer: it takes note of what an account step did ------------
 
     def confirm_hold(self, transfer_id: str, cause: str | None) -> None:
         """A hold exists: go on, or give it back when the transfer already gave up."""
@@ -153,24 +165,51 @@ class TransferProcess:
     def confirm_release(self, transfer_id: str, cause: str | None) -> None:
         self._advance(transfer_id, cause, _hold_released)
 
-    # -- the sweeper's entry point ----------------------------------------------------------
+    # -- the saga's entry point: every message of a transfer, and the sweeper ---------------
 
-    def drive(self, transfer_id: str) -> str | None:
-        """Re-run the step of the transfer's stage until it ends; returns its public status.
+    def drive(self, transfer_id: str, cause: str | None = None) -> str | None:
+        """Take every step the transfer can take now; returns its public status (None when no
+        transfer has that id).
 
-        Unlike a redelivered message, a driven step that finds its work already done on the
-        account advances the transfer itself, so a transfer whose messages were lost or
-        failed for good still reaches its end.
+        TransferRequested runs the whole saga in its one job; any later message of the
+        transfer (redelivered, or left by a job that died between two steps) goes on from
+        wherever it stands, and the sweeper drives the overdue ones. Unlike a single step, a
+        step that finds its work done on the account, or just did it, is recorded on the
+        transfer at once, without waiting for the confirming message. On a transfer that
+        ended it reads the transfer once and appends nothing.
+
+        `cause` is the triggering event (default: the transfer's latest); each later step is
+        caused by the event the step before it appended.
         """
-        for _ in range(_MAX_DRIVE_STEPS):
-            try:
+        try:
+            if cause is None:
                 transfer, cause = self._run(transfer_id, None, _load)
-            except NotFound:
-                return None
+            else:
+                transfer = self._run(transfer_id, cause, _as_is)
+        except NotFound:
+            return None
+        for _ in range(_MAX_DRIVE_STEPS):
             if transfer.stage in _TERMINAL:
-                return transfer.status
-            self._account_step(transfer_id, cause, self._stage_step(transfer.stage), True)
-        return "pending"
+                break
+            transfer, cause = self._drive_stage(transfer, cause)
+        return transfer.status
+
+    def funds_held(self, transfer_id: str, cause: str | None) -> None:
+        """FundsHeld: drive the transfer on. A hold that shows up for a transfer that already
+        failed (placed by a step that read it before it gave up) is given back."""
+        if self.drive(transfer_id, cause) == "failed":
+            self._account_step(transfer_id, cause, self._release)
+
+    def _drive_stage(self, transfer: Transfer, cause: str | None) -> tuple[Transfer, str | None]:
+        """The account step of the transfer's stage, then its record on the transfer (one
+        transaction each); the transfer as it is now, and the cause of the next step."""
+        stage = transfer.stage
+        follow_up, done = self._run(transfer.id, cause, _noting_appended(self._stage_step(stage)))
+        if done is not None:  # the account changed just now: record it without its message
+            follow_up, cause = _RECORDS[stage], done
+        if follow_up is None:  # nothing to do at this stage: another worker moved it on
+            return self._run(transfer.id, cause, _as_is), cause
+        return self._advance(transfer.id, cause, follow_up)
 
     def _stage_step(self, stage: TransferStage) -> AccountStep:
         steps: dict[TransferStage, AccountStep] = {
@@ -242,7 +281,7 @@ class TransferProcess:
         if transfer.id in source.settled_holds:
             return _hold_released  # given back before: HoldReleased confirms it
         # Never held: the compensation is complete. A hold placed later still shows up as
-        # FundsHeld, and confirm_hold gives it back.
+        # FundsHeld, and funds_held gives it back.
         return _nothing_to_release
 
     def _note_hold(self, ctx: CommandContext, transfer: Transfer) -> bool:
@@ -255,24 +294,29 @@ class TransferProcess:
 
     # -- plumbing ---------------------------------------------------------------------------
 
-    def _account_step(
-        self, transfer_id: str, cause: str | None, step: AccountStep, catch_up: bool = False
-    ) -> None:
+    def _account_step(self, transfer_id: str, cause: str | None, step: AccountStep) -> None:
         """One transaction on an account; then, if it says so, one on the transfer.
 
-        A catch-up (the account already shows the step done) is taken only when driving: a
-        redelivered message then changes nothing, and the confirmation event does the rest.
+        A catch-up (the account already shows the step done) is left to the confirmation
+        event (or to `drive`): a redelivered single step changes nothing.
         """
         follow_up = self._run(transfer_id, cause, step)
-        if follow_up is not None and (catch_up or follow_up not in _CATCH_UPS):
+        if follow_up is not None and follow_up not in _CATCH_UPS:
             self._advance(transfer_id, cause, follow_up)
 
-    def _advance(self, transfer_id: str, cause: str | None, step: TransferStep) -> None:
-        def handler(ctx: CommandContext, transfer: Transfer) -> None:
-            if step(transfer, ctx.clock.now()):
-                ctx.transfers.save(transfer, ctx.metadata)
+    def _advance(
+        self, transfer_id: str, cause: str | None, step: TransferStep
+    ) -> tuple[Transfer, str | None]:
+        """One transaction on the transfer: the transfer after it, and the event it recorded
+        (else `cause`)."""
 
-        self._run(transfer_id, cause, handler)
+        def handler(ctx: CommandContext, transfer: Transfer) -> tuple[Transfer, str | None]:
+            if step(transfer, ctx.clock.now()):
+                stored = ctx.transfers.save(transfer, ctx.metadata)
+                return transfer, stored[-1].event_id if stored else cause
+            return transfer, cause
+
+        return self._run(transfer_id, cause, handler)
 
     def _run(
         self,
@@ -288,3 +332,20 @@ def _load(ctx: CommandContext, transfer: Transfer) -> tuple[Transfer, str | None
     """The transfer and the id of its latest event (the cause of the step that follows)."""
     last = ctx.uow.events.read_stream(transfer.id, after_version=transfer.version - 1)
     return transfer, last[-1].event_id if last else None
+
+
+def _as_is(_ctx: CommandContext, transfer: Transfer) -> Transfer:
+    return transfer
+
+
+def _noting_appended(
+    step: AccountStep,
+) -> Callable[[CommandContext, Transfer], tuple[TransferStep | None, str | None]]:
+    """The account step, also returning the id of the event it appended (None if none)."""
+
+    def handler(ctx: CommandContext, transfer: Transfer) -> tuple[TransferStep | None, str | None]:
+        follow_up = step(ctx, transfer)
+        appended = ctx.appended
+        return follow_up, appended[-1].event_id if appended else None
+
+    return handler

@@ -110,7 +110,7 @@ def test_rq_worker_runs_the_saga_through_the_real_job_function(
     source, target = bank.open(100), bank.open()
     transfer_id = bank.transfer(source, target, 30)
     worker = SimpleWorker([queue.queue], connection=connection, name=f"{queue.queue.name}-w")
-    while relay.relay_all():  # each step's events are relayed once the previous job ran
+    while relay.relay_all():  # the request's job drives the saga; then its events' job
         worker.work(burst=True)
     assert bank.transfer_state(transfer_id).status == "completed"
     assert (bank.account(source).balance, bank.account(target).balance) == (70, 30)

@@ -1,14 +1,22 @@
-"""The transfer saga end to end on memory adapters: every path, redelivery, lateness, sweeping."""
+"""The transfer saga end to end on memory adapters: every path, redelivery, lateness, sweeping.
+
+A transfer's first job (the one delivering TransferRequested) runs its whole saga; the tests
+stop a saga between two steps by calling the single steps of TransferProcess by hand, as a job
+that died there would leave it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Sequence
 
 import pytest
 
 from backend.application.command_runner import CommandContext
 from backend.application.errors import NotFound
+from backend.application.metrics_ports import UNCHANGED, FinishedCommand
 from backend.application.ports import EventMetadata
+from backend.application.transfers import TransferProcess
 from backend.domain import errors
 from backend.domain.money import Money
 from tests.application.saga_harness import TIMEOUT, Bank
@@ -21,6 +29,38 @@ HAPPY_PATH = [
     "TransferTargetCredited",
     "HoldCaptured",
     "TransferCompleted",
+]
+COMPENSATION_PATH = [
+    "TransferRequested",
+    "FundsHeld",
+    "TransferFundsHeld",
+    "TransferCompensationStarted",
+    "HoldReleased",
+    "TransferFailed",
+]
+TIMEOUT_PATH = ["TransferRequested", "TransferCompensationStarted", "TransferFailed"]
+
+#: One step of the saga as a single message used to run it (transfer id, cause).
+Step = Callable[[TransferProcess, str, str | None], None]
+#: The single steps of each path, in order: each appends the next event of the path.
+HAPPY_STEPS: list[Step] = [
+    TransferProcess.hold_funds,
+    TransferProcess.confirm_hold,
+    TransferProcess.credit_target,
+    TransferProcess.confirm_credit,
+    TransferProcess.capture_hold,
+    TransferProcess.confirm_capture,
+]
+COMPENSATION_STEPS: list[Step] = [
+    TransferProcess.hold_funds,
+    TransferProcess.confirm_hold,
+    TransferProcess.credit_target,  # refused: the compensation starts
+    TransferProcess.release_hold,
+    TransferProcess.confirm_release,
+]
+TIMEOUT_STEPS: list[Step] = [
+    TransferProcess.hold_funds,  # past the deadline: the compensation starts
+    TransferProcess.release_hold,  # nothing held: failed at once
 ]
 
 
@@ -36,6 +76,25 @@ def types(bank: Bank, transfer_id: str) -> list[str]:
 def assert_untouched(bank: Bank, account_id: str, balance: int) -> None:
     account = bank.account(account_id)
     assert (account.balance, account.available, account.holds) == (balance, balance, {})
+
+
+def take_steps(bank: Bank, transfer_id: str, steps: Sequence[Step]) -> None:
+    """Run single steps by hand: the saga stands where a job that died after them left it."""
+    for step in steps:
+        step(bank.process, transfer_id, None)
+
+
+def settle_in_one_job(bank: Bank, transfer_id: str) -> list[str]:
+    """Deliver the job that carries TransferRequested: it must end the transfer. Then the one
+    job of the events that saga appended, which must append nothing. The saga's event types."""
+    bank.deliver_next()
+    assert bank.transfer_state(transfer_id).status != "pending"
+    bank.relay_pending()
+    assert len(bank.queue.batches) == 1  # the saga's later events, all in one job
+    head = bank.head()
+    bank.run_until_quiet()
+    assert bank.head() == head
+    return types(bank, transfer_id)
 
 
 # -- requesting ------------------------------------------------------------------------------
@@ -71,22 +130,22 @@ def test_transfer_of_a_bad_amount_is_refused(bank: Bank, amount: int) -> None:
 # -- the paths ---------------------------------------------------------------------------------
 
 
-def test_transfer_moves_the_money_and_completes(bank: Bank) -> None:
+def test_transfer_moves_the_money_and_completes_in_its_first_job(bank: Bank) -> None:
     source, target = bank.open(100), bank.open(owner="bob")
     transfer_id = bank.transfer(source, target, 30)
-    bank.run_until_quiet()
+    assert settle_in_one_job(bank, transfer_id) == HAPPY_PATH
     assert bank.transfer_state(transfer_id).status == "completed"
-    assert types(bank, transfer_id) == HAPPY_PATH
     assert_untouched(bank, source, 70)
     assert_untouched(bank, target, 30)
 
 
 def test_hold_lowers_only_the_available_balance_while_pending(bank: Bank) -> None:
     source, target = bank.open(100), bank.open()
-    bank.transfer(source, target, 30)
-    bank.deliver_next()  # TransferRequested: the hold
+    transfer_id = bank.transfer(source, target, 30)
+    take_steps(bank, transfer_id, HAPPY_STEPS[:2])  # held, and the transfer noted it
     account = bank.account(source)
     assert (account.balance, account.available) == (100, 70)
+    assert bank.transfer_state(transfer_id).status == "pending"
 
 
 def test_every_saga_event_carries_the_transfer_as_correlation_and_its_cause(bank: Bank) -> None:
@@ -110,10 +169,9 @@ def test_transfer_beyond_available_funds_fails_without_moving_money(
 ) -> None:
     source, target = bank.open(source_balance), bank.open()
     transfer_id = bank.transfer(source, target, amount)
-    bank.run_until_quiet()
+    assert settle_in_one_job(bank, transfer_id) == ["TransferRequested", "TransferFailed"]
     transfer = bank.transfer_state(transfer_id)
     assert (transfer.status, transfer.failure_reason) == ("failed", reason)
-    assert types(bank, transfer_id) == ["TransferRequested", "TransferFailed"]
     assert_untouched(bank, source, source_balance)
 
 
@@ -121,7 +179,7 @@ def test_transfer_from_a_closed_account_fails(bank: Bank) -> None:
     source, target = bank.open(), bank.open()
     bank.close(source)
     transfer_id = bank.transfer(source, target, 30)
-    bank.run_until_quiet()
+    assert settle_in_one_job(bank, transfer_id) == ["TransferRequested", "TransferFailed"]
     assert bank.transfer_state(transfer_id).failure_reason == "source_account_closed"
 
 
@@ -142,17 +200,9 @@ TARGETS: dict[str, Callable[[Bank], str]] = {
 def test_refused_credit_releases_the_hold_and_fails(bank: Bank, reason: str) -> None:
     source, target = bank.open(100), TARGETS[reason](bank)
     transfer_id = bank.transfer(source, target, 30)
-    bank.run_until_quiet()
+    assert settle_in_one_job(bank, transfer_id) == COMPENSATION_PATH
     transfer = bank.transfer_state(transfer_id)
     assert (transfer.status, transfer.failure_reason) == ("failed", reason)
-    assert types(bank, transfer_id) == [
-        "TransferRequested",
-        "FundsHeld",
-        "TransferFundsHeld",
-        "TransferCompensationStarted",
-        "HoldReleased",
-        "TransferFailed",
-    ]
     assert_untouched(bank, source, 100)
 
 
@@ -160,8 +210,9 @@ def test_target_that_is_another_kind_of_stream_is_not_found(bank: Bank) -> None:
     source, other = bank.open(100), bank.open()
     some_transfer = bank.transfer(source, other, 1)
     transfer_id = bank.transfer(source, some_transfer, 30)
-    bank.run_until_quiet()
+    assert settle_in_one_job(bank, transfer_id) == COMPENSATION_PATH
     assert bank.transfer_state(transfer_id).failure_reason == "target_account_not_found"
+    assert bank.transfer_state(some_transfer).status == "completed"
 
 
 # -- the deadline ------------------------------------------------------------------------------
@@ -171,21 +222,26 @@ def test_hold_step_after_the_deadline_times_out_without_holding(bank: Bank) -> N
     source, target = bank.open(100), bank.open()
     transfer_id = bank.transfer(source, target, 30)
     bank.app.clock.advance(seconds=61)
-    bank.run_until_quiet()
+    assert settle_in_one_job(bank, transfer_id) == TIMEOUT_PATH
     transfer = bank.transfer_state(transfer_id)
     assert (transfer.status, transfer.failure_reason) == ("failed", "timed_out")
-    assert "FundsHeld" not in types(bank, transfer_id)
     assert_untouched(bank, source, 100)
 
 
 def test_hold_confirmed_after_the_deadline_is_released_and_times_out(bank: Bank) -> None:
     source, target = bank.open(100), bank.open()
     transfer_id = bank.transfer(source, target, 30)
-    bank.deliver_next()  # the hold is placed in time...
-    bank.app.clock.advance(seconds=61)  # ...but confirmed too late
-    bank.run_until_quiet()
+    take_steps(bank, transfer_id, HAPPY_STEPS[:1])  # the hold is placed in time...
+    bank.app.clock.advance(seconds=61)  # ...and the job dies before the transfer noted it
+    bank.run_until_quiet()  # TransferRequested and FundsHeld, late
     assert bank.transfer_state(transfer_id).failure_reason == "timed_out"
-    assert "MoneyCredited" not in types(bank, transfer_id)
+    assert types(bank, transfer_id) == [
+        "TransferRequested",
+        "FundsHeld",
+        "TransferCompensationStarted",
+        "HoldReleased",
+        "TransferFailed",
+    ]
     assert_untouched(bank, source, 100)
     assert_untouched(bank, target, 0)
 
@@ -193,24 +249,24 @@ def test_hold_confirmed_after_the_deadline_is_released_and_times_out(bank: Bank)
 def test_transfer_past_its_deadline_after_the_hold_confirmation_completes(bank: Bank) -> None:
     source, target = bank.open(100), bank.open()
     transfer_id = bank.transfer(source, target, 30)
-    bank.deliver_next()  # hold
-    bank.deliver_next()  # FundsHeld -> TransferFundsHeld: the point of no return
+    take_steps(bank, transfer_id, HAPPY_STEPS[:2])  # TransferFundsHeld: the point of no return
     bank.app.clock.advance(seconds=61)
     bank.run_until_quiet()
     assert bank.transfer_state(transfer_id).status == "completed"
+    assert types(bank, transfer_id) == HAPPY_PATH
     assert_untouched(bank, target, 30)
 
 
 def test_transfer_past_its_deadline_after_the_credit_completes(bank: Bank) -> None:
     source, target = bank.open(100), bank.open()
     transfer_id = bank.transfer(source, target, 30)
-    for _ in range(4):  # hold, confirm, credit, confirm
-        bank.deliver_next()
+    take_steps(bank, transfer_id, HAPPY_STEPS[:4])  # hold, confirm, credit, confirm
     assert bank.transfer_state(transfer_id).stage == "target_credited"
     bank.app.clock.advance(seconds=61)
     assert bank.sweeper.sweep_once() == 1
     bank.run_until_quiet()
     assert bank.transfer_state(transfer_id).status == "completed"
+    assert types(bank, transfer_id) == HAPPY_PATH
     assert_untouched(bank, source, 70)
     assert_untouched(bank, target, 30)
 
@@ -219,17 +275,23 @@ def test_transfer_past_its_deadline_after_the_credit_completes(bank: Bank) -> No
 
 
 @pytest.mark.parametrize(
-    ("delivered", "status", "source_balance"),
-    [(0, "failed", 100), (1, "failed", 100), (2, "completed", 70), (3, "completed", 70)],
-    ids=["requested", "hold-placed", "funds-held", "credited"],
+    ("taken", "status", "source_balance"),
+    [
+        (0, "failed", 100),
+        (1, "failed", 100),
+        (2, "completed", 70),
+        (3, "completed", 70),
+        (4, "completed", 70),
+        (5, "completed", 70),
+    ],
+    ids=["requested", "hold-placed", "funds-held", "credited", "target-credited", "captured"],
 )
 def test_sweeper_ends_a_transfer_whose_messages_were_lost(
-    bank: Bank, delivered: int, status: str, source_balance: int
+    bank: Bank, taken: int, status: str, source_balance: int
 ) -> None:
     source, target = bank.open(100), bank.open()
     transfer_id = bank.transfer(source, target, 30)
-    for _ in range(delivered):
-        bank.deliver_next()
+    take_steps(bank, transfer_id, HAPPY_STEPS[:taken])  # then the process dies with its queue
     bank.drop_messages()
     bank.app.clock.advance(seconds=61)
     assert bank.sweeper.sweep_once() == 1
@@ -250,23 +312,25 @@ def test_sweeper_leaves_transfers_within_their_deadline_alone(bank: Bank) -> Non
 def test_sweeper_ends_a_compensation_whose_messages_were_lost(bank: Bank) -> None:
     source = bank.open(100)
     transfer_id = bank.transfer(source, "no-such-account", 30)
-    for _ in range(3):  # hold, confirm, credit refused -> compensation started
-        bank.deliver_next()
+    take_steps(bank, transfer_id, COMPENSATION_STEPS[:3])  # hold, confirm, credit refused
+    assert bank.transfer_state(transfer_id).stage == "compensating"
     bank.drop_messages()
     bank.app.clock.advance(seconds=61)
-    bank.sweeper.sweep_once()
+    assert bank.sweeper.sweep_once() == 1
     assert bank.transfer_state(transfer_id).failure_reason == "target_account_not_found"
+    assert types(bank, transfer_id) == COMPENSATION_PATH
     assert_untouched(bank, source, 100)
 
 
 def test_late_messages_after_a_sweep_change_nothing(bank: Bank) -> None:
     source, target = bank.open(100), bank.open()
     transfer_id = bank.transfer(source, target, 30)
-    bank.deliver_next()  # hold placed; its FundsHeld stays queued
+    take_steps(bank, transfer_id, HAPPY_STEPS[:1])  # hold placed; the job dies there
     bank.app.clock.advance(seconds=61)
-    bank.sweeper.sweep_once()  # times out and gives the hold back
+    assert bank.sweeper.sweep_once() == 1  # times out and gives the hold back
     head = bank.head()
-    bank.run_until_quiet()  # the late FundsHeld, and the sweep's own events
+    delivered = bank.run_until_quiet()  # the late messages, and the sweep's own events
+    assert {"TransferRequested", "FundsHeld"} <= {e.type for e in delivered}
     assert bank.transfer_state(transfer_id).failure_reason == "timed_out"
     assert_untouched(bank, source, 100)
     assert [e.type for e in bank.app.db.events[head:]] == []
@@ -293,7 +357,65 @@ def test_hold_placed_after_the_transfer_failed_is_given_back(bank: Bank) -> None
     assert types(bank, transfer_id)[-2:] == ["FundsHeld", "HoldReleased"]
 
 
-# -- at least once: every step delivered twice --------------------------------------------------
+# -- a job that died between two steps: any later message of the transfer finishes it ---------
+
+
+def _late(bank: Bank, transfer_id: str) -> str:
+    """The transfer, once its deadline passed."""
+    bank.app.clock.advance(seconds=61)
+    return transfer_id
+
+
+SETUPS: dict[str, tuple[Callable[[Bank], str], list[Step], list[str], str]] = {
+    "completed": (
+        lambda bank: bank.transfer(bank.open(100), bank.open(), 30),
+        HAPPY_STEPS,
+        HAPPY_PATH,
+        "completed",
+    ),
+    "compensated": (
+        lambda bank: bank.transfer(bank.open(100), "nope", 30),
+        COMPENSATION_STEPS,
+        COMPENSATION_PATH,
+        "target_account_not_found",
+    ),
+    "timed_out": (
+        lambda bank: _late(bank, bank.transfer(bank.open(100), bank.open(), 30)),
+        TIMEOUT_STEPS,
+        TIMEOUT_PATH,
+        "timed_out",
+    ),
+}
+
+
+CRASHES = [
+    pytest.param(path, taken, redelivered, id=f"{path}-after-{taken}-steps-{events[redelivered]}")
+    for path, (_, steps, events, _) in SETUPS.items()
+    for taken in range(len(steps))
+    for redelivered in range(taken + 1)
+]
+
+
+@pytest.mark.parametrize(("path", "taken", "redelivered"), CRASHES)
+def test_a_saga_stopped_between_two_steps_ends_on_any_of_its_messages(
+    path: str, taken: int, redelivered: int
+) -> None:
+    bank = Bank()
+    setup, steps, events, outcome = SETUPS[path]
+    transfer_id = setup(bank)
+    take_steps(bank, transfer_id, steps[:taken])
+    assert types(bank, transfer_id) == events[: taken + 1]
+    assert bank.transfer_state(transfer_id).status == "pending"
+    message = bank.saga_events(transfer_id)[redelivered]
+    bank.dispatcher.dispatch([message])  # only this one: the others may never come again
+    transfer = bank.transfer_state(transfer_id)
+    assert outcome in (transfer.status, transfer.failure_reason)
+    assert types(bank, transfer_id) == events  # every step once, in order
+    source = bank.account(bank.transfer_state(transfer_id).source_account_id)
+    assert (source.balance, source.holds) == (70 if outcome == "completed" else 100, {})
+
+
+# -- at least once: every message delivered twice, late, or in any order ----------------------
 
 
 SCENARIOS: dict[str, Callable[[Bank], str]] = {
@@ -302,21 +424,27 @@ SCENARIOS: dict[str, Callable[[Bank], str]] = {
     "target_account_not_found": lambda bank: bank.transfer(bank.open(100), "nope", 30),
     "target_account_closed": lambda bank: bank.transfer(bank.open(100), _closed_target(bank), 30),
     "currency_mismatch": lambda bank: bank.transfer(bank.open(100), bank.open(0, "USD"), 30),
+    "timed_out": lambda bank: _late(bank, bank.transfer(bank.open(100), bank.open(), 30)),
 }
 
 
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
-def test_each_step_delivered_twice_changes_nothing_the_second_time(scenario: str) -> None:
-    bank = Bank(batch_size=1)
+def test_only_the_first_job_appends_and_every_job_twice_changes_nothing(scenario: str) -> None:
+    bank = Bank(batch_size=1)  # one event per job
     transfer_id = SCENARIOS[scenario](bank)
+    appending: list[str] = []
     bank.relay_pending()
     while bank.queue.batches:
         batch = bank.queue.batches.pop(0)
+        head = bank.head()
         bank.dispatcher.dispatch(batch)
+        if bank.head() != head:
+            appending.append(batch[0].type)
         head = bank.head()
         bank.dispatcher.dispatch(batch)
         assert bank.head() == head, f"redelivered {batch[0].type} appended events"
         bank.relay_pending()
+    assert appending == ["TransferRequested"]
     assert bank.transfer_state(transfer_id).status != "pending"
 
 
@@ -330,3 +458,48 @@ def test_redelivering_the_whole_saga_afterwards_changes_nothing(scenario: str) -
     bank.dispatcher.dispatch(list(reversed(delivered)))
     assert bank.head() == head
     assert bank.transfer_state(transfer_id).status != "pending"
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_a_late_message_of_an_ended_transfer_costs_one_read(scenario: str) -> None:
+    bank = Bank()
+    transfer_id = SCENARIOS[scenario](bank)
+    bank.run_until_quiet()
+    status = bank.transfer_state(transfer_id).status
+    finished: list[FinishedCommand] = []
+    bank.runner.on_finished = finished.append
+    for event in bank.saga_events(transfer_id):
+        finished.clear()
+        bank.dispatcher.dispatch([event])
+        # A FundsHeld of a failed transfer also looks for a hold to give back on the source.
+        reads = 2 if (event.type, status) == ("FundsHeld", "failed") else 1
+        if event.type in ("TransferCompleted", "TransferFailed"):
+            reads = 0  # nothing reacts to the end
+        assert [f.outcome for f in finished] == [UNCHANGED] * reads, event.type
+
+
+@pytest.mark.parametrize("scenario", ["completed", "target_account_not_found"])
+def test_transfer_requested_run_by_two_workers_at_once_ends_once(scenario: str) -> None:
+    bank = Bank()
+    transfer_id = SCENARIOS[scenario](bank)
+    bank.relay_pending()
+    job = bank.queue.batches.pop(0)
+    start, failures = threading.Barrier(2), list[Exception]()
+
+    def worker() -> None:
+        start.wait()
+        try:
+            bank.dispatcher.dispatch(job)
+        except Exception as error:  # reported by the assertion below
+            failures.append(error)
+
+    workers = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in workers:
+        thread.start()
+    for thread in workers:
+        thread.join()
+    assert failures == []
+    expected = HAPPY_PATH if scenario == "completed" else COMPENSATION_PATH
+    assert types(bank, transfer_id) == expected
+    source = bank.account(bank.transfer_state(transfer_id).source_account_id)
+    assert (source.balance, source.holds) == (70 if scenario == "completed" else 100, {})

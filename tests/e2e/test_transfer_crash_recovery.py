@@ -1,8 +1,9 @@
 """kill -9 of real hexbank processes while transfers are in flight (RELIABILITY.md R4, bounded):
 every accepted transfer still ends completed or failed, and the books balance.
 
-- distributed: a `hexbank worker` dies mid-job several times and is restarted; events of a
-  killed job are not delivered again, so the sweeper ends those transfers at their deadline.
+- distributed: a `hexbank worker` dies mid-job several times and is restarted; a killed job is
+  not run again, but the events it committed before dying are relayed and carry their transfer
+  on; a transfer whose job died before any step committed is ended by the sweeper.
 - embedded: the `hexbank serve` process (gunicorn master and worker) dies and is restarted on
   the same port; its relay re-sends the unacknowledged backlog on start, the sweeper the rest.
 

@@ -45,7 +45,10 @@ def test_a_transfer_is_traced_by_its_id_through_web_and_worker_logs_without_secr
     assert all(line["request_id"] for line in requests)
     assert any(line.get("user_id") == accepted[0]["user_id"] for line in requests)
     steps = lines_of(json_lines(worker.log()), transfer_id)
-    assert {"react.TransferRequested", "react.HoldCaptured"} <= {s.get("command") for s in steps}
+    # The first job drives the whole saga: every step's line names the triggering event.
+    assert {s.get("command") for s in steps if s.get("events")} == {"react.TransferRequested"}
+    logged = [event for step in steps for event in step.get("events", [])]
+    assert {"FundsHeld", "MoneyCredited", "HoldCaptured", "TransferCompleted"} <= set(logged)
     assert all(isinstance(step["position"], int) and step["causation_id"] for step in steps)
 
     stop_together(distributed_stack)  # and their last lines are in the logs too

@@ -55,7 +55,8 @@ from tests.reliability.simulation_checks import (
 REFUSALS = (errors.DomainError,)
 AMOUNTS = st.integers(1, 300)
 IN_PROCESS, RQ = "in_process", "rq"
-#: The events that trigger a step of the transfer saga (backend/application/messaging.py).
+#: The events the transfer saga subscribes to (backend/application/messaging.py): each drives
+#: its transfer as far as it can go, so a crash in any of their jobs is a case to try.
 SAGA_STEPS = ("TransferRequested", "FundsHeld", "TransferFundsHeld", "MoneyCredited",
               "TransferTargetCredited", "HoldCaptured", "TransferCompensationStarted",
               "HoldReleased")  # fmt: skip
