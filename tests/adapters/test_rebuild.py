@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from sqlalchemy import inspect
 from backend.adapters.inbound.cli.main import cli
 from backend.adapters.outbound.sqlalchemy.rebuild import SqlAlchemyProjectionRebuilder
 from backend.application.event_codec import default_codec
+from backend.application.ports import EventMetadata, NewEvent
 from backend.application.projections import default_projections
 from tests.conftest import TEST_SECRET_KEY
 from tests.read_side import Bank, ReadSide, dump, migrated_engine, sql_read_side
@@ -153,3 +155,28 @@ def test_cli_rebuild_reports_events_per_second(
     assert "accounts: lag 0" in status.output
     unknown = CliRunner().invoke(cli, ["projections", "rebuild", "nope"])
     assert unknown.exit_code == 2 and "choose from accounts, transfers" in unknown.output
+
+
+@pytest.mark.postgres
+def test_the_swap_waits_for_an_appender_holding_the_append_lock(fresh_postgres_url: str) -> None:
+    """The swap shares the appenders' lock: no event can commit between its last page and the
+    table swap (it once took a lock of another key, and so excluded nobody)."""
+    engine = migrated_engine(fresh_postgres_url)
+    side = sql_read_side("postgres", engine)
+    seed(side.bank())
+    done = threading.Event()
+    with side.uow() as uow:
+        late = NewEvent("late-1", "Thing", 1, {}, EventMetadata(), datetime.now(UTC))
+        uow.events.append("late-stream", "thing", 0, [late])  # takes and holds the append lock
+
+        def rebuild() -> None:
+            rebuilder(side).rebuild()
+            done.set()
+
+        worker = threading.Thread(target=rebuild)
+        worker.start()
+        assert not done.wait(1.0), "the swap went ahead while an appender held the lock"
+        uow.commit()
+    worker.join(30)
+    assert done.is_set()
+    engine.dispose()
