@@ -75,6 +75,25 @@ class Snapshot:
 
 
 @dataclass(frozen=True, slots=True)
+class EventRecord:
+    """What folding an aggregate needs of a stored event: no position, metadata or time."""
+
+    version: int
+    stream_type: str
+    type: str
+    schema_version: int
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class StreamHistory:
+    """What loading an aggregate reads: its latest snapshot (if used) and the events after it."""
+
+    snapshot: Snapshot | None
+    events: list[EventRecord]
+
+
+@dataclass(frozen=True, slots=True)
 class OutboxMessage:
     """An appended event waiting to be handed to the queue."""
 
@@ -99,6 +118,11 @@ class EventStore(Protocol):
         self, stream_id: str, after_version: int = 0, limit: int | None = None
     ) -> list[StoredEvent]:
         """Events of one stream with version > `after_version`, oldest first."""
+        ...
+
+    def history(self, stream_id: str, *, from_snapshot: bool = True) -> StreamHistory:
+        """The stream's latest snapshot and the events after it (without a snapshot, or with
+        `from_snapshot=False`, every event), in one read: what loading an aggregate needs."""
         ...
 
     def read_all(self, after_position: int = 0, limit: int = 1000) -> list[StoredEvent]:

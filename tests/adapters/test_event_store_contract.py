@@ -11,9 +11,11 @@ from backend.application.errors import ConcurrencyError
 from backend.application.event_codec import default_codec
 from backend.application.ports import (
     EventMetadata,
+    EventRecord,
     NewEvent,
     Snapshot,
     StoredEvent,
+    StreamHistory,
     UnitOfWork,
 )
 from backend.application.repository import Repository
@@ -240,6 +242,62 @@ class TestSnapshots:
         with store_backend.uow() as uow:
             loaded = repository(uow).get("acc-1")
         assert loaded is not None and (loaded.version, loaded.balance) == (2, 250)
+
+
+class TestHistory:
+    """`history`: what an aggregate load reads, the latest snapshot and the events after it."""
+
+    def test_without_a_snapshot_it_is_every_event_of_the_stream_and_no_other(
+        self, store_backend: StoreBackend, new: Factory
+    ) -> None:
+        append(store_backend, "s-1", 0, new(2, note="é ✓ \u2028"))
+        append(store_backend, "s-2", 0, new(1))
+        with store_backend.uow() as uow:
+            history = uow.events.history("s-1")
+            missing = uow.events.history("missing")
+        assert history == StreamHistory(
+            None,
+            [
+                EventRecord(1, "thing", "Thing", 1, {"n": 0, "note": "é ✓ \u2028"}),
+                EventRecord(2, "thing", "Thing", 1, {"n": 1, "note": "é ✓ \u2028"}),
+            ],
+        )
+        assert missing == StreamHistory(None, [])
+
+    def test_with_a_snapshot_it_is_the_snapshot_and_only_the_later_events(
+        self, store_backend: StoreBackend, new: Factory
+    ) -> None:
+        append(store_backend, "s-1", 0, new(5))
+        snapshot = Snapshot("s-1", "thing", 3, 1, {"total": 3, "nested": {"k": [1, 2]}})
+        with store_backend.uow() as uow:
+            uow.snapshots.save(snapshot)
+            uow.commit()
+        with store_backend.uow() as uow:
+            history = uow.events.history("s-1")
+            whole = uow.events.history("s-1", from_snapshot=False)
+        assert history.snapshot == snapshot
+        assert [(e.version, e.data["n"]) for e in history.events] == [(4, 3), (5, 4)]
+        assert whole.snapshot is None
+        assert [e.version for e in whole.events] == [1, 2, 3, 4, 5]
+
+    def test_a_snapshot_at_the_head_comes_back_with_no_events(
+        self, store_backend: StoreBackend, new: Factory
+    ) -> None:
+        append(store_backend, "s-1", 0, new(2))
+        with store_backend.uow() as uow:
+            uow.snapshots.save(Snapshot("s-1", "thing", 2, 1, {}))
+            uow.commit()
+        with store_backend.uow() as uow:
+            assert uow.events.history("s-1") == StreamHistory(
+                Snapshot("s-1", "thing", 2, 1, {}), []
+            )
+
+    def test_it_sees_its_own_unit_of_works_uncommitted_appends(
+        self, store_backend: StoreBackend, new: Factory
+    ) -> None:
+        with store_backend.uow() as uow:
+            uow.events.append("s-1", "thing", 0, new(2))
+            assert [e.version for e in uow.events.history("s-1").events] == [1, 2]
 
 
 def test_only_the_stream_version_constraint_is_a_concurrency_error(

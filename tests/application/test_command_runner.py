@@ -49,7 +49,7 @@ class ConflictingUnitOfWorks:
     def __call__(self) -> UnitOfWork:
         uow = InMemoryUnitOfWork(self.db)
         if self.made < self.conflicts:
-            uow.events = ConflictingEventStore(self.db)
+            uow.events = ConflictingEventStore(self.db, uow.snapshots)
         self.made += 1
         return uow
 

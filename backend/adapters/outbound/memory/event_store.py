@@ -20,7 +20,14 @@ from backend.adapters.outbound.memory.read_models import (
     InMemoryReadModelStore,
 )
 from backend.application.errors import ConcurrencyError
-from backend.application.ports import NewEvent, OutboxMessage, Snapshot, StoredEvent
+from backend.application.ports import (
+    EventRecord,
+    NewEvent,
+    OutboxMessage,
+    Snapshot,
+    StoredEvent,
+    StreamHistory,
+)
 
 
 @dataclass
@@ -41,8 +48,9 @@ class InMemoryDatabase:
 class InMemoryEventStore:
     """Event store port over an InMemoryDatabase, seeing its own unit of work's writes."""
 
-    def __init__(self, db: InMemoryDatabase) -> None:
+    def __init__(self, db: InMemoryDatabase, snapshots: InMemorySnapshotStore) -> None:
         self._db = db
+        self._snapshots = snapshots
         self.staged: list[StoredEvent] = []
         self.holds_append_lock = False
 
@@ -72,6 +80,15 @@ class InMemoryEventStore:
         staged = [event for event in self.staged if event.stream_id == stream_id]
         found = [e for e in committed + staged if e.version > after_version]
         return found[:limit] if limit is not None else found
+
+    def history(self, stream_id: str, *, from_snapshot: bool = True) -> StreamHistory:
+        snapshot = self._snapshots.load(stream_id) if from_snapshot else None
+        after = snapshot.version if snapshot is not None else 0
+        events = [
+            EventRecord(e.version, e.stream_type, e.type, e.schema_version, dict(e.data))
+            for e in self.read_stream(stream_id, after_version=after)
+        ]
+        return StreamHistory(snapshot, events)
 
     def read_all(self, after_position: int = 0, limit: int = 1000) -> list[StoredEvent]:
         with self._db.lock:
@@ -160,8 +177,8 @@ class InMemoryUnitOfWork:
 
     def __init__(self, db: InMemoryDatabase) -> None:
         self.db = db
-        self.events = InMemoryEventStore(db)
         self.snapshots = InMemorySnapshotStore(db)
+        self.events = InMemoryEventStore(db, self.snapshots)
         self.outbox = InMemoryOutbox(db)
         self.read_models = InMemoryReadModelStore(db.read_models)
 

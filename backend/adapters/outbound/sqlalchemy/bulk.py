@@ -1,22 +1,27 @@
-"""Driver-level executemany for batches of read-model rows.
+"""Driver-level reads and writes of read-model rows, for the paths every command takes.
 
 SQLAlchemy's per-row parameter processing costs more than SQLite's insert itself when a
-rebuild writes thousands of rows a page, so a statement is compiled once per dialect and table
-and its rows go to the DBAPI cursor as plain tuples or dicts. SQLite gets datetimes and dates
-in the text form SQLAlchemy itself stores (naive UTC), so reads through Core stay identical.
+rebuild writes thousands of rows a page, and its per-statement work (cache keys, expanding
+IN parameters, result processing) is a large part of a command's inline projection. So these
+statements are compiled once per dialect and table and go to the DBAPI cursor with plain
+values. SQLite gets and gives datetimes and dates in the text form SQLAlchemy itself stores
+(naive UTC), so reads and writes through Core elsewhere stay identical.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import json
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from operator import attrgetter
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Date, DateTime, Dialect, Insert, Table
 from sqlalchemy.dialects import postgresql, sqlite
+
+R = TypeVar("R")
 
 #: Builds an INSERT variant for (dialect name, table).
 StatementBuilder = Callable[[str, Table], Insert]
@@ -120,3 +125,64 @@ def _unnest_sql(dialect: Dialect, statement: _Compiled) -> str:
     # Only identifiers and type names of our own tables go into the text; values are bound.
     select = f"SELECT * FROM unnest({arrays})"  # noqa: S608
     return f"INSERT INTO {table} ({names}) {select} ON CONFLICT{tail}"
+
+
+def read_rows(
+    connection: Connection,
+    table: Table,
+    build: Callable[..., R],
+    where: Mapping[str, Collection[Any]],
+) -> list[R]:
+    """`build(*row)` for each row whose column `c` is among `where[c]`, for every `c`; the
+    columns come in table order, datetimes as aware UTC and dates as dates."""
+    if not all(where.values()):
+        return []
+    dialect = connection.dialect.name
+    sql, converters = _select_sql(dialect, table, tuple(where))
+    if dialect == "sqlite":  # the values of each column as one JSON array (json_each)
+        params: tuple[Any, ...] = tuple(_json_array(values) for values in where.values())
+    else:
+        params = tuple(list(values) for values in where.values())
+    rows = connection.exec_driver_sql(sql, params)
+    if not converters:
+        return [build(*row) for row in rows]
+    found = []
+    for row in rows:
+        values = list(row)
+        for position, convert in converters:
+            if values[position] is not None:
+                values[position] = convert(values[position])
+        found.append(build(*values))
+    return found
+
+
+@lru_cache(maxsize=32)
+def _select_sql(
+    dialect: str, table: Table, keys: tuple[str, ...]
+) -> tuple[str, tuple[tuple[int, Callable[[Any], Any]], ...]]:
+    """SELECT every column of `table` by sets of `keys` values, and the value converters."""
+    # Only identifiers of our own tables go into the text; values are bound.
+    names = ", ".join(f'"{column.name}"' for column in table.c)
+    test = '"{}" IN (SELECT value FROM json_each(?))' if dialect == "sqlite" else '"{}" = ANY(%s)'
+    tests = " AND ".join(test.format(key) for key in keys)
+    sql = f'SELECT {names} FROM "{table.name}" WHERE {tests}'  # noqa: S608
+    converters: list[tuple[int, Callable[[Any], Any]]] = []
+    for position, column in enumerate(table.c):
+        if isinstance(column.type, DateTime):
+            converters.append((position, _utc if dialect == "postgresql" else _from_sqlite_text))
+        elif isinstance(column.type, Date) and dialect == "sqlite":
+            converters.append((position, date.fromisoformat))
+    return sql, tuple(converters)
+
+
+def _json_array(values: Collection[Any]) -> str:
+    """SQLite's side of a set of values: a JSON array, dates in their stored ISO form."""
+    return json.dumps([v.isoformat() if isinstance(v, date) else v for v in values])
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+def _from_sqlite_text(value: str) -> datetime:
+    return datetime.fromisoformat(value).replace(tzinfo=UTC)

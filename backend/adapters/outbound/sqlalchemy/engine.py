@@ -8,6 +8,8 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from backend.adapters.outbound.sqlalchemy.json_documents import loads
+
 # Execution option naming how a SQLite transaction begins: IMMEDIATE (default) or DEFERRED.
 SQLITE_BEGIN = "hexbank_sqlite_begin"
 _BEGIN_MODES = ("DEFERRED", "IMMEDIATE", "EXCLUSIVE")
@@ -39,11 +41,17 @@ def ping_database(engine: Engine) -> None:
 
 def _postgresql_engine(url: str) -> Engine:
     # connect_timeout bounds how long /readyz and start-up wait for a dead server.
-    return create_engine(url, pool_pre_ping=True, pool_size=10, connect_args={"connect_timeout": 5})
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=10,
+        connect_args={"connect_timeout": 5},
+        json_deserializer=loads,
+    )
 
 
 def _sqlite_engine(url: str, *, begin: str) -> Engine:
-    engine = create_engine(url, execution_options={SQLITE_BEGIN: begin})
+    engine = create_engine(url, execution_options={SQLITE_BEGIN: begin}, json_deserializer=loads)
     event.listen(engine, "connect", _configure_sqlite_connection)
     event.listen(engine, "begin", _begin_sqlite_transaction)
     return engine

@@ -7,6 +7,7 @@ are handed out in commit order and `read_all` can simply read `position > p`.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -17,25 +18,26 @@ from sqlalchemy import (
     Executable,
     RowMapping,
     Select,
-    TextClause,
     bindparam,
     delete,
     func,
     insert,
     select,
-    text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from backend.adapters.outbound.sqlalchemy.event_store_tables import events, outbox, snapshots
+from backend.adapters.outbound.sqlalchemy.json_documents import loads
 from backend.application.errors import ConcurrencyError
 from backend.application.ports import (
     EventMetadata,
+    EventRecord,
     NewEvent,
     OutboxMessage,
     Snapshot,
     StoredEvent,
+    StreamHistory,
 )
 
 #: The global append lock: ("hexb" in ASCII, the schema holding the events table), so that
@@ -43,11 +45,8 @@ from backend.application.ports import (
 APPEND_LOCK_KEY = 0x68_65_78_62
 APPEND_LOCK_SQL = f"SELECT pg_advisory_xact_lock({APPEND_LOCK_KEY}, hashtext(current_schema()))"
 VERSION_CONSTRAINT = "uq_events_stream_version"
-#: Rows per multi-row INSERT on PostgreSQL (10 parameters each, well under the 65,535 limit).
-PG_CHUNK = 500
 
 _EVENT_COLUMNS = [c.name for c in events.columns if c.name != "position"]
-_LOCK = text(APPEND_LOCK_SQL)
 _SQLITE_APPEND = insert(events).returning(
     events.c.position, events.c.version, sort_by_parameter_order=True
 )
@@ -66,15 +65,33 @@ _READ_ALL = (
 )
 _HEAD = select(func.coalesce(func.max(events.c.position), 0))
 
+# An aggregate load in one statement: the snapshot row (type NULL) first, then the events after
+# it. Sent to the driver as is (no Core compilation or result processing on this hot path),
+# so it is written once per parameter style: `:id` for sqlite3, `%(id)s` for psycopg.
+_HISTORY_SQL = """
+SELECT version, stream_type, NULL AS type, state_version, state FROM snapshots
+ WHERE stream_id = {id}
+UNION ALL
+SELECT version, stream_type, type, schema_version, data FROM events
+ WHERE stream_id = {id}
+   AND version > COALESCE((SELECT version FROM snapshots WHERE stream_id = {id}), 0)
+ORDER BY version
+"""
+_EVENTS_SQL = """
+SELECT version, stream_type, type, schema_version, data FROM events
+ WHERE stream_id = {id} ORDER BY version
+"""
+_PLACEHOLDER = {"sqlite": ":id", "postgresql": "%(id)s"}
+
 
 class SqlAlchemyEventStore:
     """Event store port on one connection whose transaction the unit of work owns."""
 
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
+        # The global append lock: SQLite transactions begin IMMEDIATE (engine.py), so the write
+        # lock is already held; on PostgreSQL the append statement takes it (_PG_APPEND).
         self._postgres = connection.dialect.name == "postgresql"
-        # SQLite transactions begin IMMEDIATE (engine.py): the write lock is already held.
-        self._locked = not self._postgres
 
     def append(
         self, stream_id: str, stream_type: str, expected_version: int, events: Sequence[NewEvent]
@@ -85,9 +102,6 @@ class SqlAlchemyEventStore:
         ]
         if not rows:
             return []
-        if not self._locked:
-            self._connection.execute(_LOCK)
-            self._locked = True
         try:
             positions = self._insert(rows)
         except IntegrityError as error:
@@ -100,13 +114,11 @@ class SqlAlchemyEventStore:
     def _insert(self, rows: list[dict[str, Any]]) -> dict[int, int]:
         """Insert events and their outbox rows; version -> position."""
         if self._postgres:
-            found: dict[int, int] = {}
-            for start in range(0, len(rows), PG_CHUNK):
-                chunk = rows[start : start + PG_CHUNK]
-                params = {f"{k}_{i}": v for i, row in enumerate(chunk) for k, v in row.items()}
-                result = self._connection.execute(_pg_append(len(chunk)), params)
-                found.update((version, position) for position, version in result)
-            return found
+            columns = {name: [row[name] for row in rows] for name in _EVENT_COLUMNS}
+            for name in ("data", "metadata"):
+                columns[name] = [json.dumps(document) for document in columns[name]]
+            result = self._connection.exec_driver_sql(_PG_APPEND, columns)
+            return {version: position for position, version in result}
         # SQLite: one INSERT ... RETURNING (insertmanyvalues), then the outbox rows.
         result = self._connection.execute(_SQLITE_APPEND, rows)
         positions = {version: position for position, version in result}
@@ -122,6 +134,16 @@ class SqlAlchemyEventStore:
             statement, params["limit"] = _READ_STREAM_LIMITED, limit
         return [stored_event(row) for row in self._connection.execute(statement, params).mappings()]
 
+    def history(self, stream_id: str, *, from_snapshot: bool = True) -> StreamHistory:
+        sql = _history_sql(self._connection.dialect.name, from_snapshot)
+        rows = list(self._connection.exec_driver_sql(sql, {"id": stream_id}))
+        snapshot = None
+        if rows and rows[0][2] is None:
+            version, stream_type, _, state_version, state = rows.pop(0)
+            snapshot = Snapshot(stream_id, stream_type, version, state_version, _document(state))
+        records = [EventRecord(v, st, t, sv, _document(data)) for v, st, t, sv, data in rows]
+        return StreamHistory(snapshot, records)
+
     def read_all(self, after_position: int = 0, limit: int = 1000) -> list[StoredEvent]:
         params = {"after": after_position, "limit": limit}
         return [stored_event(row) for row in self._connection.execute(_READ_ALL, params).mappings()]
@@ -130,30 +152,50 @@ class SqlAlchemyEventStore:
         return int(self._connection.execute(_HEAD).scalar_one())
 
 
-@lru_cache(maxsize=64)
-def _pg_append(count: int) -> TextClause:
-    """One round trip on PostgreSQL: insert `count` events and their outbox rows (CTEs).
+@lru_cache(maxsize=8)
+def _history_sql(dialect: str, from_snapshot: bool) -> str:
+    return (_HISTORY_SQL if from_snapshot else _EVENTS_SQL).format(id=_PLACEHOLDER[dialect])
 
-    Written as text because SQLAlchemy cannot cache a compiled INSERT-in-CTE statement, and
-    compiling it on every append would cost more than the round trip it saves.
+
+def _document(value: Any) -> dict[str, Any]:
+    """A JSON column read at driver level: text on SQLite, already parsed (JSONB) by psycopg."""
+    return value if isinstance(value, dict) else loads(value)
+
+
+def _pg_append_sql() -> str:
+    """One round trip on PostgreSQL: take the append lock, insert the events and their outbox
+    rows, return (position, version) of each.
+
+    The lock is a materialised CTE joined to the rows, so no row (and no position from the
+    sequence) exists before the lock is held. The rows come as one array per column (unnest),
+    so the statement is the same text whatever the number of events.
     """
-    rows = ", ".join(
-        "(" + ", ".join(f":{name}_{i}" for name in _EVENT_COLUMNS) + ")" for i in range(count)
-    )
+    arrays = ", ".join(f"%({name})s::{_PG_ARRAY_TYPES[name]}" for name in _EVENT_COLUMNS)
     columns = ", ".join(_EVENT_COLUMNS)
     # Only our own column names and placeholders go into the text; values are bound.
-    sql = (
-        f"WITH appended AS (INSERT INTO events ({columns}) VALUES {rows}"  # noqa: S608
+    return (
+        f"WITH locked AS MATERIALIZED ({APPEND_LOCK_SQL}),"  # noqa: S608
+        f" appended AS (INSERT INTO events ({columns})"
+        f" SELECT batch.* FROM locked CROSS JOIN unnest({arrays}) AS batch"
         " RETURNING position, version),"
         " outboxed AS (INSERT INTO outbox (id) SELECT position FROM appended)"
         " SELECT position, version FROM appended"
     )
-    binds = [
-        bindparam(f"{name}_{i}", type_=events.c[name].type)
-        for i in range(count)
-        for name in _EVENT_COLUMNS
-    ]
-    return text(sql).bindparams(*binds)
+
+
+#: Array types of the unnest above; JSON documents travel as text and are cast once.
+_PG_ARRAY_TYPES = {
+    "event_id": "text[]",
+    "stream_id": "text[]",
+    "stream_type": "text[]",
+    "version": "int[]",
+    "type": "text[]",
+    "schema_version": "int[]",
+    "data": "text[]::jsonb[]",
+    "metadata": "text[]::jsonb[]",
+    "occurred_at": "timestamptz[]",
+}
+_PG_APPEND = _pg_append_sql()
 
 
 def _row(event: NewEvent, stream_id: str, stream_type: str, version: int) -> dict[str, Any]:

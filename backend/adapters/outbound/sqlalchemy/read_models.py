@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import fields
 from datetime import datetime
-from functools import lru_cache
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -20,7 +19,6 @@ from sqlalchemy import (
     RowMapping,
     Select,
     Table,
-    bindparam,
     func,
     or_,
     select,
@@ -31,6 +29,7 @@ from backend.adapters.outbound.sqlalchemy.bulk import (
     StatementBuilder,
     guarded_upsert,
     insert_new,
+    read_rows,
     write_rows,
 )
 from backend.adapters.outbound.sqlalchemy.engine import deferred
@@ -70,21 +69,6 @@ _daily = _row_factory(DailyTotal)
 _transfer = _row_factory(TransferSummary)
 
 
-@lru_cache(maxsize=32)
-def _by_keys(table: Table, key: str) -> Select[Any]:
-    """Rows whose `key` is in the `keys` list; built once, as commands run it every time."""
-    return select(table).where(table.c[key].in_(bindparam("keys", expanding=True)))
-
-
-@lru_cache(maxsize=8)
-def _days_of(table: Table) -> Select[Any]:
-    """Day rows of some accounts on some days (a superset of the pairs asked for)."""
-    return select(table).where(
-        table.c.account_id.in_(bindparam("ids", expanding=True)),
-        table.c.day.in_(bindparam("days", expanding=True)),
-    )
-
-
 class SqlAlchemyCheckpointStore:
     """Projection checkpoints; on PostgreSQL a read locks the row until the transaction ends."""
 
@@ -121,20 +105,24 @@ class SqlAlchemyReadModelStore:
         self._tables = tables
         self.checkpoints = SqlAlchemyCheckpointStore(connection)
 
+    # Every command's inline projection reads rows here: driver-level statements (bulk.py).
     def account_summaries(self, account_ids: Collection[str]) -> dict[str, AccountSummary]:
-        rows = self._load(self._tables.summaries, "account_id", account_ids, _summary)
+        where = {"account_id": account_ids}
+        rows = read_rows(self._connection, self._tables.summaries, AccountSummary, where)
         return {row.account_id: row for row in rows}
 
     def daily_totals(self, keys: Collection[DayKey]) -> dict[DayKey, DailyTotal]:
-        if not keys:
-            return {}
-        params = {"ids": list({a for a, _ in keys}), "days": list({d for _, d in keys})}
-        result = self._connection.execute(_days_of(self._tables.daily_totals), params)
-        rows = (_daily(row) for row in result.mappings())
+        # Day rows of the accounts on the days: a superset of the pairs asked for.
+        where: dict[str, Collection[object]] = {
+            "account_id": {a for a, _ in keys},
+            "day": {d for _, d in keys},
+        }
+        rows = read_rows(self._connection, self._tables.daily_totals, DailyTotal, where)
         return {key: row for row in rows if (key := (row.account_id, row.day)) in keys}
 
     def transfers(self, transfer_ids: Collection[str]) -> dict[str, TransferSummary]:
-        rows = self._load(self._tables.transfers, "transfer_id", transfer_ids, _transfer)
+        where = {"transfer_id": transfer_ids}
+        rows = read_rows(self._connection, self._tables.transfers, TransferSummary, where)
         return {row.transfer_id: row for row in rows}
 
     def save_account_summaries(self, rows: Sequence[AccountSummary]) -> None:
@@ -148,14 +136,6 @@ class SqlAlchemyReadModelStore:
 
     def save_transfers(self, rows: Sequence[TransferSummary]) -> None:
         self._write(guarded_upsert, self._tables.transfers, rows)
-
-    def _load(
-        self, table: Table, key: str, keys: Collection[str], build: Callable[[RowMapping], R]
-    ) -> list[R]:
-        if not keys:
-            return []
-        result = self._connection.execute(_by_keys(table, key), {"keys": list(keys)})
-        return [build(row) for row in result.mappings()]
 
     def _write(self, build: StatementBuilder, table: Table, rows: Sequence[object]) -> None:
         write_rows(self._connection, build, table, rows)
