@@ -86,6 +86,15 @@ class TransferSummary:
     created_position: int
 
 
+@dataclass(frozen=True, slots=True)
+class AccountChanges:
+    """What the accounts projection writes for one batch of events, saved together."""
+
+    summaries: Sequence[AccountSummary]
+    transactions: Sequence[TransactionRow]
+    daily_totals: Sequence[DailyTotal]
+
+
 class CheckpointStore(Protocol):
     """The last global position each projection applied."""
 
@@ -107,6 +116,13 @@ class ReadModelStore(Protocol):
 
     def daily_totals(self, keys: Collection[DayKey]) -> dict[DayKey, DailyTotal]: ...
 
+    def account_rows(
+        self, account_ids: Collection[str], days: Collection[DayKey]
+    ) -> tuple[dict[str, AccountSummary], dict[DayKey, DailyTotal]]:
+        """`account_summaries(account_ids)` and, of `daily_totals(days)`, the rows of those
+        accounts: in one read where the store can."""
+        ...
+
     def transfers(self, transfer_ids: Collection[str]) -> dict[str, TransferSummary]: ...
 
     def save_account_summaries(self, rows: Sequence[AccountSummary]) -> None:
@@ -123,6 +139,11 @@ class ReadModelStore(Protocol):
 
     def save_transfers(self, rows: Sequence[TransferSummary]) -> None:
         """Upsert guarded by version, like account summaries."""
+        ...
+
+    def save_account_changes(self, changes: AccountChanges) -> None:
+        """The three account saves above at once: one round trip where the store can make
+        it one (every command that touches an account pays for this write)."""
         ...
 
 

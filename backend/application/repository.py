@@ -34,9 +34,20 @@ class Repository(Generic[A]):
     ids: IdGenerator
     snapshot_every: int = 100
     appended: list[StoredEvent] = field(default_factory=list)
+    #: Identity map: an aggregate loaded in this unit of work is handed out again as it is.
+    _loaded: dict[str, A] = field(default_factory=dict, init=False, repr=False)
 
     def get(self, aggregate_id: str) -> A | None:
-        """The aggregate as of its latest event, or None when the stream is empty."""
+        """The aggregate as of its latest event, or None when the stream is empty. Within one
+        unit of work the same object comes back (with what was recorded and saved on it)."""
+        if (known := self._loaded.get(aggregate_id)) is not None:
+            return known
+        aggregate = self._load(aggregate_id)
+        if aggregate is not None:
+            self._loaded[aggregate_id] = aggregate
+        return aggregate
+
+    def _load(self, aggregate_id: str) -> A | None:
         cls, codec = self.aggregate_class, self.codec
         history = self.uow.events.history(aggregate_id)
         aggregate = self._from_snapshot(aggregate_id, history.snapshot)

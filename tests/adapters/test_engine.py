@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -127,3 +128,24 @@ def test_postgres_engine_is_pooled_and_bound_to_the_session_schema(postgres_url:
         assert engine.dialect.driver == "psycopg"
     finally:
         engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_pooled_postgres_connection_the_server_closed_is_replaced_on_checkout(
+    postgres_url: str,
+) -> None:
+    """What pool_pre_ping did, without its SELECT 1 per checkout: a connection the server
+    ended while it sat in the pool (a restart, pg_terminate_backend) is never handed out."""
+    engine, admin = create_engine_for(postgres_url), create_engine_for(postgres_url)
+    try:
+        with engine.connect() as connection:
+            doomed = connection.execute(text("SELECT pg_backend_pid()")).scalar()
+        with admin.connect() as connection:
+            connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": doomed})
+        time.sleep(0.2)  # the server's FATAL and close reach the idle socket
+        with engine.connect() as connection:
+            replacement = connection.execute(text("SELECT pg_backend_pid()")).scalar()
+        assert replacement != doomed
+    finally:
+        engine.dispose()
+        admin.dispose()

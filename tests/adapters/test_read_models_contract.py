@@ -141,6 +141,34 @@ def test_follower_fills_a_gap_left_by_a_writer_without_projection(side: ReadSide
     assert side.reader.account("acc-a") == summary
 
 
+def test_a_gap_on_an_earlier_day_is_added_to_that_days_row(side: ReadSide) -> None:
+    """The inline projection reads the day rows of its own events ahead; a gap it fills from
+    history may fall on another day, whose row it must read too before adding to it."""
+    bank = side.bank(inline=True)
+    bank.clock.current = D1
+    bank.open("acc-a", "alice")
+    bank.deposit("acc-a", 100)
+    projector, bank.runner.inline_projector = bank.runner.inline_projector, lambda uow, events: None
+    bank.deposit("acc-a", 20)  # day 1, not projected
+    bank.runner.inline_projector = projector
+    bank.clock.current = D2
+    bank.deposit("acc-a", 3)
+    assert side.reader.daily_totals_of("acc-a") == [
+        DailyTotal("acc-a", D1.date(), 120, 0, 0, 0, 120, 3),
+        DailyTotal("acc-a", D2.date(), 3, 0, 0, 0, 123, 4),
+    ]
+
+
+def test_account_rows_reads_summaries_with_the_asked_day_rows_only(side: ReadSide) -> None:
+    write_fixed_sequence(side.bank(inline=True))
+    asked = {("acc-a", D1.date()), ("acc-b", D1.date()), ("acc-a", date(2000, 1, 1))}
+    with side.uow() as uow:
+        summaries, totals = uow.read_models.account_rows({"acc-a", "acc-b", "acc-none"}, asked)
+        assert uow.read_models.account_rows(set(), asked) == ({}, {})
+    assert summaries == {row.account_id: row for row in EXPECTED_SUMMARIES}
+    assert totals == {("acc-a", D1.date()): EXPECTED_DAILY_A[0]}
+
+
 def test_as_of_matches_the_account_folded_by_hand(side: ReadSide) -> None:
     write_fixed_sequence(side.bank())
     queries = AccountQueries(side.reader)

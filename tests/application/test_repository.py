@@ -208,3 +208,19 @@ def test_an_old_event_version_in_the_store_is_upcast_on_load(app: InMemoryApp) -
 
     assert get(app).balance == 1050
     assert app.db.streams["acc-1"][-1].data == {"amount": "10.50"}  # never rewritten
+
+
+def test_within_one_unit_of_work_an_aggregate_is_loaded_once_and_handed_out_again(
+    app: InMemoryApp,
+) -> None:
+    with app.uow() as uow:
+        repo = accounts(app, uow)
+        loaded = repo.get("acc-1")
+        assert loaded is not None
+        loaded.deposit(eur(250))
+        repo.save(loaded, META)
+        again = repo.get("acc-1")
+        assert again is loaded and (again.version, again.balance) == (2, 250)
+        assert repo.get("missing") is None
+    fresh = get(app)  # another unit of work reads the store: nothing was committed
+    assert fresh is not loaded and (fresh.version, fresh.balance) == (1, 0)

@@ -12,9 +12,14 @@ from collections.abc import Sequence
 from backend.application.event_codec import EventCodec
 from backend.application.ports import EventStore, StoredEvent
 from backend.application.projections.base import of_stream_type, unseen
-from backend.application.projections.daily_totals import DailyTotalsFold
+from backend.application.projections.daily_totals import DayRows, daily_totals_after, utc_day
 from backend.application.projections.transactions import transaction_for
-from backend.application.read_models import AccountSummary, ReadModelStore, TransactionRow
+from backend.application.read_models import (
+    AccountChanges,
+    AccountSummary,
+    ReadModelStore,
+    TransactionRow,
+)
 from backend.domain.account import (
     Account,
     AccountClosed,
@@ -79,7 +84,9 @@ class AccountsProjection:
         mine = of_stream_type(events, Account.STREAM_TYPE)
         if not mine:
             return
-        summaries = store.account_summaries({event.stream_id for event in mine})
+        # The days of every event, read with the summaries: a superset of the days they move.
+        days = frozenset((event.stream_id, utc_day(event.occurred_at)) for event in mine)
+        summaries, totals = store.account_rows({event.stream_id for event in mine}, days)
         versions = {key: summary.version for key, summary in summaries.items()}
         changed: dict[str, AccountSummary] = {}
         moves: list[tuple[TransactionRow, int]] = []
@@ -90,9 +97,11 @@ class AccountsProjection:
             move = transaction_for(event, stored, summary.balance)
             if move is not None:
                 moves.append((move, stored.version))
-        store.save_account_summaries(list(changed.values()))
-        store.add_transactions([move for move, _ in moves])
-        DailyTotalsFold.apply(moves, store)
+        transactions = [move for move, _ in moves]
+        changed_days = daily_totals_after(moves, DayRows(days, totals), store)
+        store.save_account_changes(
+            AccountChanges(list(changed.values()), transactions, changed_days)
+        )
 
 
 def _next(

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, date
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 
 from backend.application.projections.transactions import (
     DEPOSIT,
@@ -13,13 +14,26 @@ from backend.application.projections.transactions import (
 )
 from backend.application.read_models import DailyTotal, DayKey, ReadModelStore, TransactionRow
 
+
+@dataclass(frozen=True)
+class DayRows:
+    """Day rows read ahead: those `found` among the keys `asked` (a missing key has no row)."""
+
+    asked: frozenset[DayKey]
+    found: dict[DayKey, DailyTotal]
+
+
 #: Index of each transaction kind's sum among DailyTotal's four sums (fields 3 to 6).
 _SUM_OF_KIND = {DEPOSIT: 0, WITHDRAWAL: 1, TRANSFER_IN: 2, TRANSFER_OUT: 3}
 
 
 def day_of(move: TransactionRow) -> date:
     """Days are UTC days."""
-    return move.occurred_at.astimezone(UTC).date()
+    return utc_day(move.occurred_at)
+
+
+def utc_day(moment: datetime) -> date:
+    return moment.astimezone(UTC).date()
 
 
 def daily_after(total: DailyTotal | None, move: TransactionRow, version: int) -> DailyTotal:
@@ -40,17 +54,18 @@ def daily_after(total: DailyTotal | None, move: TransactionRow, version: int) ->
     )  # fmt: skip
 
 
-class DailyTotalsFold:
-    """Folds a batch of transactions into the day rows they touch."""
-
-    @staticmethod
-    def apply(moves: Sequence[tuple[TransactionRow, int]], store: ReadModelStore) -> None:
-        """Count each (transaction, account stream version) once in its day's row."""
-        if not moves:
-            return
-        totals = store.daily_totals({(move.account_id, day_of(move)) for move, _ in moves})
-        changed: dict[DayKey, DailyTotal] = {}
-        for move, version in moves:
-            key = (move.account_id, day_of(move))
-            totals[key] = changed[key] = daily_after(totals.get(key), move, version)
-        store.save_daily_totals(list(changed.values()))
+def daily_totals_after(
+    moves: Sequence[tuple[TransactionRow, int]], read: DayRows, store: ReadModelStore
+) -> list[DailyTotal]:
+    """The day rows a batch of transactions changes, counting each (transaction, account
+    stream version) once; the caller saves them. `read`: rows read already (the rest are
+    read from `store`)."""
+    if not moves:
+        return []
+    missing = {(move.account_id, day_of(move)) for move, _ in moves} - read.asked
+    totals = read.found | store.daily_totals(missing) if missing else dict(read.found)
+    changed: dict[DayKey, DailyTotal] = {}
+    for move, version in moves:
+        key = (move.account_id, day_of(move))
+        totals[key] = changed[key] = daily_after(totals.get(key), move, version)
+    return list(changed.values())

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from backend.application.ports import StoredEvent
 from backend.application.read_models import (
+    AccountChanges,
     AccountSummary,
     DailyTotal,
     DayKey,
@@ -103,6 +104,13 @@ class InMemoryReadModelStore:
     def daily_totals(self, keys: Collection[DayKey]) -> dict[DayKey, DailyTotal]:
         return self.lookup(DAILY, keys)
 
+    def account_rows(
+        self, account_ids: Collection[str], days: Collection[DayKey]
+    ) -> tuple[dict[str, AccountSummary], dict[DayKey, DailyTotal]]:
+        ids = set(account_ids)
+        asked = [key for key in days if key[0] in ids]
+        return self.account_summaries(ids), self.daily_totals(asked)
+
     def transfers(self, transfer_ids: Collection[str]) -> dict[str, TransferSummary]:
         return self.lookup(TRANSFERS, transfer_ids)
 
@@ -117,6 +125,11 @@ class InMemoryReadModelStore:
 
     def save_transfers(self, rows: Sequence[TransferSummary]) -> None:
         self.stage(TRANSFERS, {row.transfer_id: row for row in rows})
+
+    def save_account_changes(self, changes: AccountChanges) -> None:
+        self.save_account_summaries(changes.summaries)
+        self.add_transactions(changes.transactions)
+        self.save_daily_totals(changes.daily_totals)
 
     def publish(self) -> None:
         """Commit the staged rows, each through its table's guard."""

@@ -93,26 +93,44 @@ def _sqlite_row(statement: _Compiled, row: object) -> tuple[Any, ...]:
     return tuple(values)
 
 
-def write_rows(
-    connection: Connection, build: StatementBuilder, table: Table, rows: Sequence[object]
-) -> None:
-    """Execute `build`'s statement once per row (one executemany); rows are dataclasses whose
-    fields are named like the table's columns."""
-    if not rows:
+#: Rows for one table: the statement to write them with, the table, dataclasses named like it.
+Batch = tuple[StatementBuilder, Table, Sequence[object]]
+
+
+def write_batches(connection: Connection, batches: Sequence[Batch]) -> None:
+    """Write several tables' rows: one executemany per table on SQLite; on PostgreSQL one
+    statement in all (each table's INSERT a data-modifying CTE of the next): one round trip."""
+    present = [(build, table, rows) for build, table, rows in batches if rows]
+    if not present:
         return
-    statement = _compiled(connection.dialect, table, build)
+    compiled = [_compiled(connection.dialect, table, build) for build, table, _ in present]
     if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql(statement.sql, [_sqlite_row(statement, row) for row in rows])
-    else:
-        _postgres_write(connection, statement, rows)
+        for statement, (_, _, rows) in zip(compiled, present, strict=True):
+            connection.exec_driver_sql(statement.sql, [_sqlite_row(statement, row) for row in rows])
+        return
+    params = tuple(
+        column
+        for statement, (_, _, rows) in zip(compiled, present, strict=True)
+        for column in _columns(statement, rows)
+    )
+    connection.exec_driver_sql(_chained_sql(connection.dialect, tuple(compiled)), params)
 
 
-def _postgres_write(connection: Connection, statement: _Compiled, rows: Sequence[object]) -> None:
-    """One INSERT ... SELECT FROM unnest(<one array per column>): psycopg's executemany pays a
-    round of Python work per row, and a long VALUES list a parse of every placeholder."""
+def _columns(statement: _Compiled, rows: Sequence[object]) -> list[list[Any]]:
     # Lists, not tuples: psycopg sends a list as an array and a tuple as a composite.
-    columns = [list(column) for column in zip(*map(statement.values, rows), strict=True)]
-    connection.exec_driver_sql(_unnest_sql(connection.dialect, statement), tuple(columns))
+    return [list(column) for column in zip(*map(statement.values, rows), strict=True)]
+
+
+@lru_cache(maxsize=64)
+def _chained_sql(dialect: Dialect, statements: tuple[_Compiled, ...]) -> str:
+    """INSERT ... SELECT FROM unnest(<one array per column>) per table, chained as CTEs:
+    psycopg's executemany pays a round of Python work per row, and a long VALUES list a parse
+    of every placeholder."""
+    inserts = [_unnest_sql(dialect, statement) for statement in statements]
+    if len(inserts) == 1:
+        return inserts[0]
+    ctes = ", ".join(f"write_{n} AS ({sql})" for n, sql in enumerate(inserts[:-1]))
+    return f"WITH {ctes} {inserts[-1]}"
 
 
 @lru_cache(maxsize=64)
@@ -138,46 +156,82 @@ def read_rows(
     if not all(where.values()):
         return []
     dialect = connection.dialect.name
-    sql, converters = _select_sql(dialect, table, tuple(where))
-    if dialect == "sqlite":  # the values of each column as one JSON array (json_each)
-        params: tuple[Any, ...] = tuple(_json_array(values) for values in where.values())
-    else:
-        params = tuple(list(values) for values in where.values())
-    rows = connection.exec_driver_sql(sql, params)
-    if not converters:
-        return [build(*row) for row in rows]
+    columns = _selected(dialect, table, "t")
+    tests = " AND ".join(_among(dialect, f't."{key}"') for key in where)
+    # Only identifiers of our own tables go into the text; values are bound.
+    sql = f'SELECT {columns.sql} FROM "{table.name}" t WHERE {tests}'  # noqa: S608
+    params = tuple(_value_set(dialect, values) for values in where.values())
+    return [build(*columns.convert(row)) for row in connection.exec_driver_sql(sql, params)]
+
+
+def read_with_details(
+    connection: Connection,
+    rows: tuple[Table, str, Collection[Any]],
+    details: tuple[Table, str, Collection[Any]],
+) -> list[tuple[list[Any], list[Any] | None]]:
+    """In one statement: the rows of `rows[0]` whose `rows[1]` is among `rows[2]`, each with
+    its detail rows (same key column) whose `details[1]` is among `details[2]`, or None.
+    Values converted as by `read_rows`."""
+    (table, key, keys), (detail, detail_key, detail_keys) = rows, details
+    if not keys:
+        return []
+    dialect = connection.dialect.name
+    left, right = _selected(dialect, table, "t"), _selected(dialect, detail, "d")
+    detail_among, among = _among(dialect, f'd."{detail_key}"'), _among(dialect, f't."{key}"')
+    # Only identifiers of our own tables go into the text; values are bound.
+    sql = (
+        f'SELECT {left.sql}, {right.sql} FROM "{table.name}" t'  # noqa: S608
+        f' LEFT JOIN "{detail.name}" d ON d."{key}" = t."{key}" AND {detail_among}'
+        f" WHERE {among}"
+    )
+    params = (_value_set(dialect, detail_keys or ()), _value_set(dialect, keys))
     found = []
-    for row in rows:
-        values = list(row)
-        for position, convert in converters:
-            if values[position] is not None:
-                values[position] = convert(values[position])
-        found.append(build(*values))
+    for row in connection.exec_driver_sql(sql, params):
+        values, more = row[: left.width], row[left.width :]
+        found.append((left.convert(values), None if more[0] is None else right.convert(more)))
     return found
 
 
+@dataclass(frozen=True)
+class _Selection:
+    """A table's columns as a SELECT list under an alias, and how to convert what comes back."""
+
+    sql: str
+    width: int
+    converters: tuple[tuple[int, Callable[[Any], Any]], ...]
+
+    def convert(self, row: Sequence[Any]) -> list[Any]:
+        values = list(row)
+        for position, convert in self.converters:
+            if values[position] is not None:
+                values[position] = convert(values[position])
+        return values
+
+
 @lru_cache(maxsize=32)
-def _select_sql(
-    dialect: str, table: Table, keys: tuple[str, ...]
-) -> tuple[str, tuple[tuple[int, Callable[[Any], Any]], ...]]:
-    """SELECT every column of `table` by sets of `keys` values, and the value converters."""
-    # Only identifiers of our own tables go into the text; values are bound.
-    names = ", ".join(f'"{column.name}"' for column in table.c)
-    test = '"{}" IN (SELECT value FROM json_each(?))' if dialect == "sqlite" else '"{}" = ANY(%s)'
-    tests = " AND ".join(test.format(key) for key in keys)
-    sql = f'SELECT {names} FROM "{table.name}" WHERE {tests}'  # noqa: S608
+def _selected(dialect: str, table: Table, alias: str) -> _Selection:
     converters: list[tuple[int, Callable[[Any], Any]]] = []
     for position, column in enumerate(table.c):
         if isinstance(column.type, DateTime):
             converters.append((position, _utc if dialect == "postgresql" else _from_sqlite_text))
         elif isinstance(column.type, Date) and dialect == "sqlite":
             converters.append((position, date.fromisoformat))
-    return sql, tuple(converters)
+    names = ", ".join(f'{alias}."{column.name}"' for column in table.c)
+    return _Selection(names, len(table.c), tuple(converters))
 
 
-def _json_array(values: Collection[Any]) -> str:
-    """SQLite's side of a set of values: a JSON array, dates in their stored ISO form."""
-    return json.dumps([v.isoformat() if isinstance(v, date) else v for v in values])
+def _among(dialect: str, column: str) -> str:
+    """`column` is one of a set of values bound as one parameter (`_value_set`)."""
+    if dialect == "sqlite":
+        return f"{column} IN (SELECT value FROM json_each(?))"  # noqa: S608 (our identifiers)
+    return f"{column} = ANY(%s)"
+
+
+def _value_set(dialect: str, values: Collection[Any]) -> Any:
+    """SQLite: a JSON array (json_each), dates in their stored ISO form; psycopg: an array."""
+    if dialect == "sqlite":
+        return json.dumps([v.isoformat() if isinstance(v, date) else v for v in values])
+    return list(values)
 
 
 def _utc(value: datetime) -> datetime:

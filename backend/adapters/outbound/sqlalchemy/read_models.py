@@ -30,7 +30,8 @@ from backend.adapters.outbound.sqlalchemy.bulk import (
     guarded_upsert,
     insert_new,
     read_rows,
-    write_rows,
+    read_with_details,
+    write_batches,
 )
 from backend.adapters.outbound.sqlalchemy.engine import deferred
 from backend.adapters.outbound.sqlalchemy.event_store import SqlAlchemyEventStore, to_utc
@@ -41,6 +42,7 @@ from backend.adapters.outbound.sqlalchemy.read_model_tables import (
 )
 from backend.application.ports import StoredEvent
 from backend.application.read_models import (
+    AccountChanges,
     AccountSummary,
     DailyTotal,
     DayKey,
@@ -120,6 +122,21 @@ class SqlAlchemyReadModelStore:
         rows = read_rows(self._connection, self._tables.daily_totals, DailyTotal, where)
         return {key: row for row in rows if (key := (row.account_id, row.day)) in keys}
 
+    def account_rows(
+        self, account_ids: Collection[str], days: Collection[DayKey]
+    ) -> tuple[dict[str, AccountSummary], dict[DayKey, DailyTotal]]:
+        tables = self._tables
+        summaries: dict[str, AccountSummary] = {}
+        totals: dict[DayKey, DailyTotal] = {}
+        rows = (tables.summaries, "account_id", account_ids)
+        details = (tables.daily_totals, "day", {day for _, day in days})
+        for summary_row, day_row in read_with_details(self._connection, rows, details):
+            summary = AccountSummary(*summary_row)
+            summaries[summary.account_id] = summary
+            if day_row is not None and (key := (day_row[0], day_row[1])) in days:
+                totals[key] = DailyTotal(*day_row)
+        return summaries, totals
+
     def transfers(self, transfer_ids: Collection[str]) -> dict[str, TransferSummary]:
         where = {"transfer_id": transfer_ids}
         rows = read_rows(self._connection, self._tables.transfers, TransferSummary, where)
@@ -137,8 +154,19 @@ class SqlAlchemyReadModelStore:
     def save_transfers(self, rows: Sequence[TransferSummary]) -> None:
         self._write(guarded_upsert, self._tables.transfers, rows)
 
+    def save_account_changes(self, changes: AccountChanges) -> None:
+        tables = self._tables
+        write_batches(
+            self._connection,
+            [
+                (guarded_upsert, tables.summaries, changes.summaries),
+                (insert_new, tables.transactions, changes.transactions),
+                (guarded_upsert, tables.daily_totals, changes.daily_totals),
+            ],
+        )
+
     def _write(self, build: StatementBuilder, table: Table, rows: Sequence[object]) -> None:
-        write_rows(self._connection, build, table, rows)
+        write_batches(self._connection, [(build, table, rows)])
 
 
 class SqlAlchemyReadModelReader:

@@ -16,6 +16,7 @@ from backend.adapters.outbound.sqlalchemy.read_models import (
     SqlAlchemyReadModelStore,
 )
 from backend.application.read_models import (
+    AccountChanges,
     AccountSummary,
     DailyTotal,
     DayKey,
@@ -68,6 +69,15 @@ class ShadowReadModelStore:
                 older.append((account_id, day))  # a clock that stepped back: rare
         return found | self._inner.daily_totals(older) if older else found
 
+    def account_rows(
+        self, account_ids: Collection[str], days: Collection[DayKey]
+    ) -> tuple[dict[str, AccountSummary], dict[DayKey, DailyTotal]]:
+        if not self._cache.accounts_owned:
+            return self._inner.account_rows(account_ids, days)
+        ids = set(account_ids)
+        asked = [key for key in days if key[0] in ids]
+        return self.account_summaries(ids), self.daily_totals(asked)
+
     def transfers(self, transfer_ids: Collection[str]) -> dict[str, TransferSummary]:
         if not self._cache.transfers_owned:
             return self._inner.transfers(transfer_ids)
@@ -77,18 +87,29 @@ class ShadowReadModelStore:
         return found | self._inner.transfers(gone) if gone else found
 
     def save_account_summaries(self, rows: Sequence[AccountSummary]) -> None:
-        self._cache.summaries.update((row.account_id, row) for row in rows)
+        self._remember_summaries(rows)
         self._inner.save_account_summaries(rows)
 
     def add_transactions(self, rows: Sequence[TransactionRow]) -> None:
         self._inner.add_transactions(rows)
 
     def save_daily_totals(self, rows: Sequence[DailyTotal]) -> None:
+        self._remember_days(rows)
+        self._inner.save_daily_totals(rows)
+
+    def save_account_changes(self, changes: AccountChanges) -> None:
+        self._remember_summaries(changes.summaries)
+        self._remember_days(changes.daily_totals)
+        self._inner.save_account_changes(changes)
+
+    def _remember_summaries(self, rows: Sequence[AccountSummary]) -> None:
+        self._cache.summaries.update((row.account_id, row) for row in rows)
+
+    def _remember_days(self, rows: Sequence[DailyTotal]) -> None:
         latest = self._cache.latest_days
         for row in rows:
             if row.account_id not in latest or latest[row.account_id].day <= row.day:
                 latest[row.account_id] = row
-        self._inner.save_daily_totals(rows)
 
     def save_transfers(self, rows: Sequence[TransferSummary]) -> None:
         for row in rows:
