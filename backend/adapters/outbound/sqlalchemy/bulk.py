@@ -71,7 +71,7 @@ def _compiled(dialect: Dialect, table: Table, build: StatementBuilder) -> _Compi
         names = tuple(compiled.positiontup or ())
     types = {column.name: column.type for column in table.c}
     text: tuple[tuple[int, Callable[[Any], str]], ...] = tuple(
-        (i, _sqlite_datetime if isinstance(types[n], DateTime) else date.isoformat)
+        (i, sqlite_datetime if isinstance(types[n], DateTime) else date.isoformat)
         for i, n in enumerate(names)
         if isinstance(types[n], DateTime | Date)
     )
@@ -79,7 +79,8 @@ def _compiled(dialect: Dialect, table: Table, build: StatementBuilder) -> _Compi
     return _Compiled(str(compiled), attrgetter(*names), names, text, pg_types)
 
 
-def _sqlite_datetime(value: datetime) -> str:
+def sqlite_datetime(value: datetime) -> str:
+    """A datetime as SQLAlchemy stores it in a SQLite DATETIME column (naive UTC text)."""
     if value.tzinfo is not None:
         value = value.astimezone(UTC).replace(tzinfo=None)
     return value.isoformat(" ", "microseconds")  # SQLAlchemy's own SQLite DATETIME text

@@ -21,12 +21,12 @@ from sqlalchemy import (
     bindparam,
     delete,
     func,
-    insert,
     select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
+from backend.adapters.outbound.sqlalchemy.bulk import sqlite_datetime
 from backend.adapters.outbound.sqlalchemy.event_store_tables import events, outbox, snapshots
 from backend.adapters.outbound.sqlalchemy.json_documents import loads
 from backend.application.errors import ConcurrencyError
@@ -47,10 +47,12 @@ APPEND_LOCK_SQL = f"SELECT pg_advisory_xact_lock({APPEND_LOCK_KEY}, hashtext(cur
 VERSION_CONSTRAINT = "uq_events_stream_version"
 
 _EVENT_COLUMNS = [c.name for c in events.columns if c.name != "position"]
-_SQLITE_APPEND = insert(events).returning(
-    events.c.position, events.c.version, sort_by_parameter_order=True
-)
-_OUTBOX_INSERT = insert(outbox)
+# SQLite: the events of an append as one multi-row INSERT ... RETURNING, then the outbox rows
+# in one executemany; driver-level, with the JSON and datetime text Core would write.
+_SQLITE_ROW = "(" + ", ".join("?" for _ in _EVENT_COLUMNS) + ")"
+_SQLITE_OUTBOX = "INSERT INTO outbox (id) VALUES (?)"
+#: Rows per multi-row INSERT on SQLite (nine parameters each, well under its limit of 32,766).
+SQLITE_CHUNK = 500
 _READ_STREAM = (
     select(events)
     .where(events.c.stream_id == bindparam("stream_id"), events.c.version > bindparam("after"))
@@ -119,10 +121,13 @@ class SqlAlchemyEventStore:
                 columns[name] = [json.dumps(document) for document in columns[name]]
             result = self._connection.exec_driver_sql(_PG_APPEND, columns)
             return {version: position for position, version in result}
-        # SQLite: one INSERT ... RETURNING (insertmanyvalues), then the outbox rows.
-        result = self._connection.execute(_SQLITE_APPEND, rows)
-        positions = {version: position for position, version in result}
-        self._connection.execute(_OUTBOX_INSERT, [{"id": p} for p in positions.values()])
+        positions: dict[int, int] = {}
+        for start in range(0, len(rows), SQLITE_CHUNK):
+            chunk = [_sqlite_values(row) for row in rows[start : start + SQLITE_CHUNK]]
+            sql = _sqlite_append_sql(len(chunk))
+            params = tuple(value for values in chunk for value in values)
+            positions.update((v, p) for p, v in self._connection.exec_driver_sql(sql, params))
+        self._connection.exec_driver_sql(_SQLITE_OUTBOX, [(p,) for p in positions.values()])
         return positions
 
     def read_stream(
@@ -196,6 +201,25 @@ _PG_ARRAY_TYPES = {
     "occurred_at": "timestamptz[]",
 }
 _PG_APPEND = _pg_append_sql()
+
+
+@lru_cache(maxsize=16)
+def _sqlite_append_sql(count: int) -> str:
+    columns = ", ".join(_EVENT_COLUMNS)
+    values = ", ".join([_SQLITE_ROW] * count)
+    # Only our own column names and placeholders go into the text; values are bound.
+    return f"INSERT INTO events ({columns}) VALUES {values} RETURNING position, version"  # noqa: S608
+
+
+def _sqlite_values(row: dict[str, Any]) -> tuple[Any, ...]:
+    """A row's values in column order as SQLite stores them: JSON text, naive UTC text."""
+    values = {
+        **row,
+        "data": json.dumps(row["data"]),
+        "metadata": json.dumps(row["metadata"]),
+        "occurred_at": sqlite_datetime(row["occurred_at"]),
+    }
+    return tuple(values[name] for name in _EVENT_COLUMNS)
 
 
 def _row(event: NewEvent, stream_id: str, stream_type: str, version: int) -> dict[str, Any]:
