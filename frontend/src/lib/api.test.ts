@@ -1,5 +1,13 @@
 import { describe, expect, it, vi } from 'vitest';
-import { ApiClient, ApiError, fieldErrorsOf, messageOf, NetworkError, REFRESH_TOKEN_KEY } from './api';
+import {
+  ApiClient,
+  ApiError,
+  fieldErrorsOf,
+  idempotentSender,
+  messageOf,
+  NetworkError,
+  REFRESH_TOKEN_KEY,
+} from './api';
 
 interface Sent {
   url: string;
@@ -286,5 +294,42 @@ describe('ApiClient requests', () => {
     await client.closeAccount('a1');
     expect(sent[1].body).toBeUndefined();
     expect(sent[1].headers['Content-Type']).toBeUndefined();
+  });
+});
+
+describe('idempotentSender', () => {
+  /** Sends through `send` with a request that answers `reply`, and returns the Idempotency-Key it was given. */
+  async function keyOf(send: ReturnType<typeof idempotentSender>, reply: Error | null): Promise<string> {
+    let used = '';
+    await send(async (key) => {
+      used = key;
+      if (reply) throw reply;
+    }).catch(() => undefined);
+    return used;
+  }
+
+  it('gives the request its result back', async () => {
+    const send = idempotentSender();
+    expect(await send(async (key) => `sent with ${key.length > 0}`)).toBe('sent with true');
+  });
+
+  it('reuses the key after a network error: the person retries the same intent', async () => {
+    const send = idempotentSender();
+    const first = await keyOf(send, new NetworkError());
+    expect(await keyOf(send, null)).toBe(first);
+  });
+
+  it('takes a new key once the server answered, with a result or with a problem', async () => {
+    const send = idempotentSender();
+    const first = await keyOf(send, null);
+    const second = await keyOf(send, new ApiError({ status: 422, slug: 'insufficient-funds', title: 'Insufficient funds' }));
+    const third = await keyOf(send, null);
+    expect(new Set([first, second, third]).size).toBe(3);
+  });
+
+  it('passes the error on to the caller', async () => {
+    const send = idempotentSender();
+    const error = new NetworkError();
+    await expect(send(() => Promise.reject(error))).rejects.toBe(error);
   });
 });

@@ -386,3 +386,21 @@ export function newIdempotencyKey(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(16));
   return Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
 }
+
+/**
+ * Sends the submits of one form, each with an Idempotency-Key: after a NetworkError the next submit is the
+ * person retrying the same intent (the request may have arrived), so it reuses the key; after an answer it gets a new one.
+ */
+export function idempotentSender(): <T>(request: (idempotencyKey: string) => Promise<T>) => Promise<T> {
+  let key = newIdempotencyKey();
+  return async (request) => {
+    try {
+      const result = await request(key);
+      key = newIdempotencyKey();
+      return result;
+    } catch (error) {
+      if (!(error instanceof NetworkError)) key = newIdempotencyKey();
+      throw error;
+    }
+  };
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatMoney, MAX_AMOUNT, minorToDecimal, parseAmount } from './money';
+import { amountExample, formatMoney, MAX_AMOUNT, minorToDecimal, parseAmount } from './money';
 
 function minor(input: string, currency: string): number {
   const result = parseAmount(input, currency);
@@ -95,5 +95,16 @@ describe('formatMoney', () => {
     expect(minorToDecimal(-7, 'USD')).toBe('-0.07');
     expect(minorToDecimal(10000, 'KRW')).toBe('10000');
     expect(() => minorToDecimal(1.5, 'EUR')).toThrow();
+  });
+});
+
+describe('amountExample', () => {
+  it('shows decimals only where the currency has minor units', () => {
+    expect(amountExample('EUR')).toBe('10.50');
+    expect(amountExample('KRW')).toBe('10000');
+  });
+
+  it('is the example that parse errors give', () => {
+    expect(error('abc', 'JPY')).toBe(`Enter the amount in numbers, like ${amountExample('JPY')}.`);
   });
 });

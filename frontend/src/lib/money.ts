@@ -24,13 +24,18 @@ export function minorDigits(currency: string): number {
   return MINOR_UNIT_DIGITS[currency];
 }
 
+/** The example amount of hints and errors: "10.50", or "10000" in a currency without minor units. */
+export function amountExample(currency: string): string {
+  return minorDigits(currency) === 0 ? '10000' : '10.50';
+}
+
 const AMOUNT_PATTERN = /^(\d*)(?:\.(\d*))?$/;
 
 /** Parse what a person typed in major units ("10.50", "10000" for KRW) into integer minor units. */
 export function parseAmount(input: string, currency: string): ParseResult {
   const digits = minorDigits(currency);
   const text = input.trim().replace(/[\s_]/g, '');
-  const example = digits === 0 ? '10000' : '10.50';
+  const example = amountExample(currency);
   if (text === '') return { ok: false, error: 'Enter an amount.' };
   if (text.startsWith('-')) return { ok: false, error: 'Enter an amount greater than zero.' };
   if (text.includes(',')) {
