@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from redis import Redis
 from sqlalchemy.exc import OperationalError
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from backend.adapters.inbound.http.api import register_api
 from backend.adapters.inbound.http.api_services import ApiServices
@@ -44,6 +45,11 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.config["SECRET_KEY"] = settings.secret_key
     app.extensions[CONTAINER_EXTENSION] = container
     install_middleware(app, settings.max_body_bytes)
+    if settings.proxy_hops:
+        # The client's address and scheme as the proxies in front saw them (rate limits by
+        # address would otherwise count every client as the proxy).
+        hops = settings.proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     _install_metrics(app, container)
     install_cors(app, settings.cors_origins)
     register_problem_handlers(app)

@@ -79,6 +79,9 @@ class Settings:
     currencies: tuple[str, ...] = DEFAULT_CURRENCIES
     access_token_ttl: int = 900
     refresh_token_ttl: int = 30 * 86400
+    #: Reverse proxies in front that append to X-Forwarded-For / set X-Forwarded-Proto (nginx:
+    #: 1). 0 ignores those headers, as a client may set them to anything.
+    proxy_hops: int = 0
 
     def __post_init__(self) -> None:
         # Cross-field rules live here so that dataclasses.replace() re-checks them too.
@@ -137,6 +140,7 @@ class Settings:
             refresh_token_ttl=env.get(
                 "HEXBANK_REFRESH_TOKEN_TTL", 30 * 86400, _int_between(1, 10**10)
             ),
+            proxy_hops=env.get("HEXBANK_PROXY_HOPS", 0, _int_between(0, 10)),
         )
 
 

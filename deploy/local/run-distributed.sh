@@ -13,6 +13,7 @@ export PATH="$ROOT/.venv/bin:$PATH"
 export HEXBANK_DATABASE_URL=${HEXBANK_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/hexbank_dev}
 export HEXBANK_REDIS_URL=${HEXBANK_REDIS_URL:-redis://127.0.0.1:6379/0}
 export HEXBANK_LOG_FORMAT=${HEXBANK_LOG_FORMAT:-json}
+export HEXBANK_PROXY_HOPS=${HEXBANK_PROXY_HOPS:-1}  # the local nginx in front
 LISTEN=${LISTEN:-127.0.0.1:8000}
 WEB_PORT=${WEB_PORT:-8100}
 RUN_DIR=$ROOT/var/run-distributed

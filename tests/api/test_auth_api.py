@@ -181,6 +181,28 @@ def test_general_rate_limit_answers_429_with_retry_after(
     assert int(limited.headers["Retry-After"]) >= 1
 
 
+@pytest.mark.parametrize("hops", [0, 1])
+def test_the_general_limit_counts_proxied_clients_apart_only_behind_a_proxy(
+    make_api_app: Callable[..., Flask], api_settings: Settings, hops: int
+) -> None:
+    """Behind nginx (HEXBANK_PROXY_HOPS=1) each client has its own budget, not the proxy's;
+    without a proxy X-Forwarded-For is the client's own claim and is ignored."""
+    from dataclasses import replace
+
+    from backend.config import RateLimit
+
+    settings = replace(api_settings, rate_limit=RateLimit(2, 60), proxy_hops=hops)
+    client = make_api_app(settings).test_client()
+
+    def from_client(address: str) -> int:
+        return client.get("/api/v1/accounts", headers={"X-Forwarded-For": address}).status_code
+
+    first = [from_client("203.0.113.7") for _ in range(3)]
+    other = from_client("198.51.100.9")
+    assert first == [401, 401, 429]
+    assert other == (401 if hops else 429)
+
+
 def test_cors_allows_only_configured_origins(
     make_api_app: Callable[..., Flask], api_settings: Settings
 ) -> None:

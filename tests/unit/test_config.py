@@ -62,6 +62,7 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         HEXBANK_CURRENCIES="eur, chf",
         HEXBANK_ACCESS_TOKEN_TTL="60",
         HEXBANK_REFRESH_TOKEN_TTL="3600",
+        HEXBANK_PROXY_HOPS="1",
     )
 
     assert not settings.embedded
@@ -82,6 +83,7 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
     assert settings.rate_limit == RateLimit(600, 60)
     assert settings.currencies == ("EUR", "CHF")
     assert (settings.access_token_ttl, settings.refresh_token_ttl) == (60, 3600)
+    assert settings.proxy_hops == 1
 
 
 @pytest.mark.parametrize(
@@ -108,6 +110,7 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         ("HEXBANK_CURRENCIES", "EURO"),
         ("HEXBANK_ACCESS_TOKEN_TTL", "0"),
         ("HEXBANK_REFRESH_TOKEN_TTL", "soon"),
+        ("HEXBANK_PROXY_HOPS", "-1"),
         ("HEXBANK_SECRET_KEY", "short"),
     ],
 )
