@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import requests
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
@@ -179,6 +180,23 @@ def latencies_ms(bank: Bank, count: int, rate: float) -> list[float]:
     return result
 
 
+def settle(bank: Bank, timeout: float = 180.0) -> None:
+    """Wait until the job queue is empty (`hexbank_job_queue_depth` on the web's /metrics):
+    each phase starts from a drained system, not behind the backlog an overload left."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = requests.get(f"{bank.url}/metrics", timeout=10).text
+        depth = next(
+            (line.split()[-1] for line in text.splitlines()
+             if line.startswith("hexbank_job_queue_depth ")),
+            "0",
+        )  # fmt: skip
+        if float(depth) == 0:
+            return
+        time.sleep(0.2)
+    print(f"bench_transfers: the queue did not drain within {timeout:g} s")
+
+
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -190,12 +208,15 @@ def measure(mode: str, bank: Bank) -> dict[str, float]:
     latencies_ms(bank, 50, RATE_PER_S)
     rates, p50s, p99s = [], [], []
     for _ in range(REPETITIONS):
+        settle(bank)
         rates.append(throughput(bank, THROUGHPUT_SECONDS))
+        settle(bank)
         samples = latencies_ms(bank, LATENCY_TRANSFERS, RATE_PER_S)
         p50s.append(_percentile(samples, 0.50))
         p99s.append(_percentile(samples, 0.99))
         figures = f"{rates[-1]:.0f}/s, p50 {p50s[-1]:.0f} ms, p99 {p99s[-1]:.0f} ms"
         print(f"bench_transfers: {mode}: {figures}")
+    settle(bank)
     light = latencies_ms(bank, LIGHT_TRANSFERS, LIGHT_RATE_PER_S)
     p50, p99 = _percentile(light, 0.5), _percentile(light, 0.99)
     print(f"bench_transfers: {mode} at {LIGHT_RATE_PER_S:g}/s: p50 {p50:.0f} ms, p99 {p99:.0f} ms")

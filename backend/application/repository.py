@@ -38,8 +38,9 @@ class Repository(Generic[A]):
     _loaded: dict[str, A] = field(default_factory=dict, init=False, repr=False)
 
     def get(self, aggregate_id: str) -> A | None:
-        """The aggregate as of its latest event, or None when the stream is empty. Within one
-        unit of work the same object comes back (with what was recorded and saved on it)."""
+        """The aggregate as of its latest event, or None when the stream is empty or of another
+        kind (a transfer's id asked of the accounts). Within one unit of work the same object
+        comes back (with what was recorded and saved on it)."""
         if (known := self._loaded.get(aggregate_id)) is not None:
             return known
         aggregate = self._load(aggregate_id)
