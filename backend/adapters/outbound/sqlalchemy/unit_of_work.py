@@ -7,12 +7,12 @@ from typing import Self
 
 from sqlalchemy import Connection, Engine, RootTransaction
 
-from backend.adapters.outbound.sqlalchemy.event_store import (
-    SqlAlchemyEventStore,
+from backend.adapters.outbound.sqlalchemy.event_store import SqlAlchemyEventStore
+from backend.adapters.outbound.sqlalchemy.read_models import SqlAlchemyReadModelStore
+from backend.adapters.outbound.sqlalchemy.snapshots_outbox import (
     SqlAlchemyOutbox,
     SqlAlchemySnapshotStore,
 )
-from backend.adapters.outbound.sqlalchemy.read_models import SqlAlchemyReadModelStore
 
 
 class SqlAlchemyUnitOfWork:

@@ -1,0 +1,87 @@
+"""SQLAlchemy snapshot store and outbox, each working on the unit of work's Connection."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Connection, Executable, Select, bindparam, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from backend.adapters.outbound.sqlalchemy.event_store import stored_event
+from backend.adapters.outbound.sqlalchemy.event_store_tables import events, outbox, snapshots
+from backend.application.ports import OutboxMessage, Snapshot
+
+
+class SqlAlchemySnapshotStore:
+    """Latest snapshot per stream (an upsert that never replaces a newer one with an older)."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+        self._upsert = _snapshot_upsert(connection.dialect.name)
+
+    def save(self, snapshot: Snapshot) -> None:
+        self._connection.execute(
+            self._upsert,
+            {
+                "stream_id": snapshot.stream_id,
+                "stream_type": snapshot.stream_type,
+                "version": snapshot.version,
+                "state_version": snapshot.state_version,
+                "state": snapshot.state,
+                "taken_at": datetime.now(UTC),
+            },
+        )
+
+    def load(self, stream_id: str) -> Snapshot | None:
+        row = self._connection.execute(_LOAD_SNAPSHOT, {"stream_id": stream_id}).first()
+        if row is None:
+            return None
+        return Snapshot(row.stream_id, row.stream_type, row.version, row.state_version, row.state)
+
+
+_LOAD_SNAPSHOT = select(snapshots).where(snapshots.c.stream_id == bindparam("stream_id"))
+
+
+@lru_cache(maxsize=4)
+def _snapshot_upsert(dialect: str) -> Executable:
+    statement = (postgresql if dialect == "postgresql" else sqlite).insert(snapshots)
+    excluded = statement.excluded
+    updates = {name: excluded[name] for name in ("stream_type", "version", "state_version")}
+    upsert: Executable = statement.on_conflict_do_update(
+        index_elements=[snapshots.c.stream_id],
+        set_={**updates, "state": excluded.state, "taken_at": excluded.taken_at},
+        where=snapshots.c.version <= excluded.version,
+    )
+    return upsert
+
+
+class SqlAlchemyOutbox:
+    """Undispatched events in position order; dispatching deletes the outbox row."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+        self._pending = _pending_query(connection.dialect.name)
+
+    def pending(self, limit: int = 500) -> list[OutboxMessage]:
+        rows = self._connection.execute(self._pending, {"limit": limit}).mappings()
+        return [OutboxMessage(row["position"], stored_event(row)) for row in rows]
+
+    def mark_dispatched(self, outbox_ids: Sequence[int]) -> None:
+        if outbox_ids:
+            self._connection.execute(_DISPATCHED, {"ids": list(outbox_ids)})
+
+
+@lru_cache(maxsize=4)
+def _pending_query(dialect: str) -> Select[Any]:
+    query = select(events).join(outbox, outbox.c.id == events.c.position)
+    query = query.order_by(outbox.c.id).limit(bindparam("limit"))
+    if dialect == "postgresql":
+        # Concurrent relays split the backlog instead of queueing behind each other.
+        query = query.with_for_update(of=outbox, skip_locked=True)
+    return query
+
+
+_DISPATCHED = delete(outbox).where(outbox.c.id.in_(bindparam("ids", expanding=True)))
