@@ -158,11 +158,16 @@ def read_rows(
         return []
     dialect = connection.dialect.name
     columns = _selected(dialect, table, "t")
-    tests = " AND ".join(_among(dialect, f't."{key}"') for key in where)
-    # Only identifiers of our own tables go into the text; values are bound.
-    sql = f'SELECT {columns.sql} FROM "{table.name}" t WHERE {tests}'  # noqa: S608
+    sql = _rows_sql(dialect, table, tuple(where))
     params = tuple(_value_set(dialect, values) for values in where.values())
     return [build(*columns.convert(row)) for row in connection.exec_driver_sql(sql, params)]
+
+
+@lru_cache(maxsize=32)
+def _rows_sql(dialect: str, table: Table, keys: tuple[str, ...]) -> str:
+    tests = " AND ".join(_among(dialect, f't."{key}"') for key in keys)
+    # Only identifiers of our own tables go into the text; values are bound.
+    return f'SELECT {_selected(dialect, table, "t").sql} FROM "{table.name}" t WHERE {tests}'  # noqa: S608
 
 
 def read_with_details(
@@ -178,19 +183,25 @@ def read_with_details(
         return []
     dialect = connection.dialect.name
     left, right = _selected(dialect, table, "t"), _selected(dialect, detail, "d")
-    detail_among, among = _among(dialect, f'd."{detail_key}"'), _among(dialect, f't."{key}"')
-    # Only identifiers of our own tables go into the text; values are bound.
-    sql = (
-        f'SELECT {left.sql}, {right.sql} FROM "{table.name}" t'  # noqa: S608
-        f' LEFT JOIN "{detail.name}" d ON d."{key}" = t."{key}" AND {detail_among}'
-        f" WHERE {among}"
-    )
+    sql = _with_details_sql(dialect, table, key, detail, detail_key)
     params = (_value_set(dialect, detail_keys or ()), _value_set(dialect, keys))
     found = []
     for row in connection.exec_driver_sql(sql, params):
         values, more = row[: left.width], row[left.width :]
         found.append((left.convert(values), None if more[0] is None else right.convert(more)))
     return found
+
+
+@lru_cache(maxsize=8)
+def _with_details_sql(dialect: str, table: Table, key: str, detail: Table, detail_key: str) -> str:
+    left, right = _selected(dialect, table, "t"), _selected(dialect, detail, "d")
+    detail_among, among = _among(dialect, f'd."{detail_key}"'), _among(dialect, f't."{key}"')
+    # Only identifiers of our own tables go into the text; values are bound.
+    return (
+        f'SELECT {left.sql}, {right.sql} FROM "{table.name}" t'  # noqa: S608
+        f' LEFT JOIN "{detail.name}" d ON d."{key}" = t."{key}" AND {detail_among}'
+        f" WHERE {among}"
+    )
 
 
 @dataclass(frozen=True)
