@@ -160,7 +160,8 @@ def read_rows(
     columns = _selected(dialect, table, "t")
     sql = _rows_sql(dialect, table, tuple(where))
     params = tuple(_value_set(dialect, values) for values in where.values())
-    return [build(*columns.convert(row)) for row in connection.exec_driver_sql(sql, params)]
+    rows = connection.exec_driver_sql(sql, params).all()
+    return [build(*columns.convert(row)) for row in rows]
 
 
 @lru_cache(maxsize=32)
@@ -186,7 +187,7 @@ def read_with_details(
     sql = _with_details_sql(dialect, table, key, detail, detail_key)
     params = (_value_set(dialect, detail_keys or ()), _value_set(dialect, keys))
     found = []
-    for row in connection.exec_driver_sql(sql, params):
+    for row in connection.exec_driver_sql(sql, params).all():
         values, more = row[: left.width], row[left.width :]
         found.append((left.convert(values), None if more[0] is None else right.convert(more)))
     return found

@@ -136,12 +136,14 @@ class SqlAlchemyEventStore:
 
     def history(self, stream_id: str, *, from_snapshot: bool = True) -> StreamHistory:
         sql = _history_sql(self._connection.dialect.name, from_snapshot)
-        rows = list(self._connection.exec_driver_sql(sql, {"id": stream_id}))
+        # .all(): one fetchall, where iterating the result would fetch row by row.
+        rows = self._connection.exec_driver_sql(sql, {"id": stream_id}).all()
         snapshot = None
         if rows and rows[0][2] is None:
-            version, stream_type, _, state_version, state = rows.pop(0)
+            version, stream_type, _, state_version, state = rows[0]
             snapshot = Snapshot(stream_id, stream_type, version, state_version, _document(state))
-        records = [EventRecord(v, st, t, sv, _document(data)) for v, st, t, sv, data in rows]
+        events = rows[1:] if snapshot is not None else rows
+        records = [EventRecord(v, st, t, sv, _document(data)) for v, st, t, sv, data in events]
         return StreamHistory(snapshot, records)
 
     def read_all(self, after_position: int = 0, limit: int = 1000) -> list[StoredEvent]:
