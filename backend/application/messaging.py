@@ -88,7 +88,7 @@ def subscribe_transfer_process(dispatcher: MessageDispatcher, process: TransferP
 
     TransferRequested's job runs the whole saga (one job per transfer, not one per step). The
     later events still come, at least once: a job that died between two steps left them, and
-    the transfer goes on from any of them; once it ended, each costs one read of the transfer.
+    the transfer goes on from any of them; once it ended, each costs at most one read of it.
     """
     dispatcher.subscribe_all(_TRANSFER_EVENTS, _by_stream(process.drive))
     dispatcher.subscribe("FundsHeld", _by_transfer_id(process.funds_held))

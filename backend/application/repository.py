@@ -79,9 +79,6 @@ class Repository(Generic[A]):
         self.appended.extend(stored)
         return stored
 
-    def decode(self, event: StoredEvent) -> DomainEvent:
-        return self.codec.decode(event.type, event.schema_version, event.data)
-
     def _from_snapshot(self, aggregate_id: str, snapshot: Snapshot | None) -> A | None:
         """A fresh aggregate, or the snapshot's state; None if the snapshot is of no use."""
         cls = self.aggregate_class

@@ -19,6 +19,7 @@ from backend.application.read_models import (
     DayKey,
     TransactionRow,
     TransferSummary,
+    account_rows_apart,
 )
 
 if TYPE_CHECKING:
@@ -107,9 +108,7 @@ class InMemoryReadModelStore:
     def account_rows(
         self, account_ids: Collection[str], days: Collection[DayKey]
     ) -> tuple[dict[str, AccountSummary], dict[DayKey, DailyTotal]]:
-        ids = set(account_ids)
-        asked = [key for key in days if key[0] in ids]
-        return self.account_summaries(ids), self.daily_totals(asked)
+        return account_rows_apart(self, account_ids, days)
 
     def transfers(self, transfer_ids: Collection[str]) -> dict[str, TransferSummary]:
         return self.lookup(TRANSFERS, transfer_ids)

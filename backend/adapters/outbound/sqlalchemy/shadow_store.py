@@ -22,6 +22,7 @@ from backend.application.read_models import (
     DayKey,
     TransactionRow,
     TransferSummary,
+    account_rows_apart,
 )
 
 FINISHED = ("completed", "failed")
@@ -74,9 +75,7 @@ class ShadowReadModelStore:
     ) -> tuple[dict[str, AccountSummary], dict[DayKey, DailyTotal]]:
         if not self._cache.accounts_owned:
             return self._inner.account_rows(account_ids, days)
-        ids = set(account_ids)
-        asked = [key for key in days if key[0] in ids]
-        return self.account_summaries(ids), self.daily_totals(asked)
+        return account_rows_apart(self, account_ids, days)
 
     def transfers(self, transfer_ids: Collection[str]) -> dict[str, TransferSummary]:
         if not self._cache.transfers_owned:
