@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from backend.application.errors import ApplicationError, NotFound
 from backend.application.identity_ports import (
@@ -24,6 +24,8 @@ from backend.application.rate_limits import LoginThrottle
 
 # Verified against when the email is unknown, so that both failures cost one hash.
 _DUMMY_PASSWORD = "hexbank-dummy-password"  # noqa: S105 - not a credential
+#: Expired refresh tokens are purged once every this many issued pairs.
+PURGE_EVERY = 1000
 
 
 class EmailTaken(ApplicationError):
@@ -74,6 +76,7 @@ class IdentityService:
 
     def __post_init__(self) -> None:
         self._dummy_hash: str | None = None
+        self._issued = 0
 
     def register(self, email: str, password: str, name: str) -> User:
         user = User(
@@ -163,7 +166,16 @@ class IdentityService:
                 now + timedelta(seconds=self.refresh_ttl),
             )
         )
+        self._purge_now_and_then(now)
         return TokenPair(self.issuer.issue(claims), refresh, self.access_ttl)
+
+    def _purge_now_and_then(self, now: datetime) -> None:
+        # Every login and refresh adds a row; expired ones go in one indexed range delete now
+        # and then. The counter is racy across threads: purging a little more or less often
+        # is harmless.
+        self._issued += 1
+        if self._issued % PURGE_EVERY == 0:
+            self.refresh_tokens.purge(now)
 
     def _dummy(self) -> str:
         if self._dummy_hash is None:

@@ -104,6 +104,11 @@ class RefreshTokenStore(Protocol):
 
     def revoke_family(self, family_id: str) -> None: ...
 
+    def purge(self, expired_by: datetime) -> None:
+        """Forget tokens that expired by then: used or not, they can never be accepted again
+        (a reused expired token is refused as unknown, which ends the same way)."""
+        ...
+
 
 class TokenDenylist(Protocol):
     """Revoked token and family ids, remembered until the tokens would have expired anyway."""

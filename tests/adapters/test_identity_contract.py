@@ -167,6 +167,18 @@ def test_revoking_a_family_revokes_only_its_tokens(refresh_tokens: RefreshTokenS
     assert refresh_tokens.get("unknown") is None
 
 
+def test_purging_forgets_only_tokens_expired_by_then(refresh_tokens: RefreshTokenStore) -> None:
+    old = RefreshToken("hash-old", "fam-1", "user-1", NOW - timedelta(days=31), NOW)
+    live = _token("hash-live")
+    refresh_tokens.add(old)
+    refresh_tokens.add(live)
+    assert refresh_tokens.mark_rotated("hash-live", NOW)  # used, but still reuse-detectable
+    refresh_tokens.purge(NOW)
+    assert refresh_tokens.get("hash-old") is None
+    kept = refresh_tokens.get("hash-live")
+    assert kept is not None and kept.rotated_at == NOW
+
+
 # --- denylist ------------------------------------------------------------------------------------
 
 

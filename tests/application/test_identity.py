@@ -27,6 +27,7 @@ from backend.application.identity import (
     IdentityService,
     InvalidCredentials,
     Unauthenticated,
+    hash_refresh_token,
 )
 from backend.application.identity_ports import StoredResponse
 from backend.application.rate_limits import LoginThrottle, RateLimited
@@ -254,3 +255,18 @@ def test_keys_expire_after_a_day(keys: tuple[IdempotencyService, FixedClock]) ->
     _finish(service, claim, {"id": "t1"})
     clock.advance(hours=24)
     assert isinstance(service.begin("u1", "k1", "another digest"), Claim)
+
+
+def test_expired_refresh_tokens_are_purged_every_thousand_issued_pairs(
+    identity: Identity, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("backend.application.identity.PURGE_EVERY", 3)
+    identity.service.register("ann@example.com", PASSWORD, "Ann")
+    first = identity.service.login("ann@example.com", PASSWORD, "10.0.0.1")
+    identity.clock.advance(seconds=identity.service.refresh_ttl + 1)  # the first one expired
+    store = identity.service.refresh_tokens
+    second = identity.service.login("ann@example.com", PASSWORD, "10.0.0.1")
+    assert store.get(hash_refresh_token(first.refresh_token)) is not None  # two issued so far
+    identity.service.refresh(second.refresh_token)  # the third issue purges
+    assert store.get(hash_refresh_token(first.refresh_token)) is None
+    assert store.get(hash_refresh_token(second.refresh_token)) is not None  # rotated, live

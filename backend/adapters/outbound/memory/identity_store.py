@@ -60,6 +60,10 @@ class InMemoryRefreshTokenStore:
                 if token.family_id == family_id:
                     self._tokens[key] = replace(token, revoked=True)
 
+    def purge(self, expired_by: datetime) -> None:
+        with self._lock:
+            self._tokens = {k: t for k, t in self._tokens.items() if t.expires_at > expired_by}
+
 
 class InMemoryTokenDenylist:
     """TokenDenylist port: ids with their expiry, purged as they lapse."""

@@ -114,6 +114,11 @@ class SqlAlchemyRefreshTokenStore:
         with self._engine.begin() as connection:
             connection.execute(statement)
 
+    def purge(self, expired_by: datetime) -> None:
+        statement = delete(refresh_tokens).where(refresh_tokens.c.expires_at <= expired_by)
+        with self._engine.begin() as connection:
+            connection.execute(statement)
+
 
 class SqlAlchemyTokenDenylist:
     """TokenDenylist port for embedded mode; expired entries are purged on each revoke."""

@@ -46,6 +46,7 @@ refresh_tokens = Table(
     Column("rotated_at", DateTime(timezone=True), nullable=True),
     Column("revoked", Boolean, nullable=False, default=False),
     Index("ix_refresh_tokens_family_id", "family_id"),
+    Index("ix_refresh_tokens_expires_at", "expires_at"),
 )
 
 token_denylist = Table(
