@@ -9,6 +9,8 @@ logged and swallowed, so that a push outage never stalls the saga or retries a b
 from __future__ import annotations
 
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 
 from backend.application.messaging import MessageDispatcher
@@ -31,18 +33,38 @@ log = logging.getLogger(__name__)
 class PushNotifier:
     """Publishes, per batch, the latest view of each account and transfer the batch touched."""
 
-    def __init__(self, views: PushViews, channel: PushChannel) -> None:
+    def __init__(self, views: PushViews, channel: PushChannel, remember: int = 10_000) -> None:
         self._views = views
         self._channel = channel
+        #: The last view published per resource (bounded): a later batch of the same resource
+        #: whose view has not changed since (the events of a saga that already ran in the job
+        #: of its request) publishes nothing again.
+        self._published: OrderedDict[tuple[str, str], object] = OrderedDict()
+        self._remember = remember
+        self._lock = threading.Lock()
 
     def notify(self, batch: Sequence[StoredEvent]) -> None:
         """Publish the batch's updates; never raises (pushes are not replayed anyway)."""
         try:
-            messages = self.messages_for(batch)
+            messages = [m for m in self.messages_for(batch) if not self._published_already(m)]
             if messages:
                 self._channel.publish(messages)
+                self._note_published(messages)
         except Exception:
             log.exception("push notification failed; clients will see it on their next read")
+
+    def _published_already(self, message: PushMessage) -> bool:
+        with self._lock:
+            return self._published.get((message.type, message.resource.id)) == message.resource
+
+    def _note_published(self, messages: Sequence[PushMessage]) -> None:
+        with self._lock:
+            for message in messages:
+                key = (message.type, message.resource.id)
+                self._published[key] = message.resource
+                self._published.move_to_end(key)
+            while len(self._published) > self._remember:
+                self._published.popitem(last=False)
 
     def messages_for(self, batch: Sequence[StoredEvent]) -> list[PushMessage]:
         """At most one message per (user, resource), each with the resource's current view.
