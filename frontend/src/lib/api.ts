@@ -1,82 +1,9 @@
-// The one place that knows the API's URLs, the tokens, refreshing, and how problem+json becomes field errors.
+// The one place that knows the API's URLs, the tokens and refreshing (problem+json: problems.ts).
+import { NetworkError, problemFrom } from './problems';
 import type { Account, Page, TokenPair, Transaction, Transfer, TransferStatus, User } from './types';
 
-export type FieldErrors = Record<string, string[]>;
-
-/** A problem+json answer (API.md "Errors"), or an error status the server sent without one. */
-export class ApiError extends Error {
-  readonly status: number;
-  readonly slug: string;
-  readonly title: string;
-  readonly detail: string | undefined;
-  readonly fieldErrors: FieldErrors;
-  readonly retryAfter: number | null;
-
-  constructor(init: {
-    status: number;
-    slug: string;
-    title: string;
-    detail?: string;
-    fieldErrors?: FieldErrors;
-    retryAfter?: number | null;
-  }) {
-    super(init.detail ?? init.title);
-    this.name = 'ApiError';
-    this.status = init.status;
-    this.slug = init.slug;
-    this.title = init.title;
-    this.detail = init.detail;
-    this.fieldErrors = init.fieldErrors ?? {};
-    this.retryAfter = init.retryAfter ?? null;
-  }
-}
-
-/** The request never got an HTTP answer (offline, DNS, connection refused, CORS). */
-export class NetworkError extends Error {
-  constructor(cause?: unknown) {
-    super("Can't reach hexbank. Check your connection and try again.", { cause });
-    this.name = 'NetworkError';
-  }
-}
-
-/** Problems that are about one field even though the server sends no `errors` for them. */
-const FIELD_OF_PROBLEM: Record<string, string> = {
-  'email-taken': 'email',
-  'insufficient-funds': 'amount',
-  'same-account': 'target_account_id',
-};
-
-const FRIENDLY_MESSAGES: Record<string, string> = {
-  'email-taken': 'An account with this email already exists. Sign in instead?',
-  'insufficient-funds': 'There is not enough money available on this account.',
-  'same-account': 'Choose a different account to send to.',
-  'account-closed': 'This account is closed.',
-  'account-not-empty': 'Only an empty account can be closed: move or withdraw its money first.',
-  'rate-limited': 'Too many attempts. Please wait a moment and try again.',
-  'service-unavailable': 'hexbank is briefly unavailable. Nothing you sent was lost; try again shortly.',
-  'concurrent-modification': 'Something changed at the same time. Please try again.',
-  'idempotency-key-in-use': 'Your previous request is still being processed.',
-};
-
-/** A sentence to show a person for any error the client raised. */
-export function messageOf(error: unknown): string {
-  if (error instanceof NetworkError) return error.message;
-  if (error instanceof ApiError) {
-    if (error.slug === 'unauthorized' && error.status === 401) return 'Wrong email or password.';
-    if (error.slug === 'validation-error') return 'Please correct the highlighted fields.';
-    return FRIENDLY_MESSAGES[error.slug] ?? error.detail ?? error.title;
-  }
-  return 'Something went wrong. Please try again.';
-}
-
-/** Field errors of a problem, including problem types that concern a single field. */
-export function fieldErrorsOf(error: unknown): FieldErrors {
-  if (!(error instanceof ApiError)) return {};
-  const errors: FieldErrors = { ...error.fieldErrors };
-  const field = FIELD_OF_PROBLEM[error.slug];
-  if (field && !errors[field]) errors[field] = [FRIENDLY_MESSAGES[error.slug] ?? error.title];
-  return errors;
-}
+// Errors live in problems.ts; re-exported so that every caller imports the API from one module.
+export { ApiError, NetworkError, fieldErrorsOf, messageOf, problemFrom, type FieldErrors } from './problems';
 
 type KeyValueStore = Pick<Storage, 'getItem' | 'setItem' | 'removeItem'>;
 
@@ -330,42 +257,6 @@ export class ApiClient {
   ): Promise<Page<Transfer>> {
     return this.request('GET', '/transfers', { query: { limit: 50, ...filter } });
   }
-}
-
-/** Turn an error response into an ApiError, whether or not its body is problem+json. */
-export async function problemFrom(response: Response): Promise<ApiError> {
-  const retryAfter = parseRetryAfter(response.headers.get('Retry-After'));
-  let body: Record<string, unknown> = {};
-  try {
-    const parsed: unknown = JSON.parse(await response.text());
-    if (parsed && typeof parsed === 'object') body = parsed as Record<string, unknown>;
-  } catch {
-    // Not JSON (a proxy's HTML page, an empty body): fall back to the status alone.
-  }
-  const type = typeof body.type === 'string' ? body.type : '';
-  return new ApiError({
-    status: response.status,
-    slug: type.startsWith('/problems/') ? type.slice('/problems/'.length) : `http-${response.status}`,
-    title: typeof body.title === 'string' ? body.title : response.statusText || `HTTP ${response.status}`,
-    detail: typeof body.detail === 'string' ? body.detail : undefined,
-    fieldErrors: normaliseFieldErrors(body.errors),
-    retryAfter,
-  });
-}
-
-function normaliseFieldErrors(errors: unknown): FieldErrors {
-  const result: FieldErrors = {};
-  if (!errors || typeof errors !== 'object') return result;
-  for (const [field, messages] of Object.entries(errors as Record<string, unknown>)) {
-    const list = Array.isArray(messages) ? messages : [messages];
-    result[field] = list.map((message) => String(message));
-  }
-  return result;
-}
-
-function parseRetryAfter(value: string | null): number | null {
-  if (value === null || !/^\d+$/.test(value.trim())) return null;
-  return Number(value.trim());
 }
 
 function browserSessionStorage(): KeyValueStore | null {
