@@ -125,25 +125,15 @@ class ReadModelStore(Protocol):
 
     def transfers(self, transfer_ids: Collection[str]) -> dict[str, TransferSummary]: ...
 
-    def save_account_summaries(self, rows: Sequence[AccountSummary]) -> None:
+    def save_transfers(self, rows: Sequence[TransferSummary]) -> None:
         """Upsert, keeping whichever of the stored and the new row has the higher version."""
         ...
 
-    def add_transactions(self, rows: Sequence[TransactionRow]) -> None:
-        """Insert; a transaction id already stored is left as it is."""
-        ...
-
-    def save_daily_totals(self, rows: Sequence[DailyTotal]) -> None:
-        """Upsert guarded by version, like account summaries."""
-        ...
-
-    def save_transfers(self, rows: Sequence[TransferSummary]) -> None:
-        """Upsert guarded by version, like account summaries."""
-        ...
-
     def save_account_changes(self, changes: AccountChanges) -> None:
-        """The three account saves above at once: one round trip where the store can make
-        it one (every command that touches an account pays for this write)."""
+        """Write the accounts projection's rows at once, in one round trip where the store can
+        (every command that touches an account pays for this write): summaries and day rows
+        are upserts keeping whichever of the stored and the new row has the higher version;
+        a transaction id already stored is left as it is."""
         ...
 
 

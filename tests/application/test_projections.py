@@ -16,7 +16,12 @@ from backend.application.projections.base import unseen
 from backend.application.projections.daily_totals import daily_after
 from backend.application.projections.runner import ProjectionRunner
 from backend.application.projections.transactions import transaction_for
-from backend.application.read_models import AccountSummary, DailyTotal, TransactionRow
+from backend.application.read_models import (
+    AccountChanges,
+    AccountSummary,
+    DailyTotal,
+    TransactionRow,
+)
 from backend.domain.account import AccountClosed, FundsHeld, HoldCaptured, HoldReleased
 from tests.read_side import ReadSide
 
@@ -94,8 +99,8 @@ def test_an_older_fold_committed_last_never_overwrites_a_newer_one() -> None:
     side = memory_side()
     newer = AccountSummary("acc", "alice", "Main", "EUR", 900, 0, "open", 3, 1, WHEN, WHEN)
     first, second = side.uow(), side.uow()
-    second.read_models.save_account_summaries([SUMMARY])  # version 2, commits last
-    first.read_models.save_account_summaries([newer])
+    second.read_models.save_account_changes(AccountChanges([SUMMARY], [], []))  # v2, last
+    first.read_models.save_account_changes(AccountChanges([newer], [], []))
     first.commit()
     second.commit()
     assert side.reader.account("acc") == newer

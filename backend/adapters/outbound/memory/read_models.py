@@ -113,22 +113,13 @@ class InMemoryReadModelStore:
     def transfers(self, transfer_ids: Collection[str]) -> dict[str, TransferSummary]:
         return self.lookup(TRANSFERS, transfer_ids)
 
-    def save_account_summaries(self, rows: Sequence[AccountSummary]) -> None:
-        self.stage(SUMMARIES, {row.account_id: row for row in rows})
-
-    def add_transactions(self, rows: Sequence[TransactionRow]) -> None:
-        self.stage(TRANSACTIONS, {row.transaction_id: row for row in rows})
-
-    def save_daily_totals(self, rows: Sequence[DailyTotal]) -> None:
-        self.stage(DAILY, {(row.account_id, row.day): row for row in rows})
-
     def save_transfers(self, rows: Sequence[TransferSummary]) -> None:
         self.stage(TRANSFERS, {row.transfer_id: row for row in rows})
 
     def save_account_changes(self, changes: AccountChanges) -> None:
-        self.save_account_summaries(changes.summaries)
-        self.add_transactions(changes.transactions)
-        self.save_daily_totals(changes.daily_totals)
+        self.stage(SUMMARIES, {row.account_id: row for row in changes.summaries})
+        self.stage(TRANSACTIONS, {row.transaction_id: row for row in changes.transactions})
+        self.stage(DAILY, {(row.account_id, row.day): row for row in changes.daily_totals})
 
     def publish(self) -> None:
         """Commit the staged rows, each through its table's guard."""

@@ -18,7 +18,6 @@ from sqlalchemy import (
     Engine,
     RowMapping,
     Select,
-    Table,
     func,
     or_,
     select,
@@ -26,7 +25,6 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from backend.adapters.outbound.sqlalchemy.bulk import (
-    StatementBuilder,
     guarded_upsert,
     insert_new,
     read_rows,
@@ -142,17 +140,8 @@ class SqlAlchemyReadModelStore:
         rows = read_rows(self._connection, self._tables.transfers, TransferSummary, where)
         return {row.transfer_id: row for row in rows}
 
-    def save_account_summaries(self, rows: Sequence[AccountSummary]) -> None:
-        self._write(guarded_upsert, self._tables.summaries, rows)
-
-    def add_transactions(self, rows: Sequence[TransactionRow]) -> None:
-        self._write(insert_new, self._tables.transactions, rows)
-
-    def save_daily_totals(self, rows: Sequence[DailyTotal]) -> None:
-        self._write(guarded_upsert, self._tables.daily_totals, rows)
-
     def save_transfers(self, rows: Sequence[TransferSummary]) -> None:
-        self._write(guarded_upsert, self._tables.transfers, rows)
+        write_batches(self._connection, [(guarded_upsert, self._tables.transfers, rows)])
 
     def save_account_changes(self, changes: AccountChanges) -> None:
         tables = self._tables
@@ -164,9 +153,6 @@ class SqlAlchemyReadModelStore:
                 (guarded_upsert, tables.daily_totals, changes.daily_totals),
             ],
         )
-
-    def _write(self, build: StatementBuilder, table: Table, rows: Sequence[object]) -> None:
-        write_batches(self._connection, [(build, table, rows)])
 
 
 class SqlAlchemyReadModelReader:

@@ -20,7 +20,6 @@ from backend.application.read_models import (
     AccountSummary,
     DailyTotal,
     DayKey,
-    TransactionRow,
     TransferSummary,
     account_rows_apart,
 )
@@ -85,30 +84,13 @@ class ShadowReadModelStore:
         gone = [key for key in transfer_ids if key in finished]
         return found | self._inner.transfers(gone) if gone else found
 
-    def save_account_summaries(self, rows: Sequence[AccountSummary]) -> None:
-        self._remember_summaries(rows)
-        self._inner.save_account_summaries(rows)
-
-    def add_transactions(self, rows: Sequence[TransactionRow]) -> None:
-        self._inner.add_transactions(rows)
-
-    def save_daily_totals(self, rows: Sequence[DailyTotal]) -> None:
-        self._remember_days(rows)
-        self._inner.save_daily_totals(rows)
-
     def save_account_changes(self, changes: AccountChanges) -> None:
-        self._remember_summaries(changes.summaries)
-        self._remember_days(changes.daily_totals)
-        self._inner.save_account_changes(changes)
-
-    def _remember_summaries(self, rows: Sequence[AccountSummary]) -> None:
-        self._cache.summaries.update((row.account_id, row) for row in rows)
-
-    def _remember_days(self, rows: Sequence[DailyTotal]) -> None:
+        self._cache.summaries.update((row.account_id, row) for row in changes.summaries)
         latest = self._cache.latest_days
-        for row in rows:
+        for row in changes.daily_totals:
             if row.account_id not in latest or latest[row.account_id].day <= row.day:
                 latest[row.account_id] = row
+        self._inner.save_account_changes(changes)
 
     def save_transfers(self, rows: Sequence[TransferSummary]) -> None:
         for row in rows:
