@@ -23,27 +23,23 @@ from __future__ import annotations
 import asyncio
 import json
 import statistics
-import tempfile
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from datetime import datetime
 from functools import partial
-from pathlib import Path
-from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 
-from bench.services import distributed_services
+from bench.services import deployment, distributed_services, in_parallel
 from tests.integration_services import (
     delete_prefixed_keys,
     temporary_schema,
     unique_name,
 )
-from tests.live_stack import Client, Stack, User
+from tests.live_stack import Client, User
 
 USERS, SOCKETS_PER_USER = 50, 4
 WARMUP_TRANSFERS, TRANSFERS, REPETITIONS = 20, 100, 3
@@ -53,11 +49,6 @@ ENV = {
     "HEXBANK_LOG_LEVEL": "WARNING",
     "HEXBANK_ACCESS_TOKEN_TTL": "3600",  # the sockets outlive the default 15 minutes
 }
-
-
-def _in_parallel(calls: list[Callable[[], Any]]) -> list[Any]:
-    with ThreadPoolExecutor(len(calls)) as pool:
-        return [future.result() for future in [pool.submit(call) for call in calls]]
 
 
 # --- clients -------------------------------------------------------------------------------------
@@ -187,21 +178,8 @@ def _measure(urls: list[str]) -> tuple[float, float]:
 # --- deployments ---------------------------------------------------------------------------------
 
 
-@contextmanager
-def _deployment(**options: Any) -> Iterator[Stack]:
-    """A migrated deployment in a temporary directory; its processes stop at the end."""
-    with tempfile.TemporaryDirectory() as tmp:
-        stack = Stack(Path(tmp), extra_env=ENV, **options)
-        try:
-            stack.migrate()
-            yield stack
-        finally:
-            if stack.processes:
-                _in_parallel([process.stop for process in stack.processes])
-
-
 def _embedded() -> dict[str, float]:
-    with _deployment() as stack:
+    with deployment(ENV) as stack:
         p50, p99 = _measure([stack.serve().url])
     return {"push.embedded.p50_ms": p50, "push.embedded.p99_ms": p99}
 
@@ -211,11 +189,13 @@ def _distributed(database_url: str, redis_url: str) -> dict[str, float]:
     try:
         with (
             temporary_schema(database_url) as schema_url,
-            _deployment(database_url=schema_url, redis_url=redis_url, redis_prefix=prefix) as stack,
+            deployment(
+                ENV, database_url=schema_url, redis_url=redis_url, redis_prefix=prefix
+            ) as stack,
         ):
             for n in (1, 2):
                 stack.worker(f"worker{n}")  # starts while the web processes do
-            webs = _in_parallel([partial(stack.serve, f"web{n}") for n in (1, 2)])
+            webs = in_parallel([partial(stack.serve, f"web{n}") for n in (1, 2)])
             p50, p99 = _measure([web.url for web in webs])
     finally:
         delete_prefixed_keys(redis_url, prefix)

@@ -16,28 +16,25 @@ from __future__ import annotations
 
 import json
 import statistics
-import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import requests
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from bench.services import distributed_services
+from bench.services import deployment, distributed_services
 from tests.e2e.bank_workers import LISTENING
 from tests.integration_services import (
     delete_prefixed_keys,
     temporary_schema,
     unique_name,
 )
-from tests.live_stack import Client, Stack, User, wait_for
+from tests.live_stack import Client, User, wait_for
 
 USERS, CLIENTS = 16, 24
 THROUGHPUT_SECONDS, WARMUP_SECONDS = 5.0, 2.0
@@ -231,18 +228,6 @@ def measure(mode: str, bank: Bank) -> dict[str, float]:
 # --- deployments ---------------------------------------------------------------------------------
 
 
-@contextmanager
-def _deployment(**options: Any) -> Iterator[Stack]:
-    """A migrated deployment in a temporary directory; its processes stop at the end."""
-    with tempfile.TemporaryDirectory() as tmp:
-        stack = Stack(Path(tmp), extra_env=ENV, **options)
-        try:
-            stack.migrate()
-            yield stack
-        finally:
-            stack.stop()
-
-
 def _with_bank(url: str, body: Callable[[Bank], dict[str, float]]) -> dict[str, float]:
     bank = _open_bank(url)
     try:
@@ -252,7 +237,7 @@ def _with_bank(url: str, body: Callable[[Bank], dict[str, float]]) -> dict[str, 
 
 
 def _embedded() -> dict[str, float]:
-    with _deployment() as stack:
+    with deployment(ENV) as stack:
         return _with_bank(stack.serve().url, lambda bank: measure("embedded", bank))
 
 
@@ -261,7 +246,9 @@ def _distributed(database_url: str, redis_url: str) -> dict[str, float]:
     try:
         with (
             temporary_schema(database_url) as schema_url,
-            _deployment(database_url=schema_url, redis_url=redis_url, redis_prefix=prefix) as stack,
+            deployment(
+                ENV, database_url=schema_url, redis_url=redis_url, redis_prefix=prefix
+            ) as stack,
         ):
             workers = [stack.worker(f"worker{n}") for n in (1, 2)]
             url = stack.serve().url
