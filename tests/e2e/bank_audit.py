@@ -24,7 +24,8 @@ from tests.e2e.bank_workload import (
 from tests.live_stack import Client, User, wait_for
 
 
-def _pages(client: Client, user: User, path: str, **params: Any) -> Iterator[dict[str, Any]]:
+def pages(client: Client, user: User, path: str, **params: Any) -> Iterator[dict[str, Any]]:
+    """Every item of a listing, following next_cursor."""
     cursor: str | None = None
     while True:
         query = {"limit": 200, **params, **({"cursor": cursor} if cursor else {})}
@@ -37,7 +38,7 @@ def _pages(client: Client, user: User, path: str, **params: Any) -> Iterator[dic
 def all_transfers(bank: Bank) -> dict[str, dict[str, Any]]:
     """Every transfer the bank's users can see (each has a source of ours), by id."""
     client = bank.client()
-    return {t["id"]: t for user in bank.users for t in _pages(client, user, "/transfers")}
+    return {t["id"]: t for user in bank.users for t in pages(client, user, "/transfers")}
 
 
 def settle(bank: Bank, accepted: set[str], timeout: float) -> dict[str, dict[str, Any]]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import subprocess
 import time
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import requests
@@ -19,23 +18,12 @@ from sqlalchemy.pool import NullPool
 
 from backend.adapters.outbound.sqlalchemy.event_store_tables import events, outbox
 from backend.adapters.outbound.sqlalchemy.read_model_tables import LIVE, projection_checkpoints
-from tests.e2e.bank_audit import check_transfer_legs
-from tests.live_stack import HEXBANK, Client, Stack, User, wait_for
+from tests.e2e.bank_audit import check_transfer_legs, pages
+from tests.live_stack import HEXBANK, Stack, User, wait_for
 from tests.reliability.workload import Bank, Books
 
 SIGN = {"deposit": 1, "transfer_in": 1, "withdrawal": -1, "transfer_out": -1}
 INFLOW, OUTFLOW = {"MoneyDeposited", "MoneyCredited"}, {"MoneyWithdrawn", "HoldCaptured"}
-
-
-def pages(client: Client, user: User, path: str, **params: Any) -> Iterator[dict[str, Any]]:
-    """Every item of a listing, following next_cursor."""
-    cursor: str | None = None
-    while True:
-        query = {"limit": 200, **params, **({"cursor": cursor} if cursor else {})}
-        page = client.expect(200, "GET", path, user, params=query)
-        yield from page["items"]
-        if not (cursor := page["next_cursor"]):
-            return
 
 
 def wait_until_settled(bank: Bank, timeout: float) -> None:

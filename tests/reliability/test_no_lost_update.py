@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 import requests
 
+from tests.e2e.bank_audit import pages
 from tests.live_stack import Client, User
-from tests.reliability.audit import pages
 from tests.reliability.stacks import distributed_stack, embedded_stack
 
 pytestmark = pytest.mark.e2e
