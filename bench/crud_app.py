@@ -19,7 +19,6 @@ from typing import Any
 
 import jwt
 from flask import Flask, Response, jsonify, request
-from gunicorn.app.base import BaseApplication
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -32,7 +31,7 @@ from sqlalchemy import (
     update,
 )
 
-from backend.adapters.inbound.cli.serve import gunicorn_options
+from backend.adapters.inbound.cli.serve import HexbankApplication
 from backend.adapters.outbound.sqlalchemy.engine import create_engine_for
 from backend.config import Settings
 
@@ -106,16 +105,11 @@ def _caller(secret: str) -> str | None:
     return str(claims["sub"])
 
 
-class CrudServer(BaseApplication):
-    """gunicorn with hexbank's options for these settings, serving the CRUD app."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        super().__init__()
+class CrudServer(HexbankApplication):
+    """hexbank's gunicorn application (same options for these settings), serving the CRUD app."""
 
     def load_config(self) -> None:
-        for key, value in gunicorn_options(self.settings).items():
-            self.cfg.set(key, value)
+        super().load_config()
         self.cfg.set("proc_name", "hexbank-crud-bench")
 
     def load(self) -> Any:
