@@ -9,10 +9,9 @@ logged and swallowed, so that a push outage never stalls the saga or retries a b
 from __future__ import annotations
 
 import logging
-import threading
-from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 
+from backend.application.bounded import RecentValues
 from backend.application.messaging import MessageDispatcher
 from backend.application.ports import StoredEvent
 from backend.application.push_ports import (
@@ -36,12 +35,10 @@ class PushNotifier:
     def __init__(self, views: PushViews, channel: PushChannel, remember: int = 10_000) -> None:
         self._views = views
         self._channel = channel
-        #: The last view published per resource (bounded): a later batch of the same resource
-        #: whose view has not changed since (the events of a saga that already ran in the job
-        #: of its request) publishes nothing again.
-        self._published: OrderedDict[tuple[str, str], object] = OrderedDict()
-        self._remember = remember
-        self._lock = threading.Lock()
+        #: The last view published per resource: a later batch of the same resource whose
+        #: view has not changed since (the events of a saga that already ran in the job of its
+        #: request) publishes nothing again.
+        self._published: RecentValues[tuple[str, str], object] = RecentValues(remember)
 
     def notify(self, batch: Sequence[StoredEvent]) -> None:
         """Publish the batch's updates; never raises (pushes are not replayed anyway)."""
@@ -49,22 +46,13 @@ class PushNotifier:
             messages = [m for m in self.messages_for(batch) if not self._published_already(m)]
             if messages:
                 self._channel.publish(messages)
-                self._note_published(messages)
+                for message in messages:
+                    self._published.put((message.type, message.resource.id), message.resource)
         except Exception:
             log.exception("push notification failed; clients will see it on their next read")
 
     def _published_already(self, message: PushMessage) -> bool:
-        with self._lock:
-            return self._published.get((message.type, message.resource.id)) == message.resource
-
-    def _note_published(self, messages: Sequence[PushMessage]) -> None:
-        with self._lock:
-            for message in messages:
-                key = (message.type, message.resource.id)
-                self._published[key] = message.resource
-                self._published.move_to_end(key)
-            while len(self._published) > self._remember:
-                self._published.popitem(last=False)
+        return self._published.get((message.type, message.resource.id)) == message.resource
 
     def messages_for(self, batch: Sequence[StoredEvent]) -> list[PushMessage]:
         """At most one message per (user, resource), each with the resource's current view.

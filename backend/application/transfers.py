@@ -13,8 +13,6 @@ once it ended). The single steps stay for the tests that stop a saga between two
 from __future__ import annotations
 
 import dataclasses
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -22,6 +20,7 @@ from typing import Final, TypeVar
 
 from backend.application import transfer_steps as steps
 from backend.application.accounts import load_owned
+from backend.application.bounded import RecentValues
 from backend.application.command_runner import CommandContext, CommandRunner
 from backend.application.commands import RequestTransfer
 from backend.application.errors import NotFound
@@ -38,6 +37,8 @@ _TERMINAL: Final = (TransferStage.COMPLETED, TransferStage.FAILED)
 #: The longest paths take three stages (hold, credit, capture; or hold, refused credit,
 #: release), each a step and its record; the rest is slack for stages another worker took.
 _MAX_DRIVE_STEPS: Final = 8
+#: How many ended transfers a process remembers.
+ENDED_REMEMBERED: Final = 10_000
 
 
 def request_transfer(
@@ -60,32 +61,14 @@ def request_transfer(
     return transfer
 
 
-class EndedTransfers:
-    """Transfers this process saw end, with their status; the oldest are forgotten beyond
-    `size`. An end is final, so a late message of such a transfer needs not even a read."""
-
-    def __init__(self, size: int = 10_000) -> None:
-        self._size = size
-        self._status: OrderedDict[str, str] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, transfer_id: str) -> str | None:
-        with self._lock:
-            return self._status.get(transfer_id)
-
-    def add(self, transfer_id: str, status: str) -> None:
-        with self._lock:
-            self._status[transfer_id] = status
-            if len(self._status) > self._size:
-                self._status.popitem(last=False)
-
-
 @dataclass
 class TransferProcess:
     """The process manager of the transfer saga: one small method per step."""
 
     runner: CommandRunner
-    ended: EndedTransfers = field(default_factory=EndedTransfers)
+    #: The transfers this process saw end, with their status. An end is final, so a late
+    #: message of such a transfer needs not even a read.
+    ended: RecentValues[str, str] = field(default_factory=lambda: RecentValues(ENDED_REMEMBERED))
 
     # -- single steps on an account: the step of the stage the transfer reached --------------
 
@@ -152,7 +135,7 @@ class TransferProcess:
                 break
             transfer, cause = self._drive_stage(transfer, cause)
         if transfer.stage in _TERMINAL:
-            self.ended.add(transfer_id, transfer.status)
+            self.ended.put(transfer_id, transfer.status)
         return transfer.status
 
     def funds_held(self, transfer_id: str, cause: str | None) -> None:

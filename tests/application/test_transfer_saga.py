@@ -17,7 +17,7 @@ from backend.application.errors import NotFound
 from backend.application.messaging import MessageDispatcher, subscribe_transfer_process
 from backend.application.metrics_ports import UNCHANGED, FinishedCommand
 from backend.application.ports import EventMetadata
-from backend.application.transfers import EndedTransfers, TransferProcess
+from backend.application.transfers import TransferProcess
 from backend.domain import errors
 from backend.domain.money import Money
 from tests.application.saga_harness import TIMEOUT, Bank
@@ -517,10 +517,3 @@ def test_transfer_requested_run_by_two_workers_at_once_ends_once(scenario: str) 
     assert types(bank, transfer_id) == expected
     source = bank.account(bank.transfer_state(transfer_id).source_account_id)
     assert (source.balance, source.holds) == (70 if scenario == "completed" else 100, {})
-
-
-def test_a_process_remembers_ended_transfers_up_to_a_bound() -> None:
-    ended = EndedTransfers(size=2)
-    for transfer_id, status in (("t-1", "completed"), ("t-2", "failed"), ("t-3", "completed")):
-        ended.add(transfer_id, status)
-    assert [ended.get(t) for t in ("t-1", "t-2", "t-3")] == [None, "failed", "completed"]
