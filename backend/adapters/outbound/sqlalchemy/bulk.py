@@ -21,20 +21,23 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Date, DateTime, Dialect, Insert, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
+from backend.adapters.outbound.sqlalchemy.driver import execute, execute_many, fetch_all
+
 R = TypeVar("R")
 
 #: Builds an INSERT variant for (dialect name, table).
 StatementBuilder = Callable[[str, Table], Insert]
 
 
-def _insert(dialect: str, table: Table) -> Any:
+def insert_statement(dialect: str, table: Table) -> Any:
+    """A dialect INSERT of `table` (one that has ON CONFLICT clauses)."""
     return (postgresql if dialect == "postgresql" else sqlite).insert(table)
 
 
 @lru_cache(maxsize=64)
 def guarded_upsert(dialect: str, table: Table) -> Insert:
     """Insert, or replace the stored row only by one with a higher `version`."""
-    statement = _insert(dialect, table)
+    statement = insert_statement(dialect, table)
     keys = [column.name for column in table.primary_key.columns]
     upsert: Insert = statement.on_conflict_do_update(
         index_elements=keys,
@@ -47,7 +50,7 @@ def guarded_upsert(dialect: str, table: Table) -> Insert:
 @lru_cache(maxsize=16)
 def insert_new(dialect: str, table: Table) -> Insert:
     """Insert, leaving rows whose key is already stored as they are."""
-    statement: Insert = _insert(dialect, table).on_conflict_do_nothing()
+    statement: Insert = insert_statement(dialect, table).on_conflict_do_nothing()
     return statement
 
 
@@ -107,14 +110,14 @@ def write_batches(connection: Connection, batches: Sequence[Batch]) -> None:
     compiled = [_compiled(connection.dialect, table, build) for build, table, _ in present]
     if connection.dialect.name == "sqlite":
         for statement, (_, _, rows) in zip(compiled, present, strict=True):
-            connection.exec_driver_sql(statement.sql, [_sqlite_row(statement, row) for row in rows])
+            execute_many(connection, statement.sql, [_sqlite_row(statement, row) for row in rows])
         return
     params = tuple(
         column
         for statement, (_, _, rows) in zip(compiled, present, strict=True)
         for column in _columns(statement, rows)
     )
-    connection.exec_driver_sql(_chained_sql(connection.dialect, tuple(compiled)), params)
+    execute(connection, _chained_sql(connection.dialect, tuple(compiled)), params)
 
 
 def _columns(statement: _Compiled, rows: Sequence[object]) -> list[list[Any]]:
@@ -160,8 +163,7 @@ def read_rows(
     columns = _selected(dialect, table, "t")
     sql = _rows_sql(dialect, table, tuple(where))
     params = tuple(_value_set(dialect, values) for values in where.values())
-    rows = connection.exec_driver_sql(sql, params).all()
-    return [build(*columns.convert(row)) for row in rows]
+    return [build(*columns.convert(row)) for row in fetch_all(connection, sql, params)]
 
 
 @lru_cache(maxsize=32)
@@ -187,7 +189,7 @@ def read_with_details(
     sql = _with_details_sql(dialect, table, key, detail, detail_key)
     params = (_value_set(dialect, detail_keys or ()), _value_set(dialect, keys))
     found = []
-    for row in connection.exec_driver_sql(sql, params).all():
+    for row in fetch_all(connection, sql, params):
         values, more = row[: left.width], row[left.width :]
         found.append((left.convert(values), None if more[0] is None else right.convert(more)))
     return found

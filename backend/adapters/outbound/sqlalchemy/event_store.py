@@ -23,6 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from backend.adapters.outbound.sqlalchemy.bulk import sqlite_datetime
+from backend.adapters.outbound.sqlalchemy.driver import execute_many, fetch_all
 from backend.adapters.outbound.sqlalchemy.event_store_tables import events
 from backend.adapters.outbound.sqlalchemy.json_documents import loads
 from backend.application.errors import ConcurrencyError
@@ -114,15 +115,15 @@ class SqlAlchemyEventStore:
             columns = {name: [row[name] for row in rows] for name in _EVENT_COLUMNS}
             for name in ("data", "metadata"):
                 columns[name] = [json.dumps(document) for document in columns[name]]
-            result = self._connection.exec_driver_sql(_PG_APPEND, columns)
-            return {version: position for position, version in result}
+            appended = fetch_all(self._connection, _PG_APPEND, columns)
+            return {version: position for position, version in appended}
         positions: dict[int, int] = {}
         for start in range(0, len(rows), SQLITE_CHUNK):
             chunk = [_sqlite_values(row) for row in rows[start : start + SQLITE_CHUNK]]
             sql = _sqlite_append_sql(len(chunk))
             params = tuple(value for values in chunk for value in values)
-            positions.update((v, p) for p, v in self._connection.exec_driver_sql(sql, params))
-        self._connection.exec_driver_sql(_SQLITE_OUTBOX, [(p,) for p in positions.values()])
+            positions.update((v, p) for p, v in fetch_all(self._connection, sql, params))
+        execute_many(self._connection, _SQLITE_OUTBOX, [(p,) for p in positions.values()])
         return positions
 
     def read_stream(
@@ -136,8 +137,7 @@ class SqlAlchemyEventStore:
 
     def history(self, stream_id: str, *, from_snapshot: bool = True) -> StreamHistory:
         sql = _history_sql(self._connection.dialect.name, from_snapshot)
-        # .all(): one fetchall, where iterating the result would fetch row by row.
-        rows = self._connection.exec_driver_sql(sql, {"id": stream_id}).all()
+        rows = fetch_all(self._connection, sql, {"id": stream_id})
         snapshot = None
         if rows and rows[0][2] is None:
             version, stream_type, _, state_version, state = rows[0]
