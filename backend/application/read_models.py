@@ -8,7 +8,7 @@ rebuild may all write the same row, in any order, without counting anything twic
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Protocol
 
@@ -64,6 +64,15 @@ class DailyTotal:
     closing_balance: int
     version: int
 
+    def plus(self, later: DailyTotal) -> DailyTotal:
+        """This row with the sums of a later one of the same day added, at its closing
+        balance and version."""
+        return DailyTotal(
+            self.account_id, self.day, self.deposits + later.deposits,
+            self.withdrawals + later.withdrawals, self.transfers_in + later.transfers_in,
+            self.transfers_out + later.transfers_out, later.closing_balance, later.version,
+        )  # fmt: skip
+
 
 @dataclass(frozen=True, slots=True)
 class TransferSummary:
@@ -93,6 +102,46 @@ class AccountChanges:
     summaries: Sequence[AccountSummary]
     transactions: Sequence[TransactionRow]
     daily_totals: Sequence[DailyTotal]
+
+
+@dataclass(frozen=True, slots=True)
+class AccountAdvance:
+    """A command's events on one account as changes to rows at `from_version`, written
+    without reading the rows first (the inline projector's path, every command pays for it).
+
+    Balances are relative: a row's balance is the summary's new balance minus its offset.
+    """
+
+    account_id: str
+    from_version: int
+    to_version: int
+    balance_delta: int
+    held_delta: int
+    closes: bool
+    updated_at: datetime
+    #: Each transaction (its balance_after not yet known) with its balance offset.
+    transactions: Sequence[tuple[TransactionRow, int]]
+    #: Each day's sums to add, with its version; the closing balance's offset beside it.
+    days: Sequence[tuple[DailyTotal, int]]
+
+    def summary_after(self, summary: AccountSummary) -> AccountSummary:
+        """`summary` (at `from_version`) once advanced."""
+        return replace(
+            summary,
+            balance=summary.balance + self.balance_delta,
+            held=summary.held + self.held_delta,
+            status="closed" if self.closes else summary.status,
+            version=self.to_version,
+            updated_at=self.updated_at,
+        )
+
+    def transactions_at(self, balance: int) -> list[TransactionRow]:
+        """The transactions, once the summary's new balance is known."""
+        return [replace(row, balance_after=balance - offset) for row, offset in self.transactions]
+
+    def day_increments_at(self, balance: int) -> list[DailyTotal]:
+        """Each day's sums to add, with its closing balance, once the new balance is known."""
+        return [replace(day, closing_balance=balance - offset) for day, offset in self.days]
 
 
 class CheckpointStore(Protocol):
@@ -131,9 +180,16 @@ class ReadModelStore(Protocol):
 
     def save_account_changes(self, changes: AccountChanges) -> None:
         """Write the accounts projection's rows at once, in one round trip where the store can
-        (every command that touches an account pays for this write): summaries and day rows
+        (the followers' and the fallback's write): summaries and day rows
         are upserts keeping whichever of the stored and the new row has the higher version;
         a transaction id already stored is left as it is."""
+        ...
+
+    def advance_account(self, advance: AccountAdvance) -> bool:
+        """If the account's summary is at `advance.from_version`: move it to `to_version`,
+        insert the transactions and add the day sums (rows at that version agree with the
+        summary, so adding counts nothing twice), in one round trip where the store can, and
+        return True. Otherwise change nothing and return False (the caller folds instead)."""
         ...
 
 

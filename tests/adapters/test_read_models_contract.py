@@ -3,7 +3,9 @@ exact rows from a fixed event sequence, replays change nothing, queries page sta
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import random
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -12,15 +14,18 @@ import pytest
 from backend.adapters.inbound.cli.migrate import upgrade_database
 from backend.adapters.outbound.memory.event_store import InMemoryDatabase, InMemoryUnitOfWork
 from backend.adapters.outbound.memory.read_models import InMemoryReadModelReader
+from backend.application.command_runner import CommandContext
 from backend.application.errors import NotFound
 from backend.application.queries import AccountQueries, TransferQueries
 from backend.application.read_models import (
+    AccountAdvance,
     AccountSummary,
     DailyTotal,
     TransactionRow,
     TransferSummary,
 )
 from backend.container import build_container
+from backend.domain.money import Money
 from backend.domain.transfer import FailureReason
 from tests.conftest import SettingsFactory
 from tests.read_side import Bank, ReadSide, dump, migrated_engine, sql_read_side
@@ -30,12 +35,16 @@ D2 = D1 + timedelta(days=1)
 MINUTE = timedelta(minutes=1)
 
 
+def memory_read_side() -> ReadSide:
+    db = InMemoryDatabase()
+    return ReadSide("memory", lambda: InMemoryUnitOfWork(db), InMemoryReadModelReader(db))
+
+
 @pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def side(request: pytest.FixtureRequest) -> Iterator[ReadSide]:
     """Each read-side backend in turn."""
     if request.param == "memory":
-        db = InMemoryDatabase()
-        yield ReadSide("memory", lambda: InMemoryUnitOfWork(db), InMemoryReadModelReader(db))
+        yield memory_read_side()
         return
     fixture = "sqlite_url" if request.param == "sqlite" else "fresh_postgres_url"
     engine = migrated_engine(request.getfixturevalue(fixture))
@@ -156,6 +165,98 @@ def test_a_gap_on_an_earlier_day_is_added_to_that_days_row(side: ReadSide) -> No
     assert side.reader.daily_totals_of("acc-a") == [
         DailyTotal("acc-a", D1.date(), 120, 0, 0, 0, 120, 3),
         DailyTotal("acc-a", D2.date(), 3, 0, 0, 0, 123, 4),
+    ]
+
+
+def write_random_history(bank: Bank, seed: int) -> None:
+    """Deposits, withdrawals, transfers (completed and failed), commands of several events on
+    one account, and days passing, in a random order."""
+    rng = random.Random(seed)  # noqa: S311 (a reproducible history, not a secret)
+    bank.clock.current = D1
+    bank.open("acc-a", "alice")
+    bank.open("acc-b", "bob", "Savings")
+    balances = {"acc-a": 0, "acc-b": 0}
+    for n in range(40):
+        account = rng.choice(["acc-a", "acc-b"])
+        other = "acc-b" if account == "acc-a" else "acc-a"
+        amount = rng.randint(1, 5_000)
+        match rng.randrange(5):
+            case 0 | 1:
+                bank.deposit(account, amount, f"dep {n}")
+                balances[account] += amount
+            case 2 if balances[account] >= amount:
+                bank.withdraw(account, amount)
+                balances[account] -= amount
+            case 3 if balances[account] >= amount:
+                owner = "alice" if account == "acc-a" else "bob"
+                bank.request(f"t-{n}", account, other, amount, owner)
+                if rng.random() < 0.7:
+                    bank.complete(f"t-{n}", account, other, amount)
+                    balances[account], balances[other] = (
+                        balances[account] - amount,
+                        balances[other] + amount,
+                    )
+                else:
+                    bank.fail(f"t-{n}", account, FailureReason.TARGET_ACCOUNT_CLOSED)
+            case _:
+                bank.run(several_deposits(account, [amount, amount // 2 + 1, 7]))
+                balances[account] += amount + amount // 2 + 1 + 7
+        bank.clock.advance(minutes=rng.choice([1, 90, 600]))
+
+
+def several_deposits(account_id: str, amounts: list[int]) -> Callable[[CommandContext], None]:
+    """One command appending a deposit event per amount."""
+
+    def handler(ctx: CommandContext) -> None:
+        account = ctx.accounts.get(account_id)
+        assert account is not None
+        for amount in amounts:
+            account.deposit(Money(amount, "EUR"), "batch")
+        ctx.accounts.save(account, ctx.metadata)
+
+    return handler
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_rows_advanced_inline_equal_a_fold_of_the_same_log(side: ReadSide, seed: int) -> None:
+    """Inline, a command's rows are advanced without being read (`advance_account`); a
+    follower alone folds them from the log. Both give the same rows, on every backend."""
+    write_random_history(side.bank(inline=True), seed)
+    folded = memory_read_side()
+    write_random_history(folded.bank(inline=False), seed)
+    folded.follower().catch_up()
+    assert dump(side.reader, OWNERS) == dump(folded.reader, OWNERS)
+    side.follower().catch_up()  # and a follower after the inline writes changes nothing
+    assert dump(side.reader, OWNERS) == dump(folded.reader, OWNERS)
+
+
+def test_advance_changes_nothing_unless_the_summary_is_where_it_starts(side: ReadSide) -> None:
+    bank = side.bank(inline=True)
+    bank.clock.current = D1
+    bank.open("acc-a", "alice")
+    bank.deposit("acc-a", 100)
+    before = dump(side.reader, OWNERS)
+    move = TransactionRow("ev-x", "acc-a", 99, "deposit", 5, "EUR", 0, None, None, D1)
+    day = DailyTotal("acc-a", D1.date(), 5, 0, 0, 0, 0, 3)
+    for start in (1, 3):  # behind and ahead of the stored summary (version 2)
+        advance = AccountAdvance(
+            "acc-a", start, start + 1, 5, 0, False, D1, [(move, 0)], [(day, 0)]
+        )
+        with side.uow() as uow:
+            assert uow.read_models.advance_account(advance) is False
+            uow.commit()
+    missing = AccountAdvance("acc-none", 1, 2, 5, 0, False, D1, [], [])
+    with side.uow() as uow:
+        assert uow.read_models.advance_account(missing) is False
+        advance = AccountAdvance("acc-a", 2, 3, 5, 0, False, D2, [(move, 0)], [(day, 0)])
+        assert uow.read_models.advance_account(advance) is True
+        uow.commit()
+    assert dump(side.reader, OWNERS) != before
+    summary = side.reader.account("acc-a")
+    assert summary is not None and (summary.balance, summary.version) == (105, 3)
+    assert side.reader.transactions_of("acc-a", None, 1) == [replace(move, balance_after=105)]
+    assert side.reader.daily_totals_of("acc-a") == [
+        DailyTotal("acc-a", D1.date(), 105, 0, 0, 0, 105, 3)
     ]
 
 

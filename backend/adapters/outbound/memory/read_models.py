@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from backend.application.ports import StoredEvent
 from backend.application.read_models import (
+    AccountAdvance,
     AccountChanges,
     AccountSummary,
     DailyTotal,
@@ -120,6 +121,19 @@ class InMemoryReadModelStore:
         self.stage(SUMMARIES, {row.account_id: row for row in changes.summaries})
         self.stage(TRANSACTIONS, {row.transaction_id: row for row in changes.transactions})
         self.stage(DAILY, {(row.account_id, row.day): row for row in changes.daily_totals})
+
+    def advance_account(self, advance: AccountAdvance) -> bool:
+        summary = self.lookup(SUMMARIES, [advance.account_id]).get(advance.account_id)
+        if summary is None or summary.version != advance.from_version:
+            return False
+        after = advance.summary_after(summary)
+        increments = {(d.account_id, d.day): d for d in advance.day_increments_at(after.balance)}
+        days = self.lookup(DAILY, increments)
+        self.stage(SUMMARIES, {after.account_id: after})
+        transactions = advance.transactions_at(after.balance)
+        self.stage(TRANSACTIONS, {row.transaction_id: row for row in transactions})
+        self.stage(DAILY, {k: days[k].plus(d) if k in days else d for k, d in increments.items()})
+        return True
 
     def publish(self) -> None:
         """Commit the staged rows, each through its table's guard."""

@@ -24,6 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
+from backend.adapters.outbound.sqlalchemy.account_advance import advance_account
 from backend.adapters.outbound.sqlalchemy.bulk import (
     guarded_upsert,
     insert_new,
@@ -40,6 +41,7 @@ from backend.adapters.outbound.sqlalchemy.read_model_tables import (
 )
 from backend.application.ports import StoredEvent
 from backend.application.read_models import (
+    AccountAdvance,
     AccountChanges,
     AccountSummary,
     DailyTotal,
@@ -153,6 +155,9 @@ class SqlAlchemyReadModelStore:
                 (guarded_upsert, tables.daily_totals, changes.daily_totals),
             ],
         )
+
+    def advance_account(self, advance: AccountAdvance) -> bool:
+        return advance_account(self._connection, self._tables, advance)
 
 
 class SqlAlchemyReadModelReader:

@@ -16,6 +16,7 @@ from backend.adapters.outbound.sqlalchemy.read_models import (
     SqlAlchemyReadModelStore,
 )
 from backend.application.read_models import (
+    AccountAdvance,
     AccountChanges,
     AccountSummary,
     DailyTotal,
@@ -91,6 +92,9 @@ class ShadowReadModelStore:
             if row.account_id not in latest or latest[row.account_id].day <= row.day:
                 latest[row.account_id] = row
         self._inner.save_account_changes(changes)
+
+    def advance_account(self, advance: AccountAdvance) -> bool:
+        return False  # a rebuild folds every event; commands never write to its tables
 
     def save_transfers(self, rows: Sequence[TransferSummary]) -> None:
         for row in rows:

@@ -1,0 +1,165 @@
+"""`ReadModelStore.advance_account`: a command's account rows written without reading them.
+
+The summary moves by a guarded UPDATE (`WHERE version = from_version ... RETURNING balance`);
+only when it matched are the transactions inserted and the day sums added, their balances
+being the returned one minus each row's offset.
+
+- PostgreSQL: one statement, one round trip. The UPDATE is a data-modifying CTE and the two
+  INSERTs select from it, so they write nothing when it matched no row.
+- SQLite: the UPDATE, then an executemany per table (in process: no round trip to save).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Connection, Insert, Table
+
+from backend.adapters.outbound.sqlalchemy.bulk import (
+    insert_new,
+    insert_statement,
+    sqlite_datetime,
+    write_batches,
+)
+from backend.adapters.outbound.sqlalchemy.driver import fetch_all
+from backend.adapters.outbound.sqlalchemy.read_model_tables import ReadModelTables
+from backend.application.read_models import AccountAdvance
+
+#: The day sums that an advance adds to a stored day row.
+SUMS = ("deposits", "withdrawals", "transfers_in", "transfers_out")
+
+
+def advance_account(
+    connection: Connection, tables: ReadModelTables, advance: AccountAdvance
+) -> bool:
+    if connection.dialect.name == "postgresql":
+        return _advance_postgres(connection, tables, advance)
+    return _advance_sqlite(connection, tables, advance)
+
+
+@lru_cache(maxsize=16)
+def adding_upsert(dialect: str, table: Table) -> Insert:
+    """Insert a day row, or add its sums to the stored one of a lower version."""
+    statement = insert_statement(dialect, table)
+    added = {name: table.c[name] + statement.excluded[name] for name in SUMS}
+    upsert: Insert = statement.on_conflict_do_update(
+        index_elements=["account_id", "day"],
+        set_={
+            **added,
+            "closing_balance": statement.excluded.closing_balance,
+            "version": statement.excluded.version,
+        },
+        where=table.c.version < statement.excluded.version,
+    )
+    return upsert
+
+
+def _summary_update(table: Table, placeholder: str) -> str:
+    names = ("delta", "held", "closes", "to", "at", "id", "from")
+    p = {name: placeholder.format(name=name) for name in names}
+    # Only our own identifiers and placeholders go into the text; values are bound.
+    return (
+        f'UPDATE "{table.name}" SET balance = balance + {p["delta"]},'  # noqa: S608
+        f" held = held + {p['held']},"
+        f" status = CASE WHEN {p['closes']} THEN 'closed' ELSE status END,"
+        f" version = {p['to']}, updated_at = {p['at']}"
+        f" WHERE account_id = {p['id']} AND version = {p['from']} RETURNING balance"
+    )
+
+
+def _summary_params(advance: AccountAdvance, at: Any) -> dict[str, Any]:
+    return {
+        "delta": advance.balance_delta,
+        "held": advance.held_delta,
+        "closes": advance.closes,
+        "to": advance.to_version,
+        "at": at,
+        "id": advance.account_id,
+        "from": advance.from_version,
+    }
+
+
+def _advance_sqlite(
+    connection: Connection, tables: ReadModelTables, advance: AccountAdvance
+) -> bool:
+    sql = _sqlite_update_sql(tables.summaries)
+    params = _summary_params(advance, sqlite_datetime(advance.updated_at))
+    rows = fetch_all(connection, sql, params)
+    if not rows:
+        return False
+    balance = rows[0][0]
+    write_batches(
+        connection,
+        [
+            (insert_new, tables.transactions, advance.transactions_at(balance)),
+            (adding_upsert, tables.daily_totals, advance.day_increments_at(balance)),
+        ],
+    )
+    return True
+
+
+@lru_cache(maxsize=4)
+def _sqlite_update_sql(table: Table) -> str:
+    return _summary_update(table, ":{name}")
+
+
+def _advance_postgres(
+    connection: Connection, tables: ReadModelTables, advance: AccountAdvance
+) -> bool:
+    params = _summary_params(advance, advance.updated_at)
+    # The offsets travel in the balance columns; the statement subtracts them from the new balance.
+    transactions = [row for row, _ in advance.transactions]
+    params |= _arrays("t", tables.transactions, transactions, "balance_after", advance.transactions)
+    days = [row for row, _ in advance.days]
+    params |= _arrays("d", tables.daily_totals, days, "closing_balance", advance.days)
+    sql = _postgres_sql(connection.dialect, tables)
+    return bool(fetch_all(connection, sql, params))
+
+
+def _arrays(
+    prefix: str,
+    table: Table,
+    rows: list[Any],
+    offset_column: str,
+    with_offsets: Any,
+) -> dict[str, list[Any]]:
+    """One array parameter per column (`<prefix>_<column>`), the offsets in `offset_column`."""
+    arrays = {f"{prefix}_{c.name}": [getattr(row, c.name) for row in rows] for c in table.c}
+    arrays[f"{prefix}_{offset_column}"] = [offset for _, offset in with_offsets]
+    return arrays
+
+
+@lru_cache(maxsize=4)
+def _postgres_sql(dialect: Any, tables: ReadModelTables) -> str:
+    summaries, transactions, days = tables.summaries, tables.transactions, tables.daily_totals
+
+    def unnest(prefix: str, table: Table) -> str:
+        arrays = ", ".join(
+            f"%({prefix}_{c.name})s::{c.type.compile(dialect=dialect)}[]" for c in table.c
+        )
+        names = ", ".join(f'"{c.name}"' for c in table.c)
+        return f"unnest({arrays}) AS {prefix}({names})"
+
+    def selected(prefix: str, table: Table, offset_column: str) -> str:
+        return ", ".join(
+            f"a.balance - {prefix}.{c.name}" if c.name == offset_column else f"{prefix}.{c.name}"
+            for c in table.c
+        )
+
+    added = ", ".join(f"{name} = s.{name} + excluded.{name}" for name in SUMS)
+    # Only our own identifiers, type names and placeholders go into the text; values are bound.
+    return (
+        f"WITH a AS ({_summary_update(summaries, '%({name})s')}),"  # noqa: S608
+        f' moved AS (INSERT INTO "{transactions.name}"'
+        f" SELECT {selected('t', transactions, 'balance_after')}"
+        f" FROM a CROSS JOIN {unnest('t', transactions)}"
+        " ON CONFLICT (transaction_id) DO NOTHING),"
+        f' counted AS (INSERT INTO "{days.name}" AS s'
+        f" SELECT {selected('d', days, 'closing_balance')}"
+        f" FROM a CROSS JOIN {unnest('d', days)}"
+        f" ON CONFLICT (account_id, day) DO UPDATE SET {added},"
+        " closing_balance = excluded.closing_balance, version = excluded.version"
+        " WHERE s.version < excluded.version)"
+        " SELECT balance FROM a"
+    )
