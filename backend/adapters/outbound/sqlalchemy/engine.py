@@ -36,6 +36,14 @@ def deferred(engine: Engine) -> Engine:
     return engine.execution_options(**{SQLITE_BEGIN: "DEFERRED"})
 
 
+def single_reads(engine: Engine) -> Engine:
+    """A view of `engine` for one-statement reads: on PostgreSQL in autocommit (the statement
+    is its own transaction, so no BEGIN and ROLLBACK around it), on SQLite `deferred`."""
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(isolation_level="AUTOCOMMIT")
+    return deferred(engine)
+
+
 def ping_database(engine: Engine) -> None:
     """Raise unless the database answers `SELECT 1` (without taking SQLite's write lock)."""
     with deferred(engine).connect() as connection:

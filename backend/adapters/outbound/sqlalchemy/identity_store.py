@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -9,7 +10,9 @@ from typing import Any
 from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from backend.adapters.outbound.sqlalchemy.engine import deferred
+from backend.adapters.outbound.sqlalchemy.bulk import sqlite_datetime
+from backend.adapters.outbound.sqlalchemy.driver import fetch_all
+from backend.adapters.outbound.sqlalchemy.engine import deferred, single_reads
 from backend.adapters.outbound.sqlalchemy.identity_tables import (
     as_utc,
     refresh_tokens,
@@ -120,11 +123,21 @@ class SqlAlchemyRefreshTokenStore:
             connection.execute(statement)
 
 
+#: Every authenticated request asks this, so it goes to the driver as one statement.
+_ANY_REVOKED = {
+    "postgresql": "SELECT 1 FROM token_denylist"
+    " WHERE token_id = ANY(%s) AND expires_at > %s LIMIT 1",
+    "sqlite": "SELECT 1 FROM token_denylist"
+    " WHERE token_id IN (SELECT value FROM json_each(?)) AND expires_at > ? LIMIT 1",
+}
+
+
 class SqlAlchemyTokenDenylist:
-    """TokenDenylist port for embedded mode; expired entries are purged on each revoke."""
+    """TokenDenylist port on SQL; expired entries are purged on each revoke."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._reads = single_reads(engine)
 
     def revoke(self, token_id: str, until: datetime, now: datetime) -> None:
         table = token_denylist
@@ -135,9 +148,10 @@ class SqlAlchemyTokenDenylist:
             connection.execute(insert(table).values(token_id=token_id, expires_at=until))
 
     def any_revoked(self, token_ids: Sequence[str], now: datetime) -> bool:
-        query = select(token_denylist.c.token_id).where(
-            token_denylist.c.token_id.in_(list(token_ids)),
-            token_denylist.c.expires_at > now,
-        )
-        with deferred(self._engine).connect() as connection:
-            return connection.execute(query.limit(1)).first() is not None
+        with self._reads.connect() as connection:
+            dialect = connection.dialect.name
+            if dialect == "sqlite":
+                params: tuple[Any, ...] = (json.dumps(list(token_ids)), sqlite_datetime(now))
+            else:
+                params = (list(token_ids), now)
+            return bool(fetch_all(connection, _ANY_REVOKED[dialect], params))
