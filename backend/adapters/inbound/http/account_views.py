@@ -29,6 +29,7 @@ from backend.adapters.inbound.http.schemas import (
     TransactionSchema,
     load,
     load_query,
+    shared,
 )
 from backend.application import accounts
 from backend.application.command_runner import CommandContext
@@ -68,7 +69,7 @@ class AccountViews:
         self.services = services
 
     def open_account(self) -> Response:
-        data = load(OpenAccountSchema(), json_object_body())
+        data = load(shared(OpenAccountSchema), json_object_body())
         _check_currency(data["currency"], self.services.settings.currencies)
         command = OpenAccount(current_user_id(), data["name"].strip(), data["currency"])
         account = self._run(lambda ctx: accounts.open_account(command, ctx))
@@ -77,12 +78,12 @@ class AccountViews:
         return response
 
     def list_accounts(self) -> Response:
-        page = load_query(PageQuerySchema())
+        page = load_query(shared(PageQuerySchema))
         found = self._queries().accounts(current_user_id(), page["limit"], page.get("cursor"))
-        return _page(AccountPageSchema(), found, page["limit"])
+        return _page(shared(AccountPageSchema), found, page["limit"])
 
     def get_account(self, account_id: str) -> Response:
-        as_of = load_query(AccountQuerySchema()).get("as_of")
+        as_of = load_query(shared(AccountQuerySchema)).get("as_of")
         queries = self._queries()
         if as_of is None:
             return _account(queries.account(current_user_id(), account_id))
@@ -95,24 +96,24 @@ class AccountViews:
         return _money(self.services, account_id, Withdraw, accounts.withdraw, "withdrawal")
 
     def close(self, account_id: str) -> Response:
-        load(EmptySchema(), json_object_body(required=False))
+        load(shared(EmptySchema), json_object_body(required=False))
         command = CloseAccount(current_user_id(), account_id, expected_version())
         self._run(lambda ctx: accounts.close_account(command, ctx))
         return _account(self._queries().account(command.owner_id, account_id))
 
     def transactions(self, account_id: str) -> Response:
-        page = load_query(PageQuerySchema())
+        page = load_query(shared(PageQuerySchema))
         found = self._queries().transactions(
             current_user_id(), account_id, page["limit"], page.get("cursor")
         )
-        return _page(TransactionPageSchema(), found, page["limit"])
+        return _page(shared(TransactionPageSchema), found, page["limit"])
 
     def events(self, account_id: str) -> Response:
-        page = load_query(PageQuerySchema())
+        page = load_query(shared(PageQuerySchema))
         found = self._queries().events(
             current_user_id(), account_id, page["limit"], page.get("cursor")
         )
-        return _page(EventPageSchema(), found, page["limit"])
+        return _page(shared(EventPageSchema), found, page["limit"])
 
     def _queries(self) -> Any:
         return self.services.account_queries()
@@ -144,7 +145,7 @@ def _money(
 ) -> Response:
     idempotency_key()  # a malformed key is refused before anything else is looked at
     body = json_object_body()
-    data = load(MoneyCommandSchema(), body)
+    data = load(shared(MoneyCommandSchema), body)
     command = command_type(
         current_user_id(), account_id, data["amount"], data.get("reference"), expected_version()
     )
@@ -176,7 +177,7 @@ def _transaction(ctx: CommandContext, event: StoredEvent, kind: str) -> dict[str
         "transfer_id": None,
         "occurred_at": event.occurred_at,
     }
-    dumped: dict[str, Any] = TransactionSchema().dump(transaction)
+    dumped: dict[str, Any] = shared(TransactionSchema).dump(transaction)
     return dumped
 
 
@@ -190,7 +191,7 @@ def _check_currency(currency: str, supported: tuple[str, ...]) -> None:
 
 
 def _account(view: Any, status: int = 200) -> Response:
-    response = jsonify(AccountSchema().dump(view))
+    response = jsonify(shared(AccountSchema).dump(view))
     response.status_code = status
     response.headers["ETag"] = f'"{view.version}"'
     return response

@@ -15,6 +15,7 @@ from backend.adapters.inbound.http.schemas import (
     TokenRequestSchema,
     UserSchema,
     load,
+    shared,
 )
 from backend.application.identity import TokenPair
 
@@ -26,30 +27,30 @@ def auth_blueprint(services: ApiServices) -> Blueprint:
 
     @blueprint.post("/users")
     def register() -> tuple[Response, int]:
-        data = load(RegisterUserSchema(), json_object_body())
+        data = load(shared(RegisterUserSchema), json_object_body())
         user = services.identity().register(data["email"], data["password"], data["name"])
-        return jsonify(UserSchema().dump(user)), 201
+        return jsonify(shared(UserSchema).dump(user)), 201
 
     @blueprint.get("/users/me")
     @authenticated
     def me() -> Response:
-        return jsonify(UserSchema().dump(services.identity().user(current_claims().user_id)))
+        return jsonify(shared(UserSchema).dump(services.identity().user(current_claims().user_id)))
 
     @blueprint.post("/auth/token")
     def token() -> Response:
-        data = load(TokenRequestSchema(), json_object_body())
+        data = load(shared(TokenRequestSchema), json_object_body())
         pair = services.identity().login(data["email"], data["password"], client_address())
         return _pair(pair)
 
     @blueprint.post("/auth/refresh")
     def refresh() -> Response:
-        data = load(RefreshRequestSchema(), json_object_body())
+        data = load(shared(RefreshRequestSchema), json_object_body())
         return _pair(services.identity().refresh(data["refresh_token"]))
 
     @blueprint.post("/auth/logout")
     @authenticated
     def logout() -> Response:
-        data = load(RefreshRequestSchema(), json_object_body())
+        data = load(shared(RefreshRequestSchema), json_object_body())
         services.identity().logout(current_claims(), data["refresh_token"])
         return Response(status=204)
 
@@ -63,4 +64,4 @@ def _pair(pair: TokenPair) -> Response:
         "token_type": "Bearer",
         "expires_in": pair.expires_in,
     }
-    return jsonify(TokenPairSchema().dump(body))
+    return jsonify(shared(TokenPairSchema).dump(body))

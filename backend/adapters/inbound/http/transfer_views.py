@@ -22,6 +22,7 @@ from backend.adapters.inbound.http.schemas import (
     UtcDateTime,
     load,
     load_query,
+    shared,
 )
 from backend.application.command_runner import CommandContext
 from backend.application.commands import RequestTransfer
@@ -85,7 +86,7 @@ def transfer_blueprint(services: ApiServices) -> Blueprint:
     @authenticated
     def create_transfer() -> Response:
         body = json_object_body()
-        data = load(RequestTransferSchema(), body)
+        data = load(shared(RequestTransferSchema), body)
         command = RequestTransfer(
             current_user_id(),
             data["source_account_id"],
@@ -109,12 +110,14 @@ def transfer_blueprint(services: ApiServices) -> Blueprint:
     @blueprint.get("/transfers/<transfer_id>")
     @authenticated
     def get_transfer(transfer_id: str) -> Response:
-        return jsonify(TransferSchema().dump(queries().transfer(current_user_id(), transfer_id)))
+        return jsonify(
+            shared(TransferSchema).dump(queries().transfer(current_user_id(), transfer_id))
+        )
 
     @blueprint.get("/transfers")
     @authenticated
     def list_transfers() -> Response:
-        query = load_query(TransferListQuerySchema())
+        query = load_query(shared(TransferListQuerySchema))
         page = queries().transfers(
             current_user_id(),
             query.get("account_id"),
@@ -122,7 +125,7 @@ def transfer_blueprint(services: ApiServices) -> Blueprint:
             query["limit"],
             query.get("cursor"),
         )
-        return page_response(TransferPageSchema(), page, query["limit"])
+        return page_response(shared(TransferPageSchema), page, query["limit"])
 
     return blueprint
 
@@ -144,4 +147,4 @@ def _accepted(ctx: CommandContext, transfer: Transfer) -> StoredResponse:
         "completed_at": None,
     }
     location = f"{request.script_root}/api/v1/transfers/{transfer.id}"
-    return StoredResponse(202, TransferSchema().dump(body), {"Location": location})
+    return StoredResponse(202, shared(TransferSchema).dump(body), {"Location": location})
