@@ -11,6 +11,8 @@ being the returned one minus each row's offset.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import date
 from functools import lru_cache
 from typing import Any
 
@@ -23,6 +25,7 @@ from backend.adapters.outbound.sqlalchemy.bulk import (
     write_batches,
 )
 from backend.adapters.outbound.sqlalchemy.driver import fetch_all
+from backend.adapters.outbound.sqlalchemy.json_documents import dumps
 from backend.adapters.outbound.sqlalchemy.read_model_tables import ReadModelTables
 from backend.application.read_models import AccountAdvance
 
@@ -108,42 +111,39 @@ def _advance_postgres(
     connection: Connection, tables: ReadModelTables, advance: AccountAdvance
 ) -> bool:
     params = _summary_params(advance, advance.updated_at)
-    # The offsets travel in the balance columns; the statement subtracts them from the new balance.
-    transactions = [row for row, _ in advance.transactions]
-    params |= _arrays("t", tables.transactions, transactions, "balance_after", advance.transactions)
-    days = [row for row, _ in advance.days]
-    params |= _arrays("d", tables.daily_totals, days, "closing_balance", advance.days)
+    # The offsets travel in the balance fields; the statement subtracts them from the balance.
+    params["t"] = _rows_json(advance.transactions, "balance_after")
+    params["d"] = _rows_json(advance.days, "closing_balance")
     sql = _postgres_sql(connection.dialect, tables)
     return bool(fetch_all(connection, sql, params))
 
 
-def _arrays(
-    prefix: str,
-    table: Table,
-    rows: list[Any],
-    offset_column: str,
-    with_offsets: Any,
-) -> dict[str, list[Any]]:
-    """One array parameter per column (`<prefix>_<column>`), the offsets in `offset_column`."""
-    arrays = {f"{prefix}_{c.name}": [getattr(row, c.name) for row in rows] for c in table.c}
-    arrays[f"{prefix}_{offset_column}"] = [offset for _, offset in with_offsets]
-    return arrays
+def _rows_json(rows: Sequence[tuple[Any, int]], offset_field: str) -> str:
+    """Rows (dataclasses) as one JSON array of objects, each with its offset in `offset_field`:
+    one parameter for the driver, however many rows."""
+    documents = []
+    for row, offset in rows:
+        document = {name: _json_value(getattr(row, name)) for name in row.__slots__}
+        document[offset_field] = offset
+        documents.append(document)
+    return dumps(documents)
+
+
+def _json_value(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date) else value  # datetimes are dates too
 
 
 @lru_cache(maxsize=4)
 def _postgres_sql(dialect: Any, tables: ReadModelTables) -> str:
     summaries, transactions, days = tables.summaries, tables.transactions, tables.daily_totals
 
-    def unnest(prefix: str, table: Table) -> str:
-        arrays = ", ".join(
-            f"%({prefix}_{c.name})s::{c.type.compile(dialect=dialect)}[]" for c in table.c
-        )
-        names = ", ".join(f'"{c.name}"' for c in table.c)
-        return f"unnest({arrays}) AS {prefix}({names})"
+    def rows(name: str, table: Table) -> str:
+        typed = ", ".join(f'"{c.name}" {c.type.compile(dialect=dialect)}' for c in table.c)
+        return f"jsonb_to_recordset(%({name})s::jsonb) AS {name}({typed})"
 
-    def selected(prefix: str, table: Table, offset_column: str) -> str:
+    def selected(name: str, table: Table, offset_column: str) -> str:
         return ", ".join(
-            f"a.balance - {prefix}.{c.name}" if c.name == offset_column else f"{prefix}.{c.name}"
+            f'a.balance - {name}."{c.name}"' if c.name == offset_column else f'{name}."{c.name}"'
             for c in table.c
         )
 
@@ -153,11 +153,11 @@ def _postgres_sql(dialect: Any, tables: ReadModelTables) -> str:
         f"WITH a AS ({_summary_update(summaries, '%({name})s')}),"  # noqa: S608
         f' moved AS (INSERT INTO "{transactions.name}"'
         f" SELECT {selected('t', transactions, 'balance_after')}"
-        f" FROM a CROSS JOIN {unnest('t', transactions)}"
+        f" FROM a CROSS JOIN {rows('t', transactions)}"
         " ON CONFLICT (transaction_id) DO NOTHING),"
         f' counted AS (INSERT INTO "{days.name}" AS s'
         f" SELECT {selected('d', days, 'closing_balance')}"
-        f" FROM a CROSS JOIN {unnest('d', days)}"
+        f" FROM a CROSS JOIN {rows('d', days)}"
         f" ON CONFLICT (account_id, day) DO UPDATE SET {added},"
         " closing_balance = excluded.closing_balance, version = excluded.version"
         " WHERE s.version < excluded.version)"

@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from backend.adapters.outbound.sqlalchemy.bulk import sqlite_datetime
 from backend.adapters.outbound.sqlalchemy.driver import execute_many, fetch_all
 from backend.adapters.outbound.sqlalchemy.event_store_tables import events
-from backend.adapters.outbound.sqlalchemy.json_documents import loads
+from backend.adapters.outbound.sqlalchemy.json_documents import dumps, loads
 from backend.application.errors import ConcurrencyError
 from backend.application.ports import (
     EventMetadata,
@@ -112,10 +112,8 @@ class SqlAlchemyEventStore:
     def _insert(self, rows: list[dict[str, Any]]) -> dict[int, int]:
         """Insert events and their outbox rows; version -> position."""
         if self._postgres:
-            columns = {name: [row[name] for row in rows] for name in _EVENT_COLUMNS}
-            for name in ("data", "metadata"):
-                columns[name] = [json.dumps(document) for document in columns[name]]
-            appended = fetch_all(self._connection, _PG_APPEND, columns)
+            batch = [{**row, "occurred_at": row["occurred_at"].isoformat()} for row in rows]
+            appended = fetch_all(self._connection, _PG_APPEND, (dumps(batch),))
             return {version: position for position, version in appended}
         positions: dict[int, int] = {}
         for start in range(0, len(rows), SQLITE_CHUNK):
@@ -169,33 +167,34 @@ def _pg_append_sql() -> str:
     rows, return (position, version) of each.
 
     The lock is a materialised CTE joined to the rows, so no row (and no position from the
-    sequence) exists before the lock is held. The rows come as one array per column (unnest),
-    so the statement is the same text whatever the number of events.
+    sequence) exists before the lock is held. The rows come as one JSON array of objects
+    (jsonb_to_recordset): one parameter for the driver to send whatever the number of events,
+    where an array per column cost more to adapt than the statement to run.
     """
-    arrays = ", ".join(f"%({name})s::{_PG_ARRAY_TYPES[name]}" for name in _EVENT_COLUMNS)
     columns = ", ".join(_EVENT_COLUMNS)
+    typed = ", ".join(f'"{name}" {_PG_TYPES[name]}' for name in _EVENT_COLUMNS)
     # Only our own column names and placeholders go into the text; values are bound.
     return (
         f"WITH locked AS MATERIALIZED ({APPEND_LOCK_SQL}),"  # noqa: S608
         f" appended AS (INSERT INTO events ({columns})"
-        f" SELECT batch.* FROM locked CROSS JOIN unnest({arrays}) AS batch"
+        f" SELECT batch.* FROM locked CROSS JOIN jsonb_to_recordset(%s::jsonb) AS batch({typed})"
         " RETURNING position, version),"
         " outboxed AS (INSERT INTO outbox (id) SELECT position FROM appended)"
         " SELECT position, version FROM appended"
     )
 
 
-#: Array types of the unnest above; JSON documents travel as text and are cast once.
-_PG_ARRAY_TYPES = {
-    "event_id": "text[]",
-    "stream_id": "text[]",
-    "stream_type": "text[]",
-    "version": "int[]",
-    "type": "text[]",
-    "schema_version": "int[]",
-    "data": "text[]::jsonb[]",
-    "metadata": "text[]::jsonb[]",
-    "occurred_at": "timestamptz[]",
+#: Types of the recordset above, in the events table's column order.
+_PG_TYPES = {
+    "event_id": "text",
+    "stream_id": "text",
+    "stream_type": "text",
+    "version": "int",
+    "type": "text",
+    "schema_version": "int",
+    "data": "jsonb",
+    "metadata": "jsonb",
+    "occurred_at": "timestamptz",
 }
 _PG_APPEND = _pg_append_sql()
 
