@@ -19,7 +19,13 @@ def configure_logging(log_format: str = "text", level: str = "INFO") -> None:
     """Send every log record (ours and libraries') to stderr as JSON lines or readable text."""
     shared = _shared_processors()
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        # filter_by_level first: a line below the level costs no processing (every command
+        # and request logs one at INFO).
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *shared,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=False,
