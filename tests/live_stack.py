@@ -245,8 +245,20 @@ class Client:
         return dict(self.expect(200, "GET", f"/accounts/{account_id}", user))
 
     def transfer(self, user: User, source: str, target: str, amount: int) -> dict[str, Any]:
+        """Request a transfer, as a careful client does: with an Idempotency-Key, retried when
+        the connection drops before the answer (say a kept-alive connection the server closed
+        as the request went out); a retry of one that got through replays its 202."""
         body = {"source_account_id": source, "target_account_id": target, "amount": amount}
-        return dict(self.expect(202, "POST", "/transfers", user, json=body))
+        headers = {"Idempotency-Key": uuid.uuid4().hex}
+        for attempt in range(3):
+            try:
+                return dict(
+                    self.expect(202, "POST", "/transfers", user, json=body, headers=headers)
+                )
+            except requests.ConnectionError:
+                if attempt == 2:
+                    raise
+        raise AssertionError("not reached")
 
     def transfer_status(self, user: User, transfer_id: str) -> dict[str, Any]:
         return dict(self.expect(200, "GET", f"/transfers/{transfer_id}", user))
