@@ -180,9 +180,9 @@ class ReadModelStore(Protocol):
 
     def save_account_changes(self, changes: AccountChanges) -> None:
         """Write the accounts projection's rows at once, in one round trip where the store can
-        (the followers' and the fallback's write): summaries and day rows
-        are upserts keeping whichever of the stored and the new row has the higher version;
-        a transaction id already stored is left as it is."""
+        (the followers' write, and the inline projector's when it cannot advance): summaries
+        and day rows are upserts keeping whichever of the stored and the new row has the
+        higher version; a transaction id already stored is left as it is."""
         ...
 
     def advance_account(self, advance: AccountAdvance) -> bool:
