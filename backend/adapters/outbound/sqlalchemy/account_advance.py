@@ -147,15 +147,18 @@ def _postgres_sql(dialect: Any, tables: ReadModelTables) -> str:
             for c in table.c
         )
 
+    def columns(table: Table) -> str:
+        return ", ".join(f'"{c.name}"' for c in table.c)
+
     added = ", ".join(f"{name} = s.{name} + excluded.{name}" for name in SUMS)
     # Only our own identifiers, type names and placeholders go into the text; values are bound.
     return (
         f"WITH a AS ({_summary_update(summaries, '%({name})s')}),"  # noqa: S608
-        f' moved AS (INSERT INTO "{transactions.name}"'
+        f' moved AS (INSERT INTO "{transactions.name}" ({columns(transactions)})'
         f" SELECT {selected('t', transactions, 'balance_after')}"
         f" FROM a CROSS JOIN {rows('t', transactions)}"
         " ON CONFLICT (transaction_id) DO NOTHING),"
-        f' counted AS (INSERT INTO "{days.name}" AS s'
+        f' counted AS (INSERT INTO "{days.name}" AS s ({columns(days)})'
         f" SELECT {selected('d', days, 'closing_balance')}"
         f" FROM a CROSS JOIN {rows('d', days)}"
         f" ON CONFLICT (account_id, day) DO UPDATE SET {added},"
