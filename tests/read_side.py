@@ -13,6 +13,8 @@ from datetime import timedelta
 from sqlalchemy import Engine
 
 from backend.adapters.inbound.cli.migrate import upgrade_database
+from backend.adapters.outbound.memory.event_store import InMemoryDatabase, InMemoryUnitOfWork
+from backend.adapters.outbound.memory.read_models import InMemoryReadModelReader
 from backend.adapters.outbound.sqlalchemy.engine import create_engine_for
 from backend.adapters.outbound.sqlalchemy.read_models import SqlAlchemyReadModelReader
 from backend.adapters.outbound.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
@@ -128,6 +130,12 @@ class ReadSide:
     def bank(self, *, inline: bool = True, clock: FixedClock | None = None) -> Bank:
         clock = clock or FixedClock()
         return Bank(bank_runner(self.uow, clock, inline=inline), clock)
+
+
+def memory_read_side() -> ReadSide:
+    """The in-memory backend: units of work and a reader over one fresh InMemoryDatabase."""
+    db = InMemoryDatabase()
+    return ReadSide("memory", lambda: InMemoryUnitOfWork(db), InMemoryReadModelReader(db))
 
 
 def migrated_engine(url: str) -> Engine:

@@ -12,8 +12,6 @@ from pathlib import Path
 import pytest
 
 from backend.adapters.inbound.cli.migrate import upgrade_database
-from backend.adapters.outbound.memory.event_store import InMemoryDatabase, InMemoryUnitOfWork
-from backend.adapters.outbound.memory.read_models import InMemoryReadModelReader
 from backend.application.command_runner import CommandContext
 from backend.application.errors import NotFound
 from backend.application.queries import AccountQueries, TransferQueries
@@ -28,16 +26,18 @@ from backend.container import build_container
 from backend.domain.money import Money
 from backend.domain.transfer import FailureReason
 from tests.conftest import SettingsFactory
-from tests.read_side import Bank, ReadSide, dump, migrated_engine, sql_read_side
+from tests.read_side import (
+    Bank,
+    ReadSide,
+    dump,
+    memory_read_side,
+    migrated_engine,
+    sql_read_side,
+)
 
 D1 = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
 D2 = D1 + timedelta(days=1)
 MINUTE = timedelta(minutes=1)
-
-
-def memory_read_side() -> ReadSide:
-    db = InMemoryDatabase()
-    return ReadSide("memory", lambda: InMemoryUnitOfWork(db), InMemoryReadModelReader(db))
 
 
 @pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -6,8 +6,6 @@ import threading
 import time
 from datetime import UTC, date, datetime
 
-from backend.adapters.outbound.memory.event_store import InMemoryDatabase, InMemoryUnitOfWork
-from backend.adapters.outbound.memory.read_models import InMemoryReadModelReader
 from backend.application.event_codec import default_codec
 from backend.application.ports import EventMetadata, NewEvent, StoredEvent
 from backend.application.projections import default_projections
@@ -23,7 +21,7 @@ from backend.application.read_models import (
     TransactionRow,
 )
 from backend.domain.account import AccountClosed, FundsHeld, HoldCaptured, HoldReleased
-from tests.read_side import ReadSide
+from tests.read_side import memory_read_side
 
 WHEN = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
 SUMMARY = AccountSummary("acc", "alice", "Main", "EUR", 1_000, 0, "open", 2, 1, WHEN, WHEN)
@@ -36,11 +34,6 @@ def stored(
         position or version, f"ev-{stream}-{version}", stream, "account", version, "X", 1,
         {}, EventMetadata(), WHEN,
     )  # fmt: skip
-
-
-def memory_side() -> ReadSide:
-    db = InMemoryDatabase()
-    return ReadSide("memory", lambda: InMemoryUnitOfWork(db), InMemoryReadModelReader(db))
 
 
 def test_holds_lower_available_balance_until_captured_or_released() -> None:
@@ -69,7 +62,7 @@ def test_a_day_row_already_past_an_event_ignores_it() -> None:
 
 
 def test_unseen_drops_applied_events_and_reads_a_gap_from_the_stream() -> None:
-    side = memory_side()
+    side = memory_read_side()
     with side.uow() as uow:
         appended = uow.events.append(
             "acc", "account", 0,
@@ -82,7 +75,7 @@ def test_unseen_drops_applied_events_and_reads_a_gap_from_the_stream() -> None:
 
 
 def test_upcast_v1_deposits_project_in_minor_units() -> None:
-    side = memory_side()
+    side = memory_read_side()
     with side.uow() as uow:
         data = {"owner_id": "alice", "name": "Old", "currency": "EUR"}
         opened = NewEvent("e1", "AccountOpened", 1, data, EventMetadata(), WHEN)
@@ -96,7 +89,7 @@ def test_upcast_v1_deposits_project_in_minor_units() -> None:
 
 
 def test_an_older_fold_committed_last_never_overwrites_a_newer_one() -> None:
-    side = memory_side()
+    side = memory_read_side()
     newer = AccountSummary("acc", "alice", "Main", "EUR", 900, 0, "open", 3, 1, WHEN, WHEN)
     first, second = side.uow(), side.uow()
     second.read_models.save_account_changes(AccountChanges([SUMMARY], [], []))  # v2, last
@@ -107,7 +100,7 @@ def test_an_older_fold_committed_last_never_overwrites_a_newer_one() -> None:
 
 
 def test_follower_skips_events_a_projection_already_has() -> None:
-    side = memory_side()
+    side = memory_read_side()
     bank = side.bank(inline=False)
     bank.open("acc-a", "alice")
     bank.deposit("acc-a", 100)
@@ -121,7 +114,7 @@ def test_follower_skips_events_a_projection_already_has() -> None:
 
 
 def test_running_follower_catches_up_with_new_commands_and_stops() -> None:
-    side = memory_side()
+    side = memory_read_side()
     bank = side.bank(inline=False)
     follower = ProjectionRunner(
         side.uow, default_projections(default_codec()), side.reader, page_size=2
