@@ -162,13 +162,13 @@ def read_rows(
     dialect = connection.dialect.name
     columns = _selected(dialect, table, "t")
     sql = _rows_sql(dialect, table, tuple(where))
-    params = tuple(_value_set(dialect, values) for values in where.values())
+    params = tuple(value_set(dialect, values) for values in where.values())
     return [build(*columns.convert(row)) for row in fetch_all(connection, sql, params)]
 
 
 @lru_cache(maxsize=32)
 def _rows_sql(dialect: str, table: Table, keys: tuple[str, ...]) -> str:
-    tests = " AND ".join(_among(dialect, f't."{key}"') for key in keys)
+    tests = " AND ".join(among(dialect, f't."{key}"') for key in keys)
     # Only identifiers of our own tables go into the text; values are bound.
     return f'SELECT {_selected(dialect, table, "t").sql} FROM "{table.name}" t WHERE {tests}'  # noqa: S608
 
@@ -187,7 +187,7 @@ def read_with_details(
     dialect = connection.dialect.name
     left, right = _selected(dialect, table, "t"), _selected(dialect, detail, "d")
     sql = _with_details_sql(dialect, table, key, detail, detail_key)
-    params = (_value_set(dialect, detail_keys or ()), _value_set(dialect, keys))
+    params = (value_set(dialect, detail_keys or ()), value_set(dialect, keys))
     found = []
     for row in fetch_all(connection, sql, params):
         values, more = row[: left.width], row[left.width :]
@@ -198,12 +198,12 @@ def read_with_details(
 @lru_cache(maxsize=8)
 def _with_details_sql(dialect: str, table: Table, key: str, detail: Table, detail_key: str) -> str:
     left, right = _selected(dialect, table, "t"), _selected(dialect, detail, "d")
-    detail_among, among = _among(dialect, f'd."{detail_key}"'), _among(dialect, f't."{key}"')
+    detail_test, key_test = among(dialect, f'd."{detail_key}"'), among(dialect, f't."{key}"')
     # Only identifiers of our own tables go into the text; values are bound.
     return (
         f'SELECT {left.sql}, {right.sql} FROM "{table.name}" t'  # noqa: S608
-        f' LEFT JOIN "{detail.name}" d ON d."{key}" = t."{key}" AND {detail_among}'
-        f" WHERE {among}"
+        f' LEFT JOIN "{detail.name}" d ON d."{key}" = t."{key}" AND {detail_test}'
+        f" WHERE {key_test}"
     )
 
 
@@ -235,14 +235,14 @@ def _selected(dialect: str, table: Table, alias: str) -> _Selection:
     return _Selection(names, len(table.c), tuple(converters))
 
 
-def _among(dialect: str, column: str) -> str:
-    """`column` is one of a set of values bound as one parameter (`_value_set`)."""
+def among(dialect: str, column: str) -> str:
+    """`column` is one of a set of values bound as one parameter (`value_set`)."""
     if dialect == "sqlite":
         return f"{column} IN (SELECT value FROM json_each(?))"  # noqa: S608 (our identifiers)
     return f"{column} = ANY(%s)"
 
 
-def _value_set(dialect: str, values: Collection[Any]) -> Any:
+def value_set(dialect: str, values: Collection[Any]) -> Any:
     """SQLite: a JSON array (json_each), dates in their stored ISO form; psycopg: an array."""
     if dialect == "sqlite":
         return json.dumps([v.isoformat() if isinstance(v, date) else v for v in values])

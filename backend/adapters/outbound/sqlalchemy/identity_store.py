@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from backend.adapters.outbound.sqlalchemy.bulk import sqlite_datetime
+from backend.adapters.outbound.sqlalchemy.bulk import among, sqlite_datetime, value_set
 from backend.adapters.outbound.sqlalchemy.driver import fetch_all
 from backend.adapters.outbound.sqlalchemy.engine import deferred, single_reads
 from backend.adapters.outbound.sqlalchemy.identity_tables import (
@@ -123,13 +123,15 @@ class SqlAlchemyRefreshTokenStore:
             connection.execute(statement)
 
 
-#: Every authenticated request asks this, so it goes to the driver as one statement.
-_ANY_REVOKED = {
-    "postgresql": "SELECT 1 FROM token_denylist"
-    " WHERE token_id = ANY(%s) AND expires_at > %s LIMIT 1",
-    "sqlite": "SELECT 1 FROM token_denylist"
-    " WHERE token_id IN (SELECT value FROM json_each(?)) AND expires_at > ? LIMIT 1",
-}
+@lru_cache(maxsize=2)
+def _any_revoked_sql(dialect: str) -> str:
+    """Every authenticated request asks this, so it goes to the driver as one statement."""
+    placeholder = "?" if dialect == "sqlite" else "%s"
+    # Only our own identifiers and placeholders go into the text; values are bound.
+    return (
+        f"SELECT 1 FROM token_denylist WHERE {among(dialect, 'token_id')}"  # noqa: S608
+        f" AND expires_at > {placeholder} LIMIT 1"
+    )
 
 
 class SqlAlchemyTokenDenylist:
@@ -150,8 +152,6 @@ class SqlAlchemyTokenDenylist:
     def any_revoked(self, token_ids: Sequence[str], now: datetime) -> bool:
         with self._reads.connect() as connection:
             dialect = connection.dialect.name
-            if dialect == "sqlite":
-                params: tuple[Any, ...] = (json.dumps(list(token_ids)), sqlite_datetime(now))
-            else:
-                params = (list(token_ids), now)
-            return bool(fetch_all(connection, _ANY_REVOKED[dialect], params))
+            at = sqlite_datetime(now) if dialect == "sqlite" else now
+            params = (value_set(dialect, token_ids), at)
+            return bool(fetch_all(connection, _any_revoked_sql(dialect), params))
