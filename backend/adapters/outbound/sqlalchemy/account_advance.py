@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, Insert, Table
 
 from backend.adapters.outbound.sqlalchemy.bulk import (
+    conflict_clause,
     insert_new,
     insert_statement,
     sqlite_datetime,
@@ -43,7 +44,7 @@ def advance_account(
 
 @lru_cache(maxsize=16)
 def adding_upsert(dialect: str, table: Table) -> Insert:
-    """Insert a day row, or add its sums to the stored one of a lower version."""
+    """Insert a day row, or add its sums to the stored one of a lower version (both paths)."""
     statement = insert_statement(dialect, table)
     added = {name: table.c[name] + statement.excluded[name] for name in SUMS}
     upsert: Insert = statement.on_conflict_do_update(
@@ -150,19 +151,17 @@ def _postgres_sql(dialect: Any, tables: ReadModelTables) -> str:
     def columns(table: Table) -> str:
         return ", ".join(f'"{c.name}"' for c in table.c)
 
-    added = ", ".join(f"{name} = s.{name} + excluded.{name}" for name in SUMS)
+    # The conflict rules are those of the SQLite path's statements (insert_new, adding_upsert).
     # Only our own identifiers, type names and placeholders go into the text; values are bound.
     return (
         f"WITH a AS ({_summary_update(summaries, '%({name})s')}),"  # noqa: S608
         f' moved AS (INSERT INTO "{transactions.name}" ({columns(transactions)})'
         f" SELECT {selected('t', transactions, 'balance_after')}"
         f" FROM a CROSS JOIN {rows('t', transactions)}"
-        " ON CONFLICT (transaction_id) DO NOTHING),"
-        f' counted AS (INSERT INTO "{days.name}" AS s ({columns(days)})'
+        f" {conflict_clause(dialect, transactions, insert_new)}),"
+        f' counted AS (INSERT INTO "{days.name}" ({columns(days)})'
         f" SELECT {selected('d', days, 'closing_balance')}"
         f" FROM a CROSS JOIN {rows('d', days)}"
-        f" ON CONFLICT (account_id, day) DO UPDATE SET {added},"
-        " closing_balance = excluded.closing_balance, version = excluded.version"
-        " WHERE s.version < excluded.version)"
+        f" {conflict_clause(dialect, days, adding_upsert)})"
         " SELECT balance FROM a"
     )

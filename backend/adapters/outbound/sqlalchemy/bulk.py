@@ -140,13 +140,22 @@ def _chained_sql(dialect: Dialect, statements: tuple[_Compiled, ...]) -> str:
 @lru_cache(maxsize=64)
 def _unnest_sql(dialect: Dialect, statement: _Compiled) -> str:
     quote = dialect.identifier_preparer.quote
-    head, tail = statement.sql.split(" ON CONFLICT", 1)
-    table = head.removeprefix("INSERT INTO ").split(" ", 1)[0]
+    table = statement.sql.removeprefix("INSERT INTO ").split(" ", 1)[0]
     arrays = ", ".join(f"%s::{type_}[]" for type_ in statement.pg_types)
     names = ", ".join(quote(name) for name in statement.names)
     # Only identifiers and type names of our own tables go into the text; values are bound.
     select = f"SELECT * FROM unnest({arrays})"  # noqa: S608
-    return f"INSERT INTO {table} ({names}) {select} ON CONFLICT{tail}"
+    return f"INSERT INTO {table} ({names}) {select} {_conflict_clause(statement)}"
+
+
+def conflict_clause(dialect: Dialect, table: Table, build: StatementBuilder) -> str:
+    """The `ON CONFLICT ...` clause of `build`'s INSERT of `table`, as compiled for
+    `dialect`: for statements that insert the same rows from another source."""
+    return _conflict_clause(_compiled(dialect, table, build))
+
+
+def _conflict_clause(statement: _Compiled) -> str:
+    return "ON CONFLICT" + statement.sql.split(" ON CONFLICT", 1)[1]
 
 
 def read_rows(
