@@ -10,8 +10,9 @@ SQLAlchemy's handling: raised as its DBAPIError subclass (IntegrityError, Operat
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, NoReturn
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
 
 from sqlalchemy import Connection
 
@@ -21,42 +22,33 @@ Params = Any
 
 def fetch_all(connection: Connection, sql: str, params: Params = ()) -> list[Any]:
     """Every row the statement returns, as the driver's tuples."""
-    cursor = connection.connection.cursor()
-    try:
+    with _cursor(connection, sql, params) as cursor:
         cursor.execute(sql, params)
         return list(cursor.fetchall())
-    except Exception as error:
-        _raise(connection, error, sql, params, cursor)
-    finally:
-        cursor.close()
 
 
 def execute(connection: Connection, sql: str, params: Params = ()) -> int:
     """Run a statement that returns no rows; the number of rows it changed."""
-    cursor = connection.connection.cursor()
-    try:
+    with _cursor(connection, sql, params) as cursor:
         cursor.execute(sql, params)
         return int(cursor.rowcount)
-    except Exception as error:
-        _raise(connection, error, sql, params, cursor)
-    finally:
-        cursor.close()
 
 
 def execute_many(connection: Connection, sql: str, rows: Sequence[Params]) -> None:
     """Run a statement once per parameter set (the driver's executemany)."""
+    with _cursor(connection, sql, rows) as cursor:
+        cursor.executemany(sql, rows)
+
+
+@contextmanager
+def _cursor(connection: Connection, sql: str, params: Any) -> Iterator[Any]:
+    """A driver cursor on the connection's transaction, closed after use; a driver error is
+    handled as Connection.execute handles it: wrapped, and a disconnect invalidates."""
     cursor = connection.connection.cursor()
     try:
-        cursor.executemany(sql, rows)
+        yield cursor
     except Exception as error:
-        _raise(connection, error, sql, rows, cursor)
+        connection._handle_dbapi_exception(error, sql, params, cursor, None)
+        raise  # not reached: the call above always raises
     finally:
         cursor.close()
-
-
-def _raise(
-    connection: Connection, error: Exception, sql: str, params: Any, cursor: Any
-) -> NoReturn:
-    # What Connection.execute does with a driver error: wrap it, invalidate on disconnect.
-    connection._handle_dbapi_exception(error, sql, params, cursor, None)
-    raise error  # not reached: the call above always raises
