@@ -10,7 +10,9 @@ from collections.abc import Callable
 
 import pytest
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 
+from backend.adapters.outbound.sqlalchemy import event_store
 from backend.adapters.outbound.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from backend.adapters.outbound.system import SystemClock, UuidGenerator
 from backend.application.accounts import deposit, open_account, withdraw
@@ -137,3 +139,63 @@ def test_a_tailing_reader_never_skips_an_event_committed_late(postgres_engine: E
     assert [e.event_id for e in seen] == [e.event_id for e in committed]
     positions = [e.position for e in seen]
     assert positions == list(range(positions[0], positions[0] + len(positions)))
+
+
+def _tick(name: str) -> NewEvent:
+    return NewEvent(name, "Tick", 1, {}, META, SystemClock().now())
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("first_appender_commits", [True, False])
+def test_appenders_overlap_and_a_reader_waits_for_the_one_in_flight(
+    postgres_engine: Engine, first_appender_commits: bool
+) -> None:
+    """PostgreSQL appenders don't exclude each other: a later one commits while an earlier one
+    (lower position) is still open. A tailing reader must then neither return the later event
+    alone (it would skip the earlier one for good) nor block forever: it waits for the earlier
+    appender and returns what it committed, in position order."""
+    read: list[list[StoredEvent]] = []
+    with SqlAlchemyUnitOfWork(postgres_engine) as first:
+        early = first.events.append("early", "tick", 0, [_tick("early-1")])
+        with SqlAlchemyUnitOfWork(postgres_engine) as second:
+            # An error rather than a hang if appenders ever exclude each other again.
+            second.connection.exec_driver_sql("SET LOCAL lock_timeout = '5s'")
+            late = second.events.append("late", "tick", 0, [_tick("late-1")])
+            second.commit()
+        assert late[0].position > early[0].position
+
+        def tail() -> None:
+            with SqlAlchemyUnitOfWork(postgres_engine) as uow:
+                read.append(uow.events.read_all(0))
+
+        reader = threading.Thread(target=tail)
+        reader.start()
+        reader.join(timeout=0.5)
+        assert reader.is_alive(), "the reader went ahead while an appender below it was open"
+        if first_appender_commits:
+            first.commit()
+    reader.join(timeout=30)
+    assert not reader.is_alive()
+    expected = ["early-1", "late-1"] if first_appender_commits else ["late-1"]
+    assert [e.event_id for e in read[0]] == expected
+
+
+@pytest.mark.postgres
+def test_a_reader_gives_up_behind_an_appender_that_never_ends(
+    postgres_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Appenders queue behind a reader waiting at the barrier, so the reader's wait is bounded:
+    it fails (a follower retries later) and the appenders behind it go on."""
+    monkeypatch.setattr(event_store, "BARRIER_TIMEOUT_MS", 300)
+    stuck = SqlAlchemyUnitOfWork(postgres_engine)
+    with stuck:
+        stuck.events.append("stuck", "tick", 0, [_tick("stuck-1")])
+        with SqlAlchemyUnitOfWork(postgres_engine) as reader, pytest.raises(OperationalError):
+            reader.events.read_all(0)
+        with SqlAlchemyUnitOfWork(postgres_engine) as writer:
+            writer.events.append("next", "tick", 0, [_tick("next-1")])
+            writer.commit()
+    with SqlAlchemyUnitOfWork(postgres_engine) as reader:
+        assert [e.event_id for e in reader.events.read_all(0)] == ["next-1"]
+        # The barrier puts the transaction's lock_timeout back as it found it (none).
+        assert reader.connection.exec_driver_sql("SHOW lock_timeout").scalar() == "0"

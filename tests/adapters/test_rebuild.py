@@ -158,16 +158,17 @@ def test_cli_rebuild_reports_events_per_second(
 
 
 @pytest.mark.postgres
-def test_the_swap_waits_for_an_appender_holding_the_append_lock(fresh_postgres_url: str) -> None:
-    """The swap shares the appenders' lock: no event can commit between its last page and the
-    table swap (it once took a lock of another key, and so excluded nobody)."""
+def test_the_rebuild_waits_for_an_appender_holding_the_append_lock(fresh_postgres_url: str) -> None:
+    """An appender in flight holds the rebuild up: its pages pass the readers' barrier and its
+    swap takes the appenders' lock exclusively, so no event can commit between its last page and
+    the table swap (the swap once took a lock of another key, and so excluded nobody)."""
     engine = migrated_engine(fresh_postgres_url)
     side = sql_read_side("postgres", engine)
     seed(side.bank())
     done = threading.Event()
     with side.uow() as uow:
         late = NewEvent("late-1", "Thing", 1, {}, EventMetadata(), datetime.now(UTC))
-        uow.events.append("late-stream", "thing", 0, [late])  # takes and holds the append lock
+        uow.events.append("late-stream", "thing", 0, [late])  # holds the append lock (shared)
 
         def rebuild() -> None:
             rebuilder(side).rebuild()

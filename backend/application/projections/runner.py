@@ -1,9 +1,9 @@
 """The projection follower: tails the event log and applies it page by page.
 
 Each page is one transaction holding the read-model changes and the new checkpoints, so a
-crash at any point leaves either both or neither. Positions are handed out in commit order
-(the event store's global append lock), so reading `position > checkpoint` never skips an
-event that committed late.
+crash at any point leaves either both or neither. The event store's `read_all` never returns a
+position below which an event could still commit (see the SQLAlchemy event store), so reading
+`position > checkpoint` never skips an event that committed late.
 """
 
 from __future__ import annotations
@@ -55,6 +55,15 @@ class ProjectionRunner:
         The lag check only reads, so an idle follower never takes SQLite's write lock."""
         return self.run_page() if any(self.lag().values()) else 0
 
+    def tick_backlog(self) -> int:
+        """`tick` for a polling loop that should come back at once only while a backlog remains:
+        the events read if the page was full, else 0 (wait for the next poll). Commands project
+        their own events inline, so the follower is a safety net that reads in large pages
+        rather than chasing every commit (on PostgreSQL each page briefly holds off appenders).
+        """
+        count = self.tick()
+        return count if count >= self.page_size else 0
+
     def catch_up(self) -> int:
         """Apply pages until the head; returns the number of events read."""
         total = 0
@@ -75,7 +84,7 @@ class ProjectionRunner:
         """Follow the log until `stop` is set; idle polls only read, never lock."""
         while not stop.is_set():
             try:
-                while not stop.is_set() and self.tick():
+                while not stop.is_set() and self.tick_backlog():
                     pass
             except Exception:  # a database hiccup must not end the follower: retry next poll
                 log.exception("projection follower failed; retrying")

@@ -54,8 +54,9 @@ def _forget_pooled_connections_in_forks(engine: Engine) -> None:
 
 def _die_with_worker(worker_pid: int) -> None:
     # A fork outliving a kill -9 of the worker keeps copies of the worker's database sockets
-    # open: PostgreSQL then never rolls back the transaction the worker was in, whose global
-    # append lock stalls every writer. So the fork (rq's scheduler) dies with the worker.
+    # open: PostgreSQL then never rolls back the transaction the worker was in, whose append
+    # lock holds up every tailing reader and rebuild (and the writers queued behind them). So the
+    # fork (rq's scheduler) dies with the worker.
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != worker_pid:  # the worker died before prctl took effect

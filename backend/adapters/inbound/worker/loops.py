@@ -88,7 +88,7 @@ class MessagingLoops:
         if self.projections is not None:
             # The follower catches up what inline projection could not see (e.g. a rebuild's
             # tail); it is idempotent, so running beside the inline path is safe.
-            tick = self.projections.tick
+            tick = self.projections.tick_backlog
             self.loops[PROJECTION_LOOP] = PollingLoop(PROJECTION_LOOP, tick, PROJECTION_IDLE)
         for loop in self.loops.values():
             loop.start()

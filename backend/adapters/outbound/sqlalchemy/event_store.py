@@ -1,8 +1,15 @@
 """SQLAlchemy event store on the caller's Connection (snapshots, outbox: snapshots_outbox.py).
 
-Ordering: every appending transaction holds a global append lock from its first insert to its
-end (`pg_advisory_xact_lock` on PostgreSQL; SQLite's `BEGIN IMMEDIATE` write lock), so positions
-are handed out in commit order and `read_all` can simply read `position > p`.
+Ordering: a reader tailing `position` (the projection follower, a rebuild) must never skip an
+event that a concurrent transaction commits after a higher position became visible.
+- SQLite: transactions begin IMMEDIATE, so appenders run one at a time and positions are handed
+  out in commit order; `read_all` simply reads `position > p`.
+- PostgreSQL: appenders run concurrently. Each holds the append lock *shared* from the statement
+  that draws its positions to its commit, and `read_all` first passes a barrier: it notes the
+  highest visible position, takes the lock *exclusively* for a moment (so it waits out every
+  appender in flight, and holds off new ones only that long), and then reads no further than
+  that position. Every position below it was drawn by an appender that has ended by then, so
+  nothing at or below it can still appear; what is above is read next time.
 """
 
 from __future__ import annotations
@@ -39,7 +46,30 @@ from backend.application.ports import (
 #: The global append lock: ("hexb" in ASCII, the schema holding the events table), so that
 #: deployments or test runs sharing a database in separate schemas don't serialise each other.
 APPEND_LOCK_KEY = 0x68_65_78_62
-APPEND_LOCK_SQL = f"SELECT pg_advisory_xact_lock({APPEND_LOCK_KEY}, hashtext(current_schema()))"
+_LOCK_KEYS = f"{APPEND_LOCK_KEY}, hashtext(current_schema())"
+#: Exclusive, to the end of the transaction: no appender runs meanwhile (a rebuild's swap).
+APPEND_LOCK_SQL = f"SELECT pg_advisory_xact_lock({_LOCK_KEYS})"
+#: What each appender holds from drawing its positions to its commit: appenders don't exclude
+#: each other, only the exclusive holders above and the readers' barrier below.
+_APPENDER_LOCK_SQL = f"SELECT pg_advisory_xact_lock_shared({_LOCK_KEYS})"
+#: The readers' barrier, one statement: the head as this statement's snapshot sees it, then the
+#: lock taken and released at once (session level, so the reader's own transaction holds on to
+#: nothing). The head is read first, so every appender that drew a position below it is waited
+#: out; the following statement, with a newer snapshot, sees all of them that committed.
+#: The wait is bounded (lock_timeout, restored afterwards): appenders queue behind a waiting
+#: barrier, so a reader stuck behind an appender that never ends must give up and let them on.
+# Only the lock's keys are put into the text; the timeout is bound.
+_BARRIER_SQL = (
+    "WITH head AS MATERIALIZED (SELECT COALESCE(max(position), 0) AS position,"  # noqa: S608
+    " current_setting('lock_timeout') AS saved FROM events),"
+    " bounded AS MATERIALIZED (SELECT set_config('lock_timeout', %s, true) FROM head),"
+    f" waited AS MATERIALIZED (SELECT pg_advisory_lock({_LOCK_KEYS}) FROM bounded),"
+    f" released AS MATERIALIZED (SELECT pg_advisory_unlock({_LOCK_KEYS}),"
+    " set_config('lock_timeout', head.saved, true) FROM waited, head)"
+    " SELECT head.position FROM head, released"
+)
+#: How long a reader waits at the barrier before giving up (a follower retries at its next poll).
+BARRIER_TIMEOUT_MS = 5000
 VERSION_CONSTRAINT = "uq_events_stream_version"
 
 _EVENT_COLUMNS = [c.name for c in events.columns if c.name != "position"]
@@ -61,6 +91,7 @@ _READ_ALL = (
     .order_by(events.c.position)
     .limit(bindparam("limit"))
 )
+_READ_ALL_UP_TO = _READ_ALL.where(events.c.position <= bindparam("up_to"))
 _HEAD = select(func.coalesce(func.max(events.c.position), 0))
 
 # An aggregate load in one statement: the snapshot row (type NULL) first, then the events after
@@ -87,8 +118,8 @@ class SqlAlchemyEventStore:
 
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
-        # The global append lock: SQLite transactions begin IMMEDIATE (engine.py), so the write
-        # lock is already held; on PostgreSQL the append statement takes it (_PG_APPEND).
+        # SQLite transactions begin IMMEDIATE (engine.py), so the write lock is already held;
+        # on PostgreSQL the append statement takes the append lock, shared (_PG_APPEND).
         self._postgres = connection.dialect.name == "postgresql"
 
     def append(
@@ -146,10 +177,19 @@ class SqlAlchemyEventStore:
 
     def read_all(self, after_position: int = 0, limit: int = 1000) -> list[StoredEvent]:
         params = {"after": after_position, "limit": limit}
-        return [stored_event(row) for row in self._connection.execute(_READ_ALL, params).mappings()]
+        statement = _READ_ALL
+        if self._postgres:
+            statement, params["up_to"] = _READ_ALL_UP_TO, settled_head(self._connection)
+        return [stored_event(row) for row in self._connection.execute(statement, params).mappings()]
 
     def head_position(self) -> int:
         return int(self._connection.execute(_HEAD).scalar_one())
+
+
+def settled_head(connection: Connection) -> int:
+    """PostgreSQL: a position at or below which no event can still commit (the barrier above);
+    a reader of `position > p` reads no further. Waits out the appenders in flight."""
+    return int(fetch_all(connection, _BARRIER_SQL, (f"{BARRIER_TIMEOUT_MS}ms",))[0][0])
 
 
 @lru_cache(maxsize=8)
@@ -163,8 +203,8 @@ def _document(value: Any) -> dict[str, Any]:
 
 
 def _pg_append_sql() -> str:
-    """One round trip on PostgreSQL: take the append lock, insert the events and their outbox
-    rows, return (position, version) of each.
+    """One round trip on PostgreSQL: take the append lock (shared), insert the events and their
+    outbox rows, return (position, version) of each.
 
     The lock is a materialised CTE joined to the rows, so no row (and no position from the
     sequence) exists before the lock is held. The rows come as one JSON array of objects
@@ -175,7 +215,7 @@ def _pg_append_sql() -> str:
     typed = ", ".join(f'"{name}" {_PG_TYPES[name]}' for name in _EVENT_COLUMNS)
     # Only our own column names and placeholders go into the text; values are bound.
     return (
-        f"WITH locked AS MATERIALIZED ({APPEND_LOCK_SQL}),"  # noqa: S608
+        f"WITH locked AS MATERIALIZED ({_APPENDER_LOCK_SQL}),"  # noqa: S608
         f" appended AS (INSERT INTO events ({columns})"
         f" SELECT batch.* FROM locked CROSS JOIN jsonb_to_recordset(%s::jsonb) AS batch({typed})"
         " RETURNING position, version),"
