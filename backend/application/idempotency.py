@@ -22,6 +22,9 @@ KEY_TTL = timedelta(hours=24)
 LEASE = timedelta(seconds=30)
 #: Expired keys are purged once every this many claims (cheap: an indexed range delete).
 PURGE_EVERY = 1000
+#: The Retry-After of a key in use: a running first request is usually done within it, and one
+#: that died frees its key when its lease runs out, which a client retrying this often sees soon.
+IN_USE_RETRY_AFTER_SECONDS = 1
 
 
 class IdempotencyKeyReused(ApplicationError):
@@ -29,7 +32,11 @@ class IdempotencyKeyReused(ApplicationError):
 
 
 class IdempotencyKeyInUse(ApplicationError):
-    """The key's first request is still running."""
+    """The key's first request is still running; retry after `retry_after` seconds."""
+
+    def __init__(self, message: str, retry_after: int = IN_USE_RETRY_AFTER_SECONDS) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 def fingerprint(method: str, path: str, body: Any) -> str:

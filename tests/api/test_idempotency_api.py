@@ -63,7 +63,9 @@ def test_a_key_still_being_processed_is_in_use(
     service = app.extensions["hexbank.container"].idempotency_service()
     claim = service.begin(user.id, "busy", fingerprint("POST", path, body))
     assert isinstance(claim, Claim)
-    problem(_post(client, user, path, body, "busy"), 409, "idempotency-key-in-use")
+    busy = _post(client, user, path, body, "busy")
+    problem(busy, 409, "idempotency-key-in-use")
+    assert busy.headers["Retry-After"] == "1"  # when to try the same key again
     assert balance(client, user, account["id"]) == 0
 
 

@@ -96,7 +96,10 @@ def problem_for(error: Exception) -> Response:
 def _problem(error: Exception) -> ProblemError:
     for error_type in type(error).__mro__:
         if error_type in PROBLEM_SLUGS:
-            return ProblemError(PROBLEM_SLUGS[error_type], str(error) or None)
+            retry_after = getattr(error, "retry_after", None)  # e.g. a key in use: when to retry
+            return ProblemError(
+                PROBLEM_SLUGS[error_type], str(error) or None, retry_after=retry_after
+            )
         if error_type in FIELD_ERRORS:
             field = FIELD_ERRORS[error_type]
             return ProblemError("validation-error", str(error), errors={field: [str(error)]})
