@@ -25,6 +25,7 @@ from backend.application.repository import Repository
 from backend.domain.account import Account
 from backend.domain.errors import InsufficientFunds
 from tests.adapters.conftest import StoreBackend
+from tests.live_stack import wait_for
 
 THREADS = 50
 AMOUNT = 100
@@ -185,17 +186,44 @@ def test_a_reader_gives_up_behind_an_appender_that_never_ends(
     postgres_engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Appenders queue behind a reader waiting at the barrier, so the reader's wait is bounded:
-    it fails (a follower retries later) and the appenders behind it go on."""
-    monkeypatch.setattr(event_store, "BARRIER_TIMEOUT_MS", 300)
-    stuck = SqlAlchemyUnitOfWork(postgres_engine)
-    with stuck:
+    it fails (a follower retries later) and the appender queued behind it goes on."""
+    monkeypatch.setattr(event_store, "BARRIER_TIMEOUT_MS", 2000)
+    outcomes: dict[str, object] = {}
+
+    def read() -> None:
+        with SqlAlchemyUnitOfWork(postgres_engine) as uow:
+            try:
+                uow.events.read_all(0)
+            except OperationalError as error:
+                outcomes["reader"] = error
+
+    def write() -> None:
+        with SqlAlchemyUnitOfWork(postgres_engine) as uow:
+            uow.connection.exec_driver_sql("SET LOCAL lock_timeout = '10s'")
+            uow.events.append("next", "tick", 0, [_tick("next-1")])
+            uow.commit()
+            outcomes["writer"] = "committed"
+
+    with SqlAlchemyUnitOfWork(postgres_engine) as stuck:
         stuck.events.append("stuck", "tick", 0, [_tick("stuck-1")])
-        with SqlAlchemyUnitOfWork(postgres_engine) as reader, pytest.raises(OperationalError):
-            reader.events.read_all(0)
-        with SqlAlchemyUnitOfWork(postgres_engine) as writer:
-            writer.events.append("next", "tick", 0, [_tick("next-1")])
-            writer.commit()
-    with SqlAlchemyUnitOfWork(postgres_engine) as reader:
-        assert [e.event_id for e in reader.events.read_all(0)] == ["next-1"]
+        reader = threading.Thread(target=read)
+        reader.start()
+        wait_for(lambda: _waiting_for_advisory_locks(postgres_engine) == 1, 10, "the reader")
+        writer = threading.Thread(target=write)
+        writer.start()
+        wait_for(lambda: _waiting_for_advisory_locks(postgres_engine) == 2, 10, "the writer")
+        reader.join(timeout=30)
+        writer.join(timeout=30)
+        assert isinstance(outcomes.get("reader"), OperationalError)
+        assert outcomes.get("writer") == "committed"  # the stuck appender is still open
+    with SqlAlchemyUnitOfWork(postgres_engine) as uow:
+        assert [e.event_id for e in uow.events.read_all(0)] == ["next-1"]
         # The barrier puts the transaction's lock_timeout back as it found it (none).
-        assert reader.connection.exec_driver_sql("SHOW lock_timeout").scalar() == "0"
+        assert uow.connection.exec_driver_sql("SHOW lock_timeout").scalar() == "0"
+
+
+def _waiting_for_advisory_locks(engine: Engine) -> int:
+    """How many sessions wait for an advisory lock (granted ones don't count)."""
+    with engine.connect() as connection:
+        query = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+        return int(connection.exec_driver_sql(query).scalar_one())
