@@ -35,7 +35,8 @@ DEPENDENCY_OUTAGES: tuple[type[Exception], ...] = (
     redis_errors.TimeoutError,
 )
 
-#: Refusals whose problem type is the error's type alone.
+#: Refusals whose problem type is the error's type alone (with Retry-After when the error
+#: carries a `retry_after`).
 PROBLEM_SLUGS: dict[type[Exception], str] = {
     domain_errors.InsufficientFunds: "insufficient-funds",
     domain_errors.AccountClosed: "account-closed",
@@ -47,6 +48,7 @@ PROBLEM_SLUGS: dict[type[Exception], str] = {
     EmailTaken: "email-taken",
     IdempotencyKeyReused: "idempotency-key-reused",
     IdempotencyKeyInUse: "idempotency-key-in-use",
+    RateLimited: "rate-limited",
 }
 
 #: Refusals that are a field's validation error: the field named in `errors`.
@@ -114,8 +116,6 @@ def _identity_problem(error: Exception) -> ProblemError:
         return ProblemError("unauthorized", "Wrong email or password.")
     if isinstance(error, Unauthenticated):
         return ProblemError("unauthorized", "The token is invalid.")
-    if isinstance(error, RateLimited):
-        return ProblemError("rate-limited", str(error), retry_after=error.retry_after)
     raise error
 
 
