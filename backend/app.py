@@ -20,7 +20,7 @@ from backend.adapters.inbound.ws.endpoint import WS_PATH, register_ws
 from backend.adapters.outbound.metrics.prometheus import render
 from backend.adapters.outbound.sqlalchemy.engine import ping_database
 from backend.adapters.outbound.sqlalchemy.migrations_check import ensure_migrated
-from backend.application.command_runner import CommandRunner
+from backend.application.command_bus import CommandBus
 from backend.application.metrics_ports import FinishedCommand
 from backend.config import Settings
 from backend.container import Container, build_container
@@ -75,21 +75,18 @@ def create_server_app(settings: Settings | None = None) -> Flask:
             projections=container.projection_runner(),
         )
         app.extensions[BACKGROUND_EXTENSION] = loops
-        _wake_relay_after_commands(container.command_runner(), loops)
+        _wake_relay_after_commands(container.command_bus(), loops)
     return app
 
 
-def _wake_relay_after_commands(runner: CommandRunner, loops: MessagingLoops) -> None:
+def _wake_relay_after_commands(bus: CommandBus, loops: MessagingLoops) -> None:
     # A request's events (e.g. TransferRequested) reach the in-process queue at once rather
     # than at the relay's next idle poll, up to RELAY_IDLE later: the saga starts right away.
-    observe = runner.on_finished
-
     def finished(command: FinishedCommand) -> None:
-        observe(command)
         if command.events:
             loops.wake_relay()
 
-    runner.on_finished = finished
+    bus.observers = (*bus.observers, finished)
 
 
 def _install_metrics(app: Flask, container: Container) -> None:
@@ -124,10 +121,9 @@ def _api_services(container: Container, settings: Settings) -> ApiServices:
     return ApiServices(
         settings=settings,
         identity=lambda: container.identity_service(),
-        runner=lambda: container.command_runner(),
+        bus=lambda: container.command_bus(),
         account_queries=lambda: container.account_queries(),
         transfer_queries=lambda: container.transfer_queries(),
-        idempotency=lambda: container.idempotency_service(),
         request_throttle=lambda: container.request_throttle(),
         token_issuer=lambda: container.token_issuer(),
         clock=lambda: container.clock(),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 import redis
 from dependency_injector import containers, providers
@@ -20,7 +21,6 @@ from backend.adapters.outbound.redis.rate_limiter import RedisRateLimiter
 from backend.adapters.outbound.security.argon2_hasher import Argon2PasswordHasher
 from backend.adapters.outbound.security.jwt_tokens import JwtTokenIssuer
 from backend.adapters.outbound.sqlalchemy.engine import create_engine_for
-from backend.adapters.outbound.sqlalchemy.idempotency_store import SqlAlchemyIdempotencyStore
 from backend.adapters.outbound.sqlalchemy.identity_store import (
     SqlAlchemyRefreshTokenStore,
     SqlAlchemyTokenDenylist,
@@ -31,9 +31,10 @@ from backend.adapters.outbound.sqlalchemy.rebuild import SqlAlchemyProjectionReb
 from backend.adapters.outbound.sqlalchemy.transfer_deadlines import SqlAlchemyTransferDeadlines
 from backend.adapters.outbound.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from backend.adapters.outbound.system import SystemClock, UuidGenerator
-from backend.application.command_runner import CommandRunner
+from backend.application.command_bus import CommandBus, Tools
 from backend.application.event_codec import default_codec
-from backend.application.idempotency import IdempotencyService
+from backend.application.handlers import KEYED_RESULTS, command_handlers
+from backend.application.idempotency import KeyRecords
 from backend.application.identity import IdentityService
 from backend.application.identity_ports import RateLimiter
 from backend.application.messaging import MessageDispatcher, build_dispatcher
@@ -54,6 +55,10 @@ from backend.config import Settings
 
 def _projections() -> list[Projection]:
     return default_projections(default_codec())
+
+
+def _seconds(seconds: float) -> timedelta:
+    return timedelta(seconds=seconds)
 
 
 def _read_engine(settings: Settings, primary: Callable[[], Engine]) -> Engine:
@@ -132,7 +137,7 @@ class Container(containers.DeclarativeContainer):
 
     # --- read side: projections, query services (on the read engine), rebuild -----------------
     projections = providers.ThreadSafeSingleton(_projections)
-    #: Pass as CommandRunner(inline_projector=...): commands then show in the caller's next GET.
+    #: Pass as CommandBus(inline_projector=...): commands then show in the caller's next GET.
     inline_projection = providers.ThreadSafeSingleton(inline_projector, projections=projections)
     read_model_reader = providers.ThreadSafeSingleton(SqlAlchemyReadModelReader, engine=read_engine)
     account_queries = providers.ThreadSafeSingleton(AccountQueries, reader=read_model_reader)
@@ -174,10 +179,6 @@ class Container(containers.DeclarativeContainer):
         access_ttl=settings.provided.access_token_ttl,
         refresh_ttl=settings.provided.refresh_token_ttl,
     )
-    idempotency_store = providers.ThreadSafeSingleton(SqlAlchemyIdempotencyStore, engine=engine)
-    idempotency_service = providers.ThreadSafeSingleton(
-        IdempotencyService, store=idempotency_store, clock=clock, ids=ids
-    )
 
     # --- real-time push (WebSocket) ------------------------------------------------------------
     push_channel = providers.ThreadSafeSingleton(
@@ -201,20 +202,28 @@ class Container(containers.DeclarativeContainer):
     unit_of_work = providers.Factory(SqlAlchemyUnitOfWork, engine=engine)
     codec = providers.ThreadSafeSingleton(default_codec)
     transfer_deadlines = providers.ThreadSafeSingleton(SqlAlchemyTransferDeadlines, engine=engine)
-    command_runner = providers.ThreadSafeSingleton(
-        CommandRunner,
+    command_bus = providers.ThreadSafeSingleton(
+        CommandBus,
         uow_factory=unit_of_work.provider,
-        codec=codec,
-        clock=clock,
-        ids=ids,
-        snapshot_every=settings.provided.snapshot_every,
+        handlers=providers.Callable(
+            command_handlers,
+            transfer_timeout=providers.Callable(_seconds, settings.provided.transfer_timeout),
+        ),
+        tools=providers.Factory(
+            Tools,
+            codec=codec,
+            clock=clock,
+            ids=ids,
+            snapshot_every=settings.provided.snapshot_every,
+        ),
+        keys=providers.Factory(KeyRecords, clock=clock, results=KEYED_RESULTS),
         # Read-your-writes, and the sweeper's deadline index, in the command's own transaction.
         inline_projector=providers.Callable(
             with_deadline_tracking, projector=inline_projection, deadlines=transfer_deadlines
         ),
-        on_finished=command_log,
+        observers=providers.List(command_log),
     )
-    transfer_process = providers.ThreadSafeSingleton(TransferProcess, runner=command_runner)
+    transfer_process = providers.ThreadSafeSingleton(TransferProcess, bus=command_bus)
     message_dispatcher = providers.ThreadSafeSingleton(
         _observed_dispatcher,
         process=transfer_process,

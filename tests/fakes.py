@@ -3,12 +3,29 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
 from backend.adapters.outbound.memory.event_store import InMemoryDatabase, InMemoryUnitOfWork
-from backend.application.command_runner import CommandRunner
+from backend.application.command_bus import (
+    CommandBus,
+    CommandContext,
+    Handler,
+    InlineProjector,
+    RetryPolicy,
+    Tools,
+    no_projection,
+)
+from backend.application.commands import Command
 from backend.application.event_codec import default_codec
+from backend.application.handlers import KEYED_RESULTS, command_handlers
+from backend.application.idempotency import KeyRecords
+from backend.application.ports import Clock, EventMetadata, IdGenerator, UnitOfWorkFactory
+from backend.application.transfers import DEFAULT_TRANSFER_TIMEOUT
+
+T = TypeVar("T")
 
 
 class FixedClock:
@@ -48,12 +65,60 @@ class InMemoryApp:
     def uow(self) -> InMemoryUnitOfWork:
         return InMemoryUnitOfWork(self.db)
 
-    def runner(self) -> CommandRunner:
-        return CommandRunner(
-            self.uow,
-            default_codec(),
-            self.clock,
-            self.ids,
-            self.snapshot_every,
-            sleep=lambda _: None,
-        )
+    def bus(self) -> CommandBus:
+        return bus_for_tests(self.uow, self.clock, self.ids, snapshot_every=self.snapshot_every)
+
+    def runner(self) -> BusRunner:
+        return BusRunner(self.bus())
+
+
+@dataclass(frozen=True, slots=True)
+class InTransaction(Command[Any]):
+    """Tests' own command: run `work` on a command context, in one transaction of the bus
+    (reading aggregates, calling several handlers at once, injecting a fault)."""
+
+    work: Callable[[CommandContext], Any]
+
+
+def in_transaction(command: InTransaction, ctx: CommandContext) -> Any:
+    return command.work(ctx)
+
+
+def handlers_for_tests(
+    transfer_timeout: timedelta = DEFAULT_TRANSFER_TIMEOUT,
+) -> Mapping[type[Command[Any]], Handler]:
+    """The application's registry, plus the tests' InTransaction."""
+    return {**command_handlers(transfer_timeout), InTransaction: in_transaction}
+
+
+def bus_for_tests(
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
+    ids: IdGenerator,
+    *,
+    snapshot_every: int = 100,
+    inline_projector: InlineProjector = no_projection,
+    retry: RetryPolicy | None = None,
+    sleep: Callable[[float], None] = lambda _: None,
+) -> CommandBus:
+    """A bus over `uow_factory` with the tests' registry, no waiting between retries."""
+    return CommandBus(
+        uow_factory,
+        handlers_for_tests(),
+        Tools(default_codec(), clock, ids, snapshot_every),
+        KeyRecords(clock, KEYED_RESULTS),
+        inline_projector,
+        retry=retry or RetryPolicy(),
+        sleep=sleep,
+    )
+
+
+class BusRunner:
+    """Runs ad-hoc work (a function of the command context) as one command on a bus."""
+
+    def __init__(self, bus: CommandBus) -> None:
+        self.bus = bus
+
+    def run(self, work: Callable[[CommandContext], T], metadata: EventMetadata) -> T:
+        result: T = self.bus.execute(InTransaction(work), metadata)
+        return result

@@ -7,8 +7,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from backend.application.ports import UnitOfWork
-
 
 @dataclass(frozen=True, slots=True)
 class User:
@@ -54,25 +52,15 @@ class RateDecision:
 
 
 @dataclass(frozen=True, slots=True)
-class StoredResponse:
-    """The response an idempotent command answered, kept to be replayed."""
-
-    status: int
-    body: dict[str, Any]
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class IdempotencyRecord:
-    """An Idempotency-Key of one user: claimed (no response yet) or completed."""
+class KeyRecord:
+    """An Idempotency-Key of one user: what its first request asked and what it answered."""
 
     user_id: str
     key: str
     fingerprint: str
     created_at: datetime
-    lease_token: str
-    lease_expires_at: datetime
-    response: StoredResponse | None = None
+    #: The first request's result as a JSON document (idempotency.ResultCodec).
+    result: dict[str, Any] = field(default_factory=dict)
 
 
 class InvalidToken(Exception):
@@ -148,26 +136,20 @@ class RateLimiter(Protocol):
         ...
 
 
-class IdempotencyStore(Protocol):
-    """Idempotency keys per user; a key's response is written with the command's effect."""
+class IdempotencyKeyStore(Protocol):
+    """Idempotency keys per user, read and written inside a unit of work (its member)."""
 
-    def claim(self, record: IdempotencyRecord) -> IdempotencyRecord | None:
-        """Insert and commit `record`; None when claimed, else the record holding the key."""
+    def hold(self, user_id: str, key: str) -> KeyRecord | None:
+        """The key's record (None when unused), the key held until the transaction ends;
+        raise IdempotencyKeyInUse while another open transaction holds it."""
         ...
 
-    def take_over(self, stale: IdempotencyRecord, record: IdempotencyRecord) -> bool:
-        """Replace `stale` (expired or abandoned) with `record` unless someone else did first."""
+    def add(self, record: KeyRecord) -> None:
+        """Store a new key's record; ConcurrencyError when another transaction stored it first."""
         ...
 
-    def complete(
-        self, uow: UnitOfWork, record: IdempotencyRecord, response: StoredResponse
-    ) -> None:
-        """Write the response inside `uow`'s transaction; raise IdempotencyKeyInUse when
-        the claim was lost (its lease ran out and another request took the key over)."""
-        ...
-
-    def release(self, record: IdempotencyRecord) -> None:
-        """Forget a claim whose command failed, so that the key can be used again."""
+    def forget(self, user_id: str, key: str) -> None:
+        """Delete the key's record (an expired one, before the key is used again)."""
         ...
 
     def purge(self, created_before: datetime) -> None:

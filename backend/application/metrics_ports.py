@@ -11,9 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from contextvars import ContextVar, Token
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Final, Protocol
@@ -22,7 +20,7 @@ from backend.application.errors import ApplicationError, ConcurrentModification
 from backend.application.ports import StoredEvent
 from backend.domain.errors import DomainError
 
-if TYPE_CHECKING:  # messaging imports the command runner, which imports this module
+if TYPE_CHECKING:  # messaging imports the command bus, which imports this module
     from backend.application.messaging import MessageDispatcher
     from backend.application.read_models import ReadModelReader
 
@@ -33,8 +31,6 @@ UNCHANGED: Final = "unchanged"
 REJECTED: Final = "rejected"
 CONFLICT: Final = "conflict"
 ERROR: Final = "error"
-#: The command type when nothing named one (see `command_type`).
-UNNAMED_COMMAND: Final = "other"
 #: The `reason` of a transfer that did not fail.
 NO_REASON: Final = "none"
 TERMINAL_TRANSFER_EVENTS: Final = ("TransferCompleted", "TransferFailed")
@@ -66,7 +62,8 @@ class NullMetrics:
 
 @dataclass(frozen=True, slots=True)
 class FinishedCommand:
-    """What the CommandRunner reports after each command (all attempts included)."""
+    """What the CommandBus reports after each command (all attempts included); `command_type`
+    is the command's class name."""
 
     command_type: str
     outcome: str
@@ -75,40 +72,8 @@ class FinishedCommand:
     events: tuple[StoredEvent, ...] = ()
 
 
-#: Called by the CommandRunner once per command; must not raise (the runner guards anyway).
+#: Told by the CommandBus of each command; must not raise (the bus guards anyway).
 CommandObserver = Callable[[FinishedCommand], None]
-
-
-def ignore_command(finished: FinishedCommand) -> None:
-    """The CommandRunner's default observer."""
-
-
-_COMMAND_TYPE: ContextVar[str] = ContextVar("hexbank_command_type", default=UNNAMED_COMMAND)
-
-
-def current_command_type() -> str:
-    """The name the caller gave the commands it is running (e.g. the HTTP endpoint)."""
-    return _COMMAND_TYPE.get()
-
-
-def name_commands(name: str) -> Token[str]:
-    """Name the commands this context runs from now on (an entry point knows what it is
-    doing; the runner only sees a closure). Undo with `unname_commands(token)`."""
-    return _COMMAND_TYPE.set(name)
-
-
-def unname_commands(token: Token[str]) -> None:
-    _COMMAND_TYPE.reset(token)
-
-
-@contextmanager
-def command_type(name: str) -> Iterator[None]:
-    """Name the commands run inside the block."""
-    token = name_commands(name)
-    try:
-        yield
-    finally:
-        unname_commands(token)
 
 
 def failure_outcome(error: BaseException) -> str:

@@ -8,7 +8,8 @@ from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, Self
 
-if TYPE_CHECKING:  # read_models imports this module
+if TYPE_CHECKING:  # read_models and identity_ports import this module
+    from backend.application.identity_ports import IdempotencyKeyStore
     from backend.application.read_models import ReadModelStore
 
 
@@ -114,6 +115,12 @@ class EventStore(Protocol):
         """Append after `expected_version`; ConcurrencyError when the stream has moved."""
         ...
 
+    def queue_for(self, stream_id: str) -> None:
+        """Wait until no other transaction that queued for this stream is still open, and hold
+        the place until this one ends (a hot stream's writers take turns, not retries); a
+        no-op where writers run one at a time anyway."""
+        ...
+
     def read_stream(
         self, stream_id: str, after_version: int = 0, limit: int | None = None
     ) -> list[StoredEvent]:
@@ -167,6 +174,9 @@ class UnitOfWork(Protocol):
 
     @property
     def read_models(self) -> ReadModelStore: ...
+
+    @property
+    def idempotency_keys(self) -> IdempotencyKeyStore: ...
 
     def __enter__(self) -> Self: ...
 

@@ -34,6 +34,7 @@ __all__ = [
     "TransferQueries",
     "TransferView",
     "account_view",
+    "transaction_view",
     "transfer_view",
 ]
 
@@ -266,6 +267,11 @@ def account_view(row: AccountSummary) -> AccountView:
     """The API's view of an account row, with no owner check: for internal readers that
     address the owner themselves (the push notifier)."""
     return _account_view(row)
+
+
+def transaction_view(row: TransactionRow) -> TransactionView:
+    """The API's view of a transaction row (the one a deposit or withdrawal just wrote)."""
+    return _transaction_view(row)
 
 
 def transfer_view(row: TransferSummary) -> TransferView:

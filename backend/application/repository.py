@@ -33,6 +33,8 @@ class Repository(Generic[A]):
     clock: Clock
     ids: IdGenerator
     snapshot_every: int = 100
+    #: Streams this command conflicted on before: wait for their other writers before loading.
+    hot: frozenset[str] = frozenset()
     appended: list[StoredEvent] = field(default_factory=list)
     #: Identity map: an aggregate loaded in this unit of work is handed out again as it is.
     _loaded: dict[str, A] = field(default_factory=dict, init=False, repr=False)
@@ -50,6 +52,8 @@ class Repository(Generic[A]):
 
     def _load(self, aggregate_id: str) -> A | None:
         cls, codec = self.aggregate_class, self.codec
+        if aggregate_id in self.hot:
+            self.uow.events.queue_for(aggregate_id)
         history = self.uow.events.history(aggregate_id)
         aggregate = self._from_snapshot(aggregate_id, history.snapshot)
         if aggregate is None:  # a snapshot of an older state shape: fold the whole stream

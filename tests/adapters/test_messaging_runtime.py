@@ -100,7 +100,7 @@ def test_rq_worker_runs_the_saga_through_the_real_job_function(
     redis_url: str, redis_prefix: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     bank = Bank()
-    dispatcher = build_dispatcher(TransferProcess(bank.runner))
+    dispatcher = build_dispatcher(TransferProcess(bank.runner.bus))
     monkeypatch.setattr(
         jobs, "worker_container", lambda: SimpleNamespace(message_dispatcher=lambda: dispatcher)
     )

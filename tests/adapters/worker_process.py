@@ -31,7 +31,7 @@ JOB = "tests.adapters.worker_process.dispatch"
 def _wired() -> tuple[SqlBank, TransferProcess, MessageDispatcher]:
     # rq imports this module anew (not as __main__), so the wiring is found by environment.
     bank = sql_bank(os.environ["CRASH_DATABASE_URL"])
-    process = TransferProcess(bank.runner)
+    process = TransferProcess(bank.runner.bus)
     return bank, process, build_dispatcher(process)
 
 

@@ -9,7 +9,6 @@ from datetime import timedelta
 
 from backend.adapters.outbound.memory.transfer_deadlines import InMemoryTransferDeadlines
 from backend.application import accounts
-from backend.application.command_runner import CommandRunner
 from backend.application.commands import CloseAccount, Deposit, OpenAccount, RequestTransfer
 from backend.application.messaging import MessageDispatcher, subscribe_transfer_process
 from backend.application.messaging_ports import FailedJob
@@ -19,7 +18,7 @@ from backend.application.sweeper import TransferSweeper
 from backend.application.transfers import TransferProcess, request_transfer
 from backend.domain.account import Account
 from backend.domain.transfer import Transfer
-from tests.fakes import InMemoryApp
+from tests.fakes import BusRunner, InMemoryApp
 
 TIMEOUT = timedelta(seconds=60)
 
@@ -42,8 +41,8 @@ class Bank:
 
     def __init__(self, batch_size: int = 100) -> None:
         self.app = InMemoryApp()
-        self.runner: CommandRunner = self.app.runner()
-        self.process = TransferProcess(self.runner)
+        self.runner: BusRunner = self.app.runner()
+        self.process = TransferProcess(self.runner.bus)
         self.dispatcher = MessageDispatcher()
         subscribe_transfer_process(self.dispatcher, self.process)
         self.queue = CollectingJobQueue()

@@ -65,7 +65,7 @@ class Pushing:
 def pushing() -> Pushing:
     bank = Bank()
     # Commands and saga steps project inline, as in the app: views are current at commit.
-    bank.runner.inline_projector = inline_projector(default_projections(default_codec()))
+    bank.runner.bus.inline_projector = inline_projector(default_projections(default_codec()))
     channel = RecordingChannel()
     notifier = PushNotifier(ReadModelPushViews(InMemoryReadModelReader(bank.app.db)), channel)
     subscribe_push_notifier(bank.dispatcher, notifier)

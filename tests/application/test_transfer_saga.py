@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 
 import pytest
 
-from backend.application.command_runner import CommandContext
+from backend.application.command_bus import CommandContext
 from backend.application.errors import NotFound
 from backend.application.messaging import MessageDispatcher, subscribe_transfer_process
 from backend.application.metrics_ports import UNCHANGED, FinishedCommand
@@ -465,7 +465,7 @@ def late_message_costs(bank: Bank, dispatcher: MessageDispatcher, transfer_id: s
     """Per saga event of an ended transfer delivered late: the transactions it cost (none of
     which may append)."""
     finished: list[FinishedCommand] = []
-    bank.runner.on_finished = finished.append
+    bank.runner.bus.observers = (finished.append,)
     costs = []
     for event in bank.saga_events(transfer_id):
         finished.clear()
@@ -487,7 +487,7 @@ def test_a_late_message_of_an_ended_transfer_costs_at_most_one_read(scenario: st
     assert late_message_costs(bank, bank.dispatcher, transfer_id) == check
     # Another process (another worker) reads it once, on its first message (the request).
     elsewhere = MessageDispatcher()
-    subscribe_transfer_process(elsewhere, TransferProcess(bank.runner))
+    subscribe_transfer_process(elsewhere, TransferProcess(bank.runner.bus))
     assert bank.saga_events(transfer_id)[0].type == "TransferRequested"
     assert late_message_costs(bank, elsewhere, transfer_id) == [1, *check[1:]]
 

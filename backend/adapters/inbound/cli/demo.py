@@ -25,7 +25,7 @@ def _seeder(container: Container) -> DemoSeeder:
     container.clock.override(providers.Object(clock))
     return DemoSeeder(
         identity=container.identity_service(),
-        runner=container.command_runner(),
+        bus=container.command_bus(),
         process=container.transfer_process(),
         account_queries=container.account_queries(),
         clock=clock,

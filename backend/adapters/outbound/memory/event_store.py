@@ -15,6 +15,10 @@ from datetime import UTC
 from types import TracebackType
 from typing import Self
 
+from backend.adapters.outbound.memory.idempotency_store import (
+    InMemoryIdempotencyKeyStore,
+    InMemoryKeyData,
+)
 from backend.adapters.outbound.memory.read_models import (
     InMemoryReadModelData,
     InMemoryReadModelStore,
@@ -39,10 +43,17 @@ class InMemoryDatabase:
     snapshots: dict[str, Snapshot] = field(default_factory=dict)
     outbox: dict[int, StoredEvent] = field(default_factory=dict)
     read_models: InMemoryReadModelData = field(default_factory=InMemoryReadModelData)
+    idempotency_keys: InMemoryKeyData = field(default_factory=InMemoryKeyData)
     #: Guards the containers above for readers and the commit.
     lock: threading.RLock = field(default_factory=threading.RLock)
     #: Held by a unit of work from its first append to its end (the global append lock).
     append_lock: threading.Lock = field(default_factory=threading.Lock)
+    #: Per-stream queues of writers that conflicted once (EventStore.queue_for).
+    stream_queues: dict[str, threading.Lock] = field(default_factory=dict)
+
+    def stream_queue(self, stream_id: str) -> threading.Lock:
+        with self.lock:
+            return self.stream_queues.setdefault(stream_id, threading.Lock())
 
 
 class InMemoryEventStore:
@@ -53,6 +64,7 @@ class InMemoryEventStore:
         self._snapshots = snapshots
         self.staged: list[StoredEvent] = []
         self.holds_append_lock = False
+        self.queued: list[threading.Lock] = []
 
     def append(
         self, stream_id: str, stream_type: str, expected_version: int, events: Sequence[NewEvent]
@@ -61,7 +73,7 @@ class InMemoryEventStore:
             self._db.append_lock.acquire()
             self.holds_append_lock = True
         if self._version(stream_id) != expected_version:
-            raise ConcurrencyError(f"{stream_id} is not at version {expected_version}")
+            raise ConcurrencyError(f"{stream_id} is not at version {expected_version}", stream_id)
         first_position = self._next_position()
         stored = [
             _stored(event, position, stream_id, stream_type, expected_version + offset)
@@ -71,6 +83,12 @@ class InMemoryEventStore:
         ]
         self.staged.extend(stored)
         return stored
+
+    def queue_for(self, stream_id: str) -> None:
+        queue = self._db.stream_queue(stream_id)
+        if queue not in self.queued:
+            queue.acquire()
+            self.queued.append(queue)
 
     def read_stream(
         self, stream_id: str, after_version: int = 0, limit: int | None = None
@@ -116,6 +134,8 @@ class InMemoryEventStore:
     def end(self) -> None:
         """Forget staged events and let the next writer append."""
         self.staged.clear()
+        while self.queued:
+            self.queued.pop().release()
         if self.holds_append_lock:
             self.holds_append_lock = False
             self._db.append_lock.release()
@@ -181,6 +201,7 @@ class InMemoryUnitOfWork:
         self.events = InMemoryEventStore(db, self.snapshots)
         self.outbox = InMemoryOutbox(db)
         self.read_models = InMemoryReadModelStore(db.read_models)
+        self.idempotency_keys = InMemoryIdempotencyKeyStore(db.idempotency_keys)
 
     def __enter__(self) -> Self:
         return self
@@ -198,9 +219,11 @@ class InMemoryUnitOfWork:
             self.events.publish()
             self.db.snapshots.update(self.snapshots.staged)
             self.read_models.publish()
+            self.idempotency_keys.publish()
         self.rollback()  # the writes are published: clear the buffers, free the append lock
 
     def rollback(self) -> None:
         self.events.end()
         self.snapshots.staged.clear()
         self.read_models.discard()
+        self.idempotency_keys.end()

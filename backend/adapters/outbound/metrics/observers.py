@@ -5,7 +5,7 @@ context (correlation id, causation id, position) of everything it logs meanwhile
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any
 
 from structlog.contextvars import bound_contextvars
 
@@ -16,19 +16,15 @@ from backend.application.metrics_ports import (
     UNCHANGED,
     FinishedCommand,
     Metrics,
-    command_type,
 )
 from backend.application.ports import StoredEvent
 from backend.logging_setup import get_logger
 
 log = get_logger("hexbank.commands")
 
-#: The command type of a step run in reaction to an event, e.g. `react.FundsHeld`.
-REACTION_PREFIX: Final = "react."
-
 
 class CommandLog:
-    """The CommandRunner's observer: counts each command and logs it as one line.
+    """The CommandBus's observer: counts each command and logs it as one line.
 
     The line carries the correlation id and positions of what the command appended, so a
     transfer can be followed by its id from the web process (the request) to the workers
@@ -76,7 +72,7 @@ def _in_event_context(subscriber: Subscriber) -> Subscriber:
         }
         if event.metadata.user_id is not None:
             fields["user_id"] = event.metadata.user_id
-        with bound_contextvars(**fields), command_type(REACTION_PREFIX + event.type):
+        with bound_contextvars(**fields):
             subscriber(event)
 
     return handle

@@ -8,6 +8,7 @@ from typing import Self
 from sqlalchemy import Connection, Engine, RootTransaction
 
 from backend.adapters.outbound.sqlalchemy.event_store import SqlAlchemyEventStore
+from backend.adapters.outbound.sqlalchemy.idempotency_store import SqlAlchemyIdempotencyKeyStore
 from backend.adapters.outbound.sqlalchemy.read_models import SqlAlchemyReadModelStore
 from backend.adapters.outbound.sqlalchemy.snapshots_outbox import (
     SqlAlchemyOutbox,
@@ -27,6 +28,7 @@ class SqlAlchemyUnitOfWork:
     snapshots: SqlAlchemySnapshotStore
     outbox: SqlAlchemyOutbox
     read_models: SqlAlchemyReadModelStore
+    idempotency_keys: SqlAlchemyIdempotencyKeyStore
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -48,6 +50,7 @@ class SqlAlchemyUnitOfWork:
         self.snapshots = SqlAlchemySnapshotStore(connection)
         self.outbox = SqlAlchemyOutbox(connection)
         self.read_models = SqlAlchemyReadModelStore(connection)
+        self.idempotency_keys = SqlAlchemyIdempotencyKeyStore(connection)
 
     def __exit__(
         self,
