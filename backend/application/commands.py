@@ -87,31 +87,34 @@ StepOutcome = tuple[TransferStep | None, str | None]
 
 
 @dataclass(frozen=True, slots=True)
-class PlaceHold(Command[StepOutcome]):
+class SagaAccountStep(Command[StepOutcome]):
+    """Base of the saga's account steps: each names the transfer it works for."""
+
+    transfer_id: str
+
+
+class PlaceHold(SagaAccountStep):
     """Requested: hold the money on the source (or time out when already too late)."""
 
-    transfer_id: str
+    __slots__ = ()
 
 
-@dataclass(frozen=True, slots=True)
-class CreditTarget(Command[StepOutcome]):
+class CreditTarget(SagaAccountStep):
     """Funds held: credit the target, or compensate on refusal."""
 
-    transfer_id: str
+    __slots__ = ()
 
 
-@dataclass(frozen=True, slots=True)
-class CaptureHold(Command[StepOutcome]):
+class CaptureHold(SagaAccountStep):
     """Target credited: the held money leaves the source."""
 
-    transfer_id: str
+    __slots__ = ()
 
 
-@dataclass(frozen=True, slots=True)
-class ReleaseHold(Command[StepOutcome]):
+class ReleaseHold(SagaAccountStep):
     """Compensating: give the hold back (or fail at once when there is none)."""
 
-    transfer_id: str
+    __slots__ = ()
 
 
 @dataclass(frozen=True, slots=True)

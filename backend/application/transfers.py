@@ -30,6 +30,7 @@ from backend.application.commands import (
     RecordTransferStep,
     ReleaseHold,
     RequestTransfer,
+    SagaAccountStep,
     StepOutcome,
     TransferStep,
 )
@@ -48,10 +49,8 @@ _TERMINAL: Final = (TransferStage.COMPLETED, TransferStage.FAILED)
 _MAX_DRIVE_STEPS: Final = 8
 #: How many ended transfers a process remembers.
 ENDED_REMEMBERED: Final = 10_000
-#: The saga's transactions on an account, one command type per step.
-AccountStepCommand = PlaceHold | CreditTarget | CaptureHold | ReleaseHold
 #: The account step of each stage a transfer can be driven on from.
-_STAGE_STEPS: Final[dict[TransferStage, type[AccountStepCommand]]] = {
+_STAGE_STEPS: Final[dict[TransferStage, type[SagaAccountStep]]] = {
     TransferStage.REQUESTED: PlaceHold,
     TransferStage.FUNDS_HELD: CreditTarget,
     TransferStage.TARGET_CREDITED: CaptureHold,
@@ -87,7 +86,7 @@ class AccountStepHandler:
     def __init__(self, step: steps.AccountStep) -> None:
         self._step = step
 
-    def __call__(self, command: AccountStepCommand, ctx: CommandContext) -> StepOutcome:
+    def __call__(self, command: SagaAccountStep, ctx: CommandContext) -> StepOutcome:
         follow_up = self._step(ctx, steps.transfer_of(ctx, command.transfer_id))
         appended = ctx.appended
         return follow_up, appended[-1].event_id if appended else None
@@ -219,7 +218,7 @@ class TransferProcess:
 
     # -- plumbing ---------------------------------------------------------------------------
 
-    def _account_step(self, command: AccountStepCommand, cause: str | None) -> None:
+    def _account_step(self, command: SagaAccountStep, cause: str | None) -> None:
         """One transaction on an account; then, if it says so, one on the transfer.
 
         A catch-up (the account already shows the step done) is left to the confirmation
