@@ -44,7 +44,7 @@ from backend.application import accounts
 from backend.application.command_runner import CommandContext, CommandRunner
 from backend.application.commands import Deposit, OpenAccount
 from backend.application.event_codec import default_codec
-from backend.application.ports import EventMetadata
+from backend.application.ports.event_store import EventMetadata
 from backend.config import Settings
 from backend.container import build_container
 from tests.integration_services import temporary_schema

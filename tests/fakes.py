@@ -6,7 +6,8 @@ import itertools
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from backend.adapters.outbound.memory.event_store import InMemoryDatabase, InMemoryUnitOfWork
+from backend.adapters.outbound.memory.event_store import InMemoryDatabase
+from backend.adapters.outbound.memory.unit_of_work import InMemoryUnitOfWork
 from backend.application.command_runner import CommandRunner
 from backend.application.event_codec import default_codec
 

@@ -24,7 +24,7 @@ from backend.application.bounded import RecentValues
 from backend.application.command_runner import CommandContext, CommandRunner
 from backend.application.commands import RequestTransfer
 from backend.application.errors import NotFound
-from backend.application.ports import EventMetadata
+from backend.application.ports.event_store import EventMetadata
 from backend.application.transfer_steps import AccountStep, TransferStep
 from backend.domain.money import Money
 from backend.domain.transfer import Transfer, TransferStage

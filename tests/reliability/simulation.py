@@ -27,12 +27,12 @@ from hypothesis.stateful import (
 )
 
 from backend.adapters.outbound.memory.read_models import InMemoryReadModelReader
-from backend.adapters.outbound.memory.transfer_deadlines import InMemoryTransferDeadlines
+from backend.adapters.outbound.memory.transfer_deadlines import InMemoryOverdueTransfers
 from backend.application import accounts as account_commands
 from backend.application import commands
 from backend.application.command_runner import CommandRunner
 from backend.application.messaging import build_dispatcher
-from backend.application.ports import EventMetadata, StoredEvent
+from backend.application.ports.event_store import EventMetadata, StoredEvent
 from backend.application.projections.inline import inline_projector
 from backend.application.relay import OutboxRelay
 from backend.application.repository import Repository
@@ -72,10 +72,10 @@ class BankSimulation(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.app = InMemoryApp()
-        self.deadlines = InMemoryTransferDeadlines(self.app.db)
+        self.deadlines = InMemoryOverdueTransfers(self.app.db)
         self.runner = CommandRunner(
             self.app.uow, CODEC, self.app.clock, self.app.ids, snapshot_every=3,
-            inline_projector=with_deadline_tracking(inline_projector(PROJECTIONS), self.deadlines),
+            inline_projector=with_deadline_tracking(inline_projector(PROJECTIONS)),
             sleep=lambda _: None,
         )  # fmt: skip
         self.process = TransferProcess(self.runner)

@@ -9,16 +9,16 @@ from typing import Any, Final
 
 from structlog.contextvars import bound_contextvars
 
+from backend.application.command_names import command_type
 from backend.application.messaging import MessageDispatcher, Subscriber
-from backend.application.metrics_ports import (
+from backend.application.ports.event_store import StoredEvent
+from backend.application.ports.metrics import (
     COMMITTED,
     REJECTED,
     UNCHANGED,
     FinishedCommand,
     Metrics,
-    command_type,
 )
-from backend.application.ports import StoredEvent
 from backend.logging_setup import get_logger
 
 log = get_logger("hexbank.commands")
