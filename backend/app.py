@@ -21,7 +21,7 @@ from backend.adapters.outbound.metrics.prometheus import render
 from backend.adapters.outbound.sqlalchemy.engine import ping_database
 from backend.adapters.outbound.sqlalchemy.migrations_check import ensure_migrated
 from backend.application.command_bus import CommandBus
-from backend.application.metrics_ports import FinishedCommand
+from backend.application.ports.metrics import FinishedCommand
 from backend.config import Settings
 from backend.container import Container, build_container
 from backend.logging_setup import configure_logging, get_logger

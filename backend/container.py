@@ -28,7 +28,7 @@ from backend.adapters.outbound.sqlalchemy.identity_store import (
 )
 from backend.adapters.outbound.sqlalchemy.read_models import SqlAlchemyReadModelReader
 from backend.adapters.outbound.sqlalchemy.rebuild import SqlAlchemyProjectionRebuilder
-from backend.adapters.outbound.sqlalchemy.transfer_deadlines import SqlAlchemyTransferDeadlines
+from backend.adapters.outbound.sqlalchemy.transfer_deadlines import SqlAlchemyOverdueTransfers
 from backend.adapters.outbound.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from backend.adapters.outbound.system import SystemClock, UuidGenerator
 from backend.application.command_bus import CommandBus, Tools
@@ -36,19 +36,19 @@ from backend.application.event_codec import default_codec
 from backend.application.handlers import KEYED_RESULTS, command_handlers
 from backend.application.idempotency import KeyRecords
 from backend.application.identity import IdentityService
-from backend.application.identity_ports import RateLimiter
 from backend.application.messaging import MessageDispatcher, build_dispatcher
-from backend.application.metrics_ports import TransferOutcomes, subscribe_transfer_outcomes
-from backend.application.ports import Clock
+from backend.application.ports.clock_and_ids import Clock
+from backend.application.ports.push import PushChannel
+from backend.application.ports.rate_limits import RateLimiter
 from backend.application.projections import default_projections
 from backend.application.projections.base import Projection
 from backend.application.projections.inline import inline_projector
 from backend.application.projections.runner import ProjectionRunner
 from backend.application.push import PushNotifier, ReadModelPushViews, subscribe_push_notifier
-from backend.application.push_ports import PushChannel
 from backend.application.queries import AccountQueries, TransferQueries
 from backend.application.rate_limits import LoginThrottle, RequestThrottle
 from backend.application.sweeper import TransferSweeper, with_deadline_tracking
+from backend.application.transfer_outcomes import TransferOutcomes, subscribe_transfer_outcomes
 from backend.application.transfers import TransferProcess
 from backend.config import Settings
 
@@ -201,7 +201,7 @@ class Container(containers.DeclarativeContainer):
     #: A fresh unit of work (one transaction) per request, per job, per retry.
     unit_of_work = providers.Factory(SqlAlchemyUnitOfWork, engine=engine)
     codec = providers.ThreadSafeSingleton(default_codec)
-    transfer_deadlines = providers.ThreadSafeSingleton(SqlAlchemyTransferDeadlines, engine=engine)
+    overdue_transfers = providers.ThreadSafeSingleton(SqlAlchemyOverdueTransfers, engine=engine)
     command_bus = providers.ThreadSafeSingleton(
         CommandBus,
         uow_factory=unit_of_work.provider,
@@ -218,9 +218,7 @@ class Container(containers.DeclarativeContainer):
         ),
         keys=providers.Factory(KeyRecords, clock=clock, results=KEYED_RESULTS),
         # Read-your-writes, and the sweeper's deadline index, in the command's own transaction.
-        inline_projector=providers.Callable(
-            with_deadline_tracking, projector=inline_projection, deadlines=transfer_deadlines
-        ),
+        inline_projector=providers.Callable(with_deadline_tracking, projector=inline_projection),
         observers=providers.List(command_log),
     )
     transfer_process = providers.ThreadSafeSingleton(TransferProcess, bus=command_bus)
@@ -242,7 +240,7 @@ class Container(containers.DeclarativeContainer):
         outbox_relay_for, uow_factory=unit_of_work.provider, queue=job_queue
     )
     transfer_sweeper = providers.ThreadSafeSingleton(
-        TransferSweeper, deadlines=transfer_deadlines, process=transfer_process, clock=clock
+        TransferSweeper, deadlines=overdue_transfers, process=transfer_process, clock=clock
     )
     # The follower reads head and checkpoints from the primary, never from a replica.
     projection_runner = providers.ThreadSafeSingleton(

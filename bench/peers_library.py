@@ -43,7 +43,7 @@ from backend.adapters.outbound.system import SystemClock, UuidGenerator
 from backend.application.command_bus import CommandBus, Tools
 from backend.application.commands import Deposit, OpenAccount
 from backend.application.event_codec import default_codec
-from backend.application.ports import EventMetadata
+from backend.application.ports.event_store import EventMetadata
 from backend.application.repository import Repository
 from backend.config import Settings
 from backend.container import build_container

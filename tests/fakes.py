@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from backend.adapters.outbound.memory.event_store import InMemoryDatabase, InMemoryUnitOfWork
+from backend.adapters.outbound.memory.event_store import InMemoryDatabase
+from backend.adapters.outbound.memory.unit_of_work import InMemoryUnitOfWork
 from backend.application.command_bus import (
     CommandBus,
     CommandContext,
@@ -22,7 +23,9 @@ from backend.application.commands import Command
 from backend.application.event_codec import default_codec
 from backend.application.handlers import KEYED_RESULTS, command_handlers
 from backend.application.idempotency import KeyRecords
-from backend.application.ports import Clock, EventMetadata, IdGenerator, UnitOfWorkFactory
+from backend.application.ports.clock_and_ids import Clock, IdGenerator
+from backend.application.ports.event_store import EventMetadata
+from backend.application.ports.unit_of_work import UnitOfWorkFactory
 from backend.application.transfers import DEFAULT_TRANSFER_TIMEOUT
 
 T = TypeVar("T")

@@ -18,27 +18,25 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from backend.application.commands import Command
-from backend.application.errors import ConcurrencyError, ConcurrentModification
+from backend.application.errors import ApplicationError, ConcurrencyError, ConcurrentModification
 from backend.application.event_codec import EventCodec
 from backend.application.idempotency import IdempotencyKey, KeyRecords
-from backend.application.metrics_ports import (
+from backend.application.ports.clock_and_ids import Clock, IdGenerator
+from backend.application.ports.event_store import EventMetadata, StoredEvent
+from backend.application.ports.metrics import (
     COMMITTED,
+    CONFLICT,
+    ERROR,
+    REJECTED,
     UNCHANGED,
     CommandObserver,
     FinishedCommand,
-    failure_outcome,
 )
-from backend.application.ports import (
-    Clock,
-    EventMetadata,
-    IdGenerator,
-    StoredEvent,
-    UnitOfWork,
-    UnitOfWorkFactory,
-)
+from backend.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from backend.application.repository import Repository
 from backend.domain.account import Account
 from backend.domain.aggregate import Aggregate
+from backend.domain.errors import DomainError
 from backend.domain.transfer import Transfer
 
 R = TypeVar("R")
@@ -54,6 +52,15 @@ Handler = Callable[[Any, "CommandContext"], Any]
 
 def no_projection(uow: UnitOfWork, events: Sequence[StoredEvent]) -> None:
     """Default when no read side is plugged in."""
+
+
+def failure_outcome(error: BaseException) -> str:
+    """The outcome of a command that raised `error`."""
+    if isinstance(error, ConcurrentModification):
+        return CONFLICT
+    if isinstance(error, DomainError | ApplicationError):
+        return REJECTED
+    return ERROR
 
 
 @dataclass

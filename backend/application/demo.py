@@ -16,8 +16,9 @@ from typing import Final, Literal, TypeVar
 from backend.application.command_bus import CommandBus
 from backend.application.commands import Command, Deposit, OpenAccount, RequestTransfer, Withdraw
 from backend.application.identity import IdentityService
-from backend.application.identity_ports import User
-from backend.application.ports import Clock, EventMetadata
+from backend.application.ports.clock_and_ids import Clock
+from backend.application.ports.event_store import EventMetadata
+from backend.application.ports.users import User
 from backend.application.queries import AccountQueries
 from backend.application.transfers import TransferProcess
 

@@ -18,8 +18,9 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from backend.application.errors import ApplicationError
-from backend.application.identity_ports import KeyRecord
-from backend.application.ports import Clock, UnitOfWork
+from backend.application.ports.clock_and_ids import Clock
+from backend.application.ports.idempotency import KeyRecord
+from backend.application.ports.unit_of_work import UnitOfWork
 
 KEY_TTL: Final = timedelta(hours=24)
 #: Expired keys are purged once every this many keyed commands (an indexed range delete).

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from backend.application.ports import EventMetadata, StoredEvent
+from backend.application.ports.event_store import EventMetadata, StoredEvent
 from backend.application.transfers import TransferProcess
 
 #: Reacts to one committed event.

@@ -17,8 +17,10 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from backend.application.messaging_ports import JobQueue
-from backend.application.ports import OutboxMessage, StoredEvent, UnitOfWorkFactory
+from backend.application.ports.event_store import StoredEvent
+from backend.application.ports.job_queue import JobQueue
+from backend.application.ports.outbox import OutboxMessage
+from backend.application.ports.unit_of_work import UnitOfWorkFactory
 
 
 @dataclass

@@ -8,15 +8,9 @@ from datetime import datetime
 from typing import Generic, TypeVar
 
 from backend.application.event_codec import EventCodec
-from backend.application.ports import (
-    Clock,
-    EventMetadata,
-    IdGenerator,
-    NewEvent,
-    Snapshot,
-    StoredEvent,
-    UnitOfWork,
-)
+from backend.application.ports.clock_and_ids import Clock, IdGenerator
+from backend.application.ports.event_store import EventMetadata, NewEvent, Snapshot, StoredEvent
+from backend.application.ports.unit_of_work import UnitOfWork
 from backend.domain.aggregate import Aggregate
 from backend.domain.events import DomainEvent
 

@@ -35,7 +35,7 @@ from backend.application.commands import (
     TransferStep,
 )
 from backend.application.errors import NotFound
-from backend.application.ports import EventMetadata
+from backend.application.ports.event_store import EventMetadata
 from backend.application.projections.transfers import requested
 from backend.application.queries import TransferView, transfer_view
 from backend.domain.money import Money

@@ -16,11 +16,12 @@ from backend.adapters.inbound.worker.loops import start_messaging
 from backend.adapters.outbound.queue.factory import outbox_relay_for
 from backend.adapters.outbound.queue.in_process import InProcessJobQueue
 from backend.adapters.outbound.sqlalchemy.engine import create_engine_for
-from backend.adapters.outbound.sqlalchemy.transfer_deadlines import SqlAlchemyTransferDeadlines
+from backend.adapters.outbound.sqlalchemy.transfer_deadlines import SqlAlchemyOverdueTransfers
 from backend.adapters.outbound.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from backend.adapters.outbound.system import SystemClock, UuidGenerator
 from backend.application.messaging import build_dispatcher
-from backend.application.ports import StoredEvent, UnitOfWork
+from backend.application.ports.event_store import StoredEvent
+from backend.application.ports.unit_of_work import UnitOfWork
 from backend.application.sweeper import TransferSweeper, with_deadline_tracking
 from backend.application.transfers import TransferProcess
 from backend.logging_setup import configure_logging
@@ -36,13 +37,13 @@ class SqlBank:
     """The command side on one database, as the container would wire it."""
 
     runner: BusRunner
-    deadlines: SqlAlchemyTransferDeadlines
+    deadlines: SqlAlchemyOverdueTransfers
     uow: Callable[[], SqlAlchemyUnitOfWork]
 
 
 def sql_bank(url: str) -> SqlBank:
     engine = create_engine_for(url)
-    deadlines = SqlAlchemyTransferDeadlines(engine)
+    deadlines = SqlAlchemyOverdueTransfers(engine)
 
     def uow() -> SqlAlchemyUnitOfWork:
         return SqlAlchemyUnitOfWork(engine)
@@ -51,7 +52,7 @@ def sql_bank(url: str) -> SqlBank:
         uow,
         SystemClock(),
         UuidGenerator(),
-        inline_projector=with_deadline_tracking(_no_read_side, deadlines),
+        inline_projector=with_deadline_tracking(_no_read_side),
         sleep=time.sleep,
     )
     return SqlBank(BusRunner(bus), deadlines, uow)

@@ -21,7 +21,7 @@ import pytest
 from backend.adapters.inbound.cli.migrate import upgrade_database
 from backend.application import accounts
 from backend.application.commands import Deposit, OpenAccount, RequestTransfer
-from backend.application.ports import EventMetadata
+from backend.application.ports.event_store import EventMetadata
 from backend.application.transfers import request_transfer
 from tests.adapters.messaging_process import SqlBank, sql_bank
 

@@ -10,13 +10,14 @@ import pytest
 import redis
 from sqlalchemy import Engine
 
-from backend.adapters.outbound.memory.event_store import InMemoryDatabase, InMemoryUnitOfWork
+from backend.adapters.outbound.memory.event_store import InMemoryDatabase
 from backend.adapters.outbound.memory.identity_store import (
     InMemoryRefreshTokenStore,
     InMemoryTokenDenylist,
     InMemoryUserRepository,
 )
 from backend.adapters.outbound.memory.rate_limiter import InMemoryRateLimiter
+from backend.adapters.outbound.memory.unit_of_work import InMemoryUnitOfWork
 from backend.adapters.outbound.redis.rate_limiter import RedisRateLimiter
 from backend.adapters.outbound.sqlalchemy.identity_store import (
     SqlAlchemyRefreshTokenStore,
@@ -27,16 +28,11 @@ from backend.adapters.outbound.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWo
 from backend.application.errors import ConcurrencyError
 from backend.application.idempotency import IdempotencyKeyInUse
 from backend.application.identity import EmailTaken
-from backend.application.identity_ports import (
-    KeyRecord,
-    RateLimiter,
-    RefreshToken,
-    RefreshTokenStore,
-    TokenDenylist,
-    User,
-    UserRepository,
-)
-from backend.application.ports import UnitOfWork
+from backend.application.ports.idempotency import KeyRecord
+from backend.application.ports.rate_limits import RateLimiter
+from backend.application.ports.tokens import RefreshToken, RefreshTokenStore, TokenDenylist
+from backend.application.ports.unit_of_work import UnitOfWork
+from backend.application.ports.users import User, UserRepository
 from backend.container import build_container
 from tests.conftest import SettingsFactory
 from tests.fakes import FixedClock

@@ -8,7 +8,7 @@ import pytest
 
 from backend.application import accounts
 from backend.application.commands import Deposit, OpenAccount
-from backend.application.ports import EventMetadata
+from backend.application.ports.event_store import EventMetadata
 from tests.fakes import BusRunner, InMemoryApp
 
 #: Opens an account for an owner with a starting balance; returns the account id.

@@ -7,12 +7,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from backend.adapters.outbound.memory.transfer_deadlines import InMemoryTransferDeadlines
+from backend.adapters.outbound.memory.transfer_deadlines import InMemoryOverdueTransfers
 from backend.application import accounts
 from backend.application.commands import CloseAccount, Deposit, OpenAccount, RequestTransfer
 from backend.application.messaging import MessageDispatcher, subscribe_transfer_process
-from backend.application.messaging_ports import FailedJob
-from backend.application.ports import EventMetadata, StoredEvent
+from backend.application.ports.event_store import EventMetadata, StoredEvent
+from backend.application.ports.job_queue import FailedJob
 from backend.application.relay import OutboxRelay
 from backend.application.sweeper import TransferSweeper
 from backend.application.transfers import TransferProcess, request_transfer
@@ -47,7 +47,7 @@ class Bank:
         subscribe_transfer_process(self.dispatcher, self.process)
         self.queue = CollectingJobQueue()
         self.relay = OutboxRelay(self.app.uow, self.queue, batch_size=batch_size)
-        self.deadlines = InMemoryTransferDeadlines(self.app.db)
+        self.deadlines = InMemoryOverdueTransfers(self.app.db)
         self.sweeper = TransferSweeper(self.deadlines, self.process, self.app.clock)
 
     # -- commands ---------------------------------------------------------------------------

@@ -11,16 +11,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from backend.adapters.outbound.memory.event_store import (
-    InMemoryDatabase,
-    InMemoryEventStore,
-    InMemoryUnitOfWork,
-)
+from backend.adapters.outbound.memory.event_store import InMemoryDatabase, InMemoryEventStore
+from backend.adapters.outbound.memory.unit_of_work import InMemoryUnitOfWork
 from backend.application import accounts
 from backend.application.command_bus import CommandContext, RetryPolicy
 from backend.application.commands import Deposit, Withdraw
 from backend.application.errors import ConcurrencyError, ConcurrentModification
-from backend.application.ports import EventMetadata, NewEvent, StoredEvent, UnitOfWork
+from backend.application.ports.event_store import EventMetadata, NewEvent, StoredEvent
+from backend.application.ports.unit_of_work import UnitOfWork
 from backend.application.queries import TransactionView
 from backend.domain.errors import InsufficientFunds
 from backend.domain.money import Money

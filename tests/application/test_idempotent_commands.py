@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from backend.adapters.outbound.memory.event_store import InMemoryUnitOfWork
+from backend.adapters.outbound.memory.unit_of_work import InMemoryUnitOfWork
 from backend.application.command_bus import CommandBus
 from backend.application.commands import Command, Deposit, OpenAccount, RequestTransfer, Withdraw
 from backend.application.event_codec import default_codec
@@ -19,8 +19,8 @@ from backend.application.idempotency import (
     IdempotencyKeyInUse,
     IdempotencyKeyReused,
 )
-from backend.application.metrics_ports import COMMITTED, UNCHANGED, FinishedCommand
-from backend.application.ports import EventMetadata
+from backend.application.ports.event_store import EventMetadata
+from backend.application.ports.metrics import COMMITTED, UNCHANGED, FinishedCommand
 from backend.application.projections import default_projections
 from backend.application.projections.inline import inline_projector
 from backend.domain.errors import InsufficientFunds

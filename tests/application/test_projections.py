@@ -7,7 +7,7 @@ import time
 from datetime import UTC, date, datetime
 
 from backend.application.event_codec import default_codec
-from backend.application.ports import EventMetadata, NewEvent, StoredEvent
+from backend.application.ports.event_store import EventMetadata, NewEvent, StoredEvent
 from backend.application.projections import default_projections
 from backend.application.projections.accounts import summary_after
 from backend.application.projections.base import unseen

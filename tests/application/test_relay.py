@@ -6,13 +6,13 @@ from collections.abc import Sequence
 
 import pytest
 
-from backend.adapters.outbound.memory.event_store import InMemoryUnitOfWork
+from backend.adapters.outbound.memory.unit_of_work import InMemoryUnitOfWork
 from backend.application.messaging import (
     MessageDispatcher,
     event_from_message,
     event_to_message,
 )
-from backend.application.ports import StoredEvent
+from backend.application.ports.event_store import StoredEvent
 from backend.application.relay import OutboxRelay
 from tests.application.saga_harness import Bank, CollectingJobQueue
 

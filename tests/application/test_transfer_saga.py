@@ -15,8 +15,8 @@ import pytest
 from backend.application.command_bus import CommandContext
 from backend.application.errors import NotFound
 from backend.application.messaging import MessageDispatcher, subscribe_transfer_process
-from backend.application.metrics_ports import UNCHANGED, FinishedCommand
-from backend.application.ports import EventMetadata
+from backend.application.ports.event_store import EventMetadata
+from backend.application.ports.metrics import UNCHANGED, FinishedCommand
 from backend.application.transfers import TransferProcess
 from backend.domain import errors
 from backend.domain.money import Money

@@ -18,7 +18,7 @@ import yaml
 from backend.adapters.inbound.cli.main import cli
 from backend.adapters.outbound.metrics.collectors import scrape_collectors
 from backend.adapters.outbound.metrics.prometheus import PrometheusMetrics, render
-from backend.application.messaging_ports import FailedJob
+from backend.application.ports.job_queue import FailedJob
 from tests.ops.live import samples_of
 
 ROOT = Path(__file__).parents[2]

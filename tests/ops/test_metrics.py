@@ -19,17 +19,16 @@ from backend.app import create_app
 from backend.application.accounts import deposit, open_account
 from backend.application.commands import Deposit, OpenAccount
 from backend.application.errors import ConcurrencyError
-from backend.application.metrics_ports import (
+from backend.application.ports.event_store import EventMetadata, StoredEvent
+from backend.application.ports.metrics import (
     COMMITTED,
     CONFLICT,
     ERROR,
-    NO_REASON,
     REJECTED,
     UNCHANGED,
     FinishedCommand,
-    TransferOutcomes,
 )
-from backend.application.ports import EventMetadata, StoredEvent
+from backend.application.transfer_outcomes import NO_REASON, TransferOutcomes
 from backend.config import Settings
 from tests.api.conftest import js
 from tests.conftest import SettingsFactory

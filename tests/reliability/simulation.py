@@ -27,11 +27,11 @@ from hypothesis.stateful import (
 )
 
 from backend.adapters.outbound.memory.read_models import InMemoryReadModelReader
-from backend.adapters.outbound.memory.transfer_deadlines import InMemoryTransferDeadlines
+from backend.adapters.outbound.memory.transfer_deadlines import InMemoryOverdueTransfers
 from backend.application import accounts as account_commands
 from backend.application import commands
 from backend.application.messaging import build_dispatcher
-from backend.application.ports import EventMetadata, StoredEvent
+from backend.application.ports.event_store import EventMetadata, StoredEvent
 from backend.application.projections.inline import inline_projector
 from backend.application.relay import OutboxRelay
 from backend.application.repository import Repository
@@ -71,10 +71,10 @@ class BankSimulation(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.app = InMemoryApp()
-        self.deadlines = InMemoryTransferDeadlines(self.app.db)
+        self.deadlines = InMemoryOverdueTransfers(self.app.db)
         self.runner = BusRunner(bus_for_tests(
             self.app.uow, self.app.clock, self.app.ids, snapshot_every=3,
-            inline_projector=with_deadline_tracking(inline_projector(PROJECTIONS), self.deadlines),
+            inline_projector=with_deadline_tracking(inline_projector(PROJECTIONS)),
         ))  # fmt: skip
         self.process = TransferProcess(self.runner.bus)
         self.dispatcher = build_dispatcher(self.process)

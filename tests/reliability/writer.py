@@ -12,7 +12,7 @@ import sys
 
 from backend.application.command_bus import CommandBus
 from backend.application.commands import Deposit, OpenAccount, RequestTransfer
-from backend.application.ports import EventMetadata
+from backend.application.ports.event_store import EventMetadata
 from backend.config import Settings
 from backend.container import build_container
 from backend.logging_setup import configure_logging

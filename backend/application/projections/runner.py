@@ -13,9 +13,9 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from backend.application.ports import UnitOfWorkFactory
+from backend.application.ports.read_models import ReadModelReader
+from backend.application.ports.unit_of_work import UnitOfWorkFactory
 from backend.application.projections.base import Projection
-from backend.application.read_models import ReadModelReader
 
 PAGE_SIZE = 1000
 

@@ -32,7 +32,7 @@ from backend.adapters.inbound.http.schemas import (
     shared,
 )
 from backend.application.commands import CloseAccount, Deposit, OpenAccount, Withdraw
-from backend.application.ports import EventMetadata
+from backend.application.ports.event_store import EventMetadata
 from backend.application.queries import TransactionView
 
 _ETAG = re.compile(r'(?:W/)?"?(\d{1,18})"?')

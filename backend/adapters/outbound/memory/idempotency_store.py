@@ -1,4 +1,4 @@
-"""In-memory adapter of the IdempotencyKeyStore port, a member of the in-memory unit of work."""
+"""In-memory adapter of the IdempotencyKeys port, a member of the in-memory unit of work."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import datetime
 
 from backend.application.errors import ConcurrencyError
 from backend.application.idempotency import IdempotencyKeyInUse
-from backend.application.identity_ports import KeyRecord
+from backend.application.ports.idempotency import KeyRecord
 
 KeyId = tuple[str, str]
 
@@ -22,7 +22,7 @@ class InMemoryKeyData:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-class InMemoryIdempotencyKeyStore:
+class InMemoryIdempotencyKeys:
     """Keys of one unit of work: writes are staged and published at its commit."""
 
     def __init__(self, data: InMemoryKeyData) -> None:
@@ -65,7 +65,7 @@ class InMemoryIdempotencyKeyStore:
             if (before := self._purge_before) is not None:
                 self._data.records = {k: r for k, r in records.items() if r.created_at >= before}
 
-    def end(self) -> None:
+    def discard(self) -> None:
         """Drop the staged writes and let go of the held keys."""
         with self._data.lock:
             self._data.held -= self._held

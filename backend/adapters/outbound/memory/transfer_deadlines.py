@@ -1,4 +1,4 @@
-"""In-memory index of pending transfers' deadlines, derived from the committed log."""
+"""In-memory transfer-deadline adapters: overdue transfers derived from the committed log."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from backend.adapters.outbound.memory.event_store import InMemoryDatabase
-from backend.application.ports import StoredEvent, UnitOfWork
+from backend.application.ports.event_store import StoredEvent
 
 _TERMINAL = frozenset({"TransferCompleted", "TransferFailed"})
 
 
-class InMemoryTransferDeadlines:
-    """TransferDeadlines over an InMemoryDatabase: a scan of the transfer streams.
+class InMemoryOverdueTransfers:
+    """OverdueTransfers over an InMemoryDatabase: a scan of the transfer streams.
 
     Scanning the committed log (instead of keeping a second index) cannot disagree with it,
     which is all the memory twin needs; the SQL adapter keeps a table for speed.
@@ -20,9 +20,6 @@ class InMemoryTransferDeadlines:
 
     def __init__(self, db: InMemoryDatabase) -> None:
         self._db = db
-
-    def track(self, uow: UnitOfWork, events: Sequence[StoredEvent]) -> None:
-        """Nothing to do: `overdue` reads the committed streams themselves."""
 
     def overdue(self, now: datetime, limit: int = 100) -> list[str]:
         with self._db.lock:
@@ -35,3 +32,11 @@ class InMemoryTransferDeadlines:
             if deadline < now
         ]
         return [transfer_id for _, transfer_id in sorted(found)[:limit]]
+
+
+class InMemoryTransferDeadlines:
+    """TransferDeadlines of an in-memory unit of work: nothing to write, since
+    InMemoryOverdueTransfers reads the committed streams themselves."""
+
+    def track(self, events: Sequence[StoredEvent]) -> None:
+        """Nothing to do."""

@@ -10,14 +10,14 @@ from typing import Any
 from structlog.contextvars import bound_contextvars
 
 from backend.application.messaging import MessageDispatcher, Subscriber
-from backend.application.metrics_ports import (
+from backend.application.ports.event_store import StoredEvent
+from backend.application.ports.metrics import (
     COMMITTED,
     REJECTED,
     UNCHANGED,
     FinishedCommand,
     Metrics,
 )
-from backend.application.ports import StoredEvent
 from backend.logging_setup import get_logger
 
 log = get_logger("hexbank.commands")

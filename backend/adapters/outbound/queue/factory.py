@@ -8,8 +8,8 @@ import redis
 from backend.adapters.outbound.queue.in_process import InProcessJobQueue
 from backend.adapters.outbound.queue.rq_queue import DEFAULT_QUEUE_NAME, RqJobQueue
 from backend.application.messaging import MessageDispatcher
-from backend.application.messaging_ports import JobQueue
-from backend.application.ports import UnitOfWorkFactory
+from backend.application.ports.job_queue import JobQueue
+from backend.application.ports.unit_of_work import UnitOfWorkFactory
 from backend.application.relay import OutboxRelay
 from backend.config import Settings
 

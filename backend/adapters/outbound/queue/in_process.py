@@ -16,8 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from backend.application.messaging_ports import BatchHandler, FailedJob
-from backend.application.ports import StoredEvent
+from backend.application.ports.event_store import StoredEvent
+from backend.application.ports.job_queue import BatchHandler, FailedJob
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ from rq.job import Job
 from rq.queue import EnqueueData
 
 from backend.application.messaging import event_to_message
-from backend.application.messaging_ports import FailedJob
-from backend.application.ports import StoredEvent
+from backend.application.ports.event_store import StoredEvent
+from backend.application.ports.job_queue import FailedJob
 
 #: The job function every batch runs in a worker (builds the app from settings, dispatches).
 DISPATCH_JOB = "backend.adapters.inbound.worker.jobs.dispatch_events"

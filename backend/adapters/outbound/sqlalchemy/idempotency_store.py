@@ -1,4 +1,4 @@
-"""SQL adapter of the IdempotencyKeyStore port, on the unit of work's connection.
+"""SQL adapter of the IdempotencyKeys port, on the unit of work's connection.
 
 A key's row is inserted by the transaction that commits the command's effect. On PostgreSQL
 that transaction first takes a transaction-level advisory lock on the key, without waiting: a
@@ -18,7 +18,7 @@ from backend.adapters.outbound.sqlalchemy.driver import fetch_all
 from backend.adapters.outbound.sqlalchemy.identity_tables import as_utc, idempotency_keys
 from backend.application.errors import ConcurrencyError
 from backend.application.idempotency import IdempotencyKeyInUse
-from backend.application.identity_ports import KeyRecord
+from backend.application.ports.idempotency import KeyRecord
 
 _TABLE = idempotency_keys
 #: One 64-bit key per (schema, user, key): a space apart from the two-key append lock, and
@@ -29,7 +29,7 @@ _TRY_HOLD_SQL = (
 )
 
 
-class SqlAlchemyIdempotencyKeyStore:
+class SqlAlchemyIdempotencyKeys:
     """Idempotency keys in one table, primary key (user_id, key)."""
 
     def __init__(self, connection: Connection) -> None:
