@@ -31,7 +31,8 @@ from backend.adapters.outbound.sqlalchemy.rebuild import SqlAlchemyProjectionReb
 from backend.adapters.outbound.sqlalchemy.transfer_deadlines import SqlAlchemyOverdueTransfers
 from backend.adapters.outbound.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from backend.adapters.outbound.system import SystemClock, UuidGenerator
-from backend.application.command_bus import CommandBus, Tools
+from backend.application.bounded import RecentValues
+from backend.application.command_bus import CACHED_ACCOUNTS, CommandBus, Tools
 from backend.application.event_codec import default_codec
 from backend.application.handlers import KEYED_RESULTS, command_handlers
 from backend.application.idempotency import KeyRecords
@@ -215,6 +216,7 @@ class Container(containers.DeclarativeContainer):
             clock=clock,
             ids=ids,
             snapshot_every=settings.provided.snapshot_every,
+            accounts=providers.Factory(RecentValues, CACHED_ACCOUNTS),
         ),
         keys=providers.Factory(KeyRecords, clock=clock, results=KEYED_RESULTS),
         # Read-your-writes, and the sweeper's deadline index, in the command's own transaction.

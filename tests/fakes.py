@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from backend.adapters.outbound.memory.event_store import InMemoryDatabase
 from backend.adapters.outbound.memory.unit_of_work import InMemoryUnitOfWork
+from backend.application.bounded import RecentValues
 from backend.application.command_bus import (
     CommandBus,
     CommandContext,
@@ -27,6 +28,7 @@ from backend.application.ports.clock_and_ids import Clock, IdGenerator
 from backend.application.ports.event_store import EventMetadata
 from backend.application.ports.unit_of_work import UnitOfWorkFactory
 from backend.application.transfers import DEFAULT_TRANSFER_TIMEOUT
+from backend.domain.account import Account
 
 T = TypeVar("T")
 
@@ -103,12 +105,13 @@ def bus_for_tests(
     inline_projector: InlineProjector = no_projection,
     retry: RetryPolicy | None = None,
     sleep: Callable[[float], None] = lambda _: None,
+    cached_accounts: RecentValues[str, Account] | None = None,
 ) -> CommandBus:
     """A bus over `uow_factory` with the tests' registry, no waiting between retries."""
     return CommandBus(
         uow_factory,
         handlers_for_tests(),
-        Tools(default_codec(), clock, ids, snapshot_every),
+        Tools(default_codec(), clock, ids, snapshot_every, cached_accounts),
         KeyRecords(clock, KEYED_RESULTS),
         inline_projector,
         retry=retry or RetryPolicy(),

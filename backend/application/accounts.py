@@ -38,10 +38,16 @@ def close_account(command: CloseAccount, ctx: CommandContext) -> Account:
 
 
 def load_owned(
-    ctx: CommandContext, account_id: str, owner_id: str, expected_version: int | None = None
+    ctx: CommandContext,
+    account_id: str,
+    owner_id: str,
+    expected_version: int | None = None,
+    *,
+    cached: bool = True,
 ) -> Account:
-    """The caller's account; someone else's is NotFound, never a hint that it exists."""
-    account = ctx.accounts.get(account_id)
+    """The caller's account; someone else's is NotFound, never a hint that it exists.
+    `cached=False` reads it from the store (for a command that will not save it)."""
+    account = ctx.accounts.get(account_id, cached=cached)
     if account is None or account.owner_id != owner_id:
         raise NotFound(f"account {account_id}")
     if expected_version is not None and expected_version != account.version:

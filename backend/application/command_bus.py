@@ -4,8 +4,9 @@ It looks up the command's handler in one explicit registry and runs it in a fres
 (one transaction), together with the inline read-model projection and, when the caller sent an
 Idempotency-Key, the key's record. Optimistic-concurrency conflicts are retried; a stream that
 conflicted once is queued for in the attempts that follow, so a hot account's writers take
-turns instead of retrying blindly. Each command is reported to the observers (metrics, logs)
-under its type's name.
+turns instead of retrying blindly. Accounts may come from a per-process cache; an attempt
+whose cached account went unchecked (read but not saved, or refused) runs again from the
+store. Each command is reported to the observers (metrics, logs) under its type's name.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from backend.application.bounded import RecentValues
 from backend.application.commands import Command
 from backend.application.errors import ApplicationError, ConcurrencyError, ConcurrentModification
 from backend.application.event_codec import EventCodec
@@ -40,6 +42,8 @@ from backend.domain.errors import DomainError
 from backend.domain.transfer import Transfer
 
 R = TypeVar("R")
+#: How many accounts a process keeps as its commands left them (a few KiB each).
+CACHED_ACCOUNTS = 10_000
 A = TypeVar("A", bound=Aggregate)
 
 log = logging.getLogger(__name__)
@@ -106,6 +110,8 @@ class Tools:
     clock: Clock
     ids: IdGenerator
     snapshot_every: int = 100
+    #: The accounts this process's commands left last, reused by the next command of each.
+    accounts: RecentValues[str, Account] | None = None
 
 
 @dataclass
@@ -147,6 +153,8 @@ class CommandBus:
         for number in range(1, self.retry.max_attempts + 1):
             try:
                 return attempt.run(frozenset(hot))
+            except _CacheUnchecked:
+                attempt.use_cache = False  # run again from the store, at once
             except ConcurrencyError as error:
                 if error.stream_id is not None:
                     hot.add(error.stream_id)  # from now on, queue for it instead of racing
@@ -170,6 +178,10 @@ class CommandBus:
                 log.warning("command observer failed", exc_info=True)
 
 
+class _CacheUnchecked(Exception):
+    """An attempt relied on cached aggregates it could not check: run it from the store."""
+
+
 class _Attempt:
     """One command's attempts: each a fresh unit of work holding key, effect and projection."""
 
@@ -184,6 +196,8 @@ class _Attempt:
         self._bus, self._handler, self._command = bus, handler, command
         self._metadata, self._key = metadata, key
         self.appended: list[StoredEvent] = []
+        #: Cleared once an attempt could not check what it took from the cache.
+        self.use_cache = True
 
     def run(self, hot: frozenset[str]) -> Outcome[Any]:
         bus = self._bus
@@ -191,22 +205,42 @@ class _Attempt:
             if self._key is not None and (first := bus.keys.first_result(uow, self._key)):
                 return Outcome(first.result, replayed=True)  # nothing written: rolled back
             context = self._context(uow, hot)
-            result = self._handler(self._command, context)
+            result = self._checked(context)
             bus.inline_projector(uow, context.appended)
             if self._key is not None:
                 bus.keys.remember(uow, self._key, result)
             uow.commit()
         self.appended = context.appended
+        context.accounts.keep_in_cache()
         return Outcome(result)
 
+    def _checked(self, context: CommandContext) -> Any:
+        """The handler's result; _CacheUnchecked when it read a cached account it did not
+        save, or was refused after reading one (either may come from a stale state)."""
+        accounts = context.accounts
+        try:
+            result = self._handler(self._command, context)
+        except ConcurrencyError:
+            raise
+        except (DomainError, ApplicationError) as refusal:
+            if accounts.used_cache:
+                raise _CacheUnchecked from refusal
+            raise
+        if accounts.unverified:
+            raise _CacheUnchecked
+        return result
+
     def _context(self, uow: UnitOfWork, hot: frozenset[str]) -> CommandContext:
-        accounts, transfers = (
-            self._repository(Account, uow, hot),
-            self._repository(Transfer, uow, hot),
-        )
         tools = self._bus.tools
+        cache = tools.accounts if self.use_cache else None
+        accounts = self._repository(Account, uow, hot, cache)
+        transfers = self._repository(Transfer, uow, hot, None)
         return CommandContext(uow, accounts, transfers, self._metadata, tools.clock, tools.ids)
 
-    def _repository(self, cls: type[A], uow: UnitOfWork, hot: frozenset[str]) -> Repository[A]:
+    def _repository(
+        self, cls: type[A], uow: UnitOfWork, hot: frozenset[str], cache: RecentValues[str, A] | None
+    ) -> Repository[A]:
         tools = self._bus.tools
-        return Repository(cls, uow, tools.codec, tools.clock, tools.ids, tools.snapshot_every, hot)
+        return Repository(
+            cls, uow, tools.codec, tools.clock, tools.ids, tools.snapshot_every, hot, cache
+        )

@@ -63,7 +63,7 @@ def request_transfer(
 ) -> TransferView:
     """Accept a transfer out of the caller's account, the saga decides the rest; the pending
     transfer, built as the read model builds its row."""
-    source = load_owned(ctx, command.source_account_id, command.owner_id)
+    source = load_owned(ctx, command.source_account_id, command.owner_id, cached=False)
     money = Money.positive(command.amount, source.currency)
     transfer = Transfer.request(
         ctx.ids.new_id(), source.id, command.target_account_id, money, command.reference,
