@@ -12,12 +12,14 @@ from sqlalchemy import Engine
 from backend.adapters.inbound.ws.messages import encode_push
 from backend.adapters.outbound.memory.pubsub import InMemoryPushChannel
 from backend.adapters.outbound.memory.rate_limiter import InMemoryRateLimiter
+from backend.adapters.outbound.memory.revocation_feed import InMemoryRevocationFeed
 from backend.adapters.outbound.metrics.collectors import scrape_collectors
 from backend.adapters.outbound.metrics.observers import CommandLog, instrument_dispatcher
 from backend.adapters.outbound.metrics.prometheus import PrometheusMetrics
 from backend.adapters.outbound.queue.factory import job_queue_for, outbox_relay_for
 from backend.adapters.outbound.redis.pubsub import RedisPushChannel
 from backend.adapters.outbound.redis.rate_limiter import RedisRateLimiter
+from backend.adapters.outbound.redis.revocation_feed import RedisRevocationFeed
 from backend.adapters.outbound.security.argon2_hasher import Argon2PasswordHasher
 from backend.adapters.outbound.security.jwt_tokens import JwtTokenIssuer
 from backend.adapters.outbound.sqlalchemy.engine import create_engine_for
@@ -41,6 +43,7 @@ from backend.application.messaging import MessageDispatcher, build_dispatcher
 from backend.application.ports.clock_and_ids import Clock
 from backend.application.ports.push import PushChannel
 from backend.application.ports.rate_limits import RateLimiter
+from backend.application.ports.tokens import RevocationFeed
 from backend.application.projections import default_projections
 from backend.application.projections.base import Projection
 from backend.application.projections.inline import inline_projector
@@ -48,6 +51,7 @@ from backend.application.projections.runner import ProjectionRunner
 from backend.application.push import PushNotifier, ReadModelPushViews, subscribe_push_notifier
 from backend.application.queries import AccountQueries, TransferQueries
 from backend.application.rate_limits import LoginThrottle, RequestThrottle
+from backend.application.revocations import RevocationCache
 from backend.application.sweeper import TransferSweeper, with_deadline_tracking
 from backend.application.transfer_outcomes import TransferOutcomes, subscribe_transfer_outcomes
 from backend.application.transfers import TransferProcess
@@ -117,6 +121,16 @@ def _push_channel(settings: Settings, client: Callable[[], redis.Redis | None]) 
     return InMemoryPushChannel(encode_push)
 
 
+def _revocation_feed(
+    settings: Settings, client: Callable[[], redis.Redis | None]
+) -> RevocationFeed:
+    # Every web process keeps the denylist in memory; Redis tells them all of a revocation.
+    redis_client = client() if settings.redis_url is not None else None
+    if redis_client is not None:
+        return RedisRevocationFeed(redis_client, prefix=settings.redis_prefix)
+    return InMemoryRevocationFeed()
+
+
 class Container(containers.DeclarativeContainer):
     """Providers for everything the app and the workers need; nothing is built until asked."""
 
@@ -157,9 +171,17 @@ class Container(containers.DeclarativeContainer):
     user_repository = providers.ThreadSafeSingleton(SqlAlchemyUserRepository, engine=engine)
     refresh_token_store = providers.ThreadSafeSingleton(SqlAlchemyRefreshTokenStore, engine=engine)
     # Revocations live in SQL in both modes: Redis may restart empty (it keeps nothing on
-    # disk here), and a revoked token must never pass again; reads also keep working when
-    # Redis is down. One indexed lookup per authenticated request.
-    token_denylist = providers.ThreadSafeSingleton(SqlAlchemyTokenDenylist, engine=engine)
+    # disk here), and a revoked token must never pass again. Checks read each process's copy
+    # in memory, kept current through the revocation feed; while the feed is not trusted
+    # (Redis lost, not subscribed yet) they go to SQL, one indexed lookup each.
+    token_denylist = providers.ThreadSafeSingleton(
+        RevocationCache,
+        store=providers.ThreadSafeSingleton(SqlAlchemyTokenDenylist, engine=engine),
+        feed=providers.ThreadSafeSingleton(
+            _revocation_feed, settings=settings, client=redis_client.provider
+        ),
+        clock=clock,
+    )
     rate_limiter = providers.ThreadSafeSingleton(
         _rate_limiter, settings=settings, clock=clock, client=redis_client.provider
     )

@@ -17,8 +17,10 @@ from backend.adapters.outbound.memory.identity_store import (
     InMemoryUserRepository,
 )
 from backend.adapters.outbound.memory.rate_limiter import InMemoryRateLimiter
+from backend.adapters.outbound.memory.revocation_feed import InMemoryRevocationFeed
 from backend.adapters.outbound.memory.unit_of_work import InMemoryUnitOfWork
 from backend.adapters.outbound.redis.rate_limiter import RedisRateLimiter
+from backend.adapters.outbound.redis.revocation_feed import RedisRevocationFeed
 from backend.adapters.outbound.sqlalchemy.identity_store import (
     SqlAlchemyRefreshTokenStore,
     SqlAlchemyTokenDenylist,
@@ -297,10 +299,12 @@ def test_revocations_are_durable_in_sql_and_distributed_counters_are_in_redis(
     # Building the adapters opens no connection, so no Redis server is needed here.
     distributed = build_container(make_settings(HEXBANK_REDIS_URL="redis://127.0.0.1:1/0"))
     # Redis may restart empty: a revoked token must never pass again, so SQL holds revocations.
-    assert isinstance(distributed.token_denylist(), SqlAlchemyTokenDenylist)
+    assert isinstance(distributed.token_denylist().store, SqlAlchemyTokenDenylist)
+    assert isinstance(distributed.token_denylist().feed, RedisRevocationFeed)
     assert isinstance(distributed.rate_limiter(), RedisRateLimiter)
     embedded = build_container(make_settings())
-    assert isinstance(embedded.token_denylist(), SqlAlchemyTokenDenylist)
+    assert isinstance(embedded.token_denylist().store, SqlAlchemyTokenDenylist)
+    assert isinstance(embedded.token_denylist().feed, InMemoryRevocationFeed)
     assert isinstance(embedded.rate_limiter(), InMemoryRateLimiter)
     assert embedded.request_throttle() is None
     for container in (distributed, embedded):
