@@ -24,7 +24,7 @@ from backend.application.ports.metrics import (
     FinishedCommand,
 )
 from backend.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
-from backend.application.repository import Repository
+from backend.application.repository import DEFAULT_SNAPSHOT_EVERY, Repository
 from backend.domain.account import Account
 from backend.domain.aggregate import Aggregate
 from backend.domain.errors import DomainError
@@ -41,10 +41,6 @@ InlineProjector = Callable[[UnitOfWork, Sequence[StoredEvent]], None]
 
 def _no_projection(uow: UnitOfWork, events: Sequence[StoredEvent]) -> None:
     """Default when no read side is plugged in."""
-
-
-def ignore_command(finished: FinishedCommand) -> None:
-    """The CommandRunner's default observer."""
 
 
 def failure_outcome(error: BaseException) -> str:
@@ -80,7 +76,7 @@ class CommandRunner:
     codec: EventCodec
     clock: Clock
     ids: IdGenerator
-    snapshot_every: int = 100
+    snapshot_every: int = DEFAULT_SNAPSHOT_EVERY
     inline_projector: InlineProjector = _no_projection
     #: Enough for a hot account: sixteen concurrent writers of one stream all get through.
     max_attempts: int = 16
@@ -88,8 +84,8 @@ class CommandRunner:
     #: Backoff stops doubling here, so the whole budget stays well under a second.
     max_delay: float = 0.05
     sleep: Callable[[float], None] = field(default=time.sleep)
-    #: Told each command's type, outcome and duration (metrics, logs); default: nobody.
-    on_finished: CommandObserver = ignore_command
+    #: Told each command's type, outcome and duration (metrics, logs, the relay's wakeup).
+    observers: Sequence[CommandObserver] = ()
 
     def run(self, handler: Callable[[CommandContext], T], metadata: EventMetadata) -> T:
         """Run `handler` until it commits, or raise ConcurrentModification."""
@@ -109,11 +105,14 @@ class CommandRunner:
         return result
 
     def _report(self, outcome: str, started: float, events: tuple[StoredEvent, ...]) -> None:
-        seconds = time.perf_counter() - started
-        try:
-            self.on_finished(FinishedCommand(current_command_type(), outcome, seconds, events))
-        except Exception:  # an observer's failure must never fail the command after its commit
-            log.warning("command observer failed", exc_info=True)
+        finished = FinishedCommand(
+            current_command_type(), outcome, time.perf_counter() - started, events
+        )
+        for observe in self.observers:
+            try:
+                observe(finished)
+            except Exception:  # an observer's failure must never fail the command after its commit
+                log.warning("command observer failed", exc_info=True)
 
     def _run_with_retries(
         self, handler: Callable[[CommandContext], T], metadata: EventMetadata
