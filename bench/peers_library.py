@@ -38,7 +38,6 @@ from eventsourcing.sqlite import (  # type: ignore[import-not-found, unused-igno
 )
 from sqlalchemy.engine import make_url
 
-from backend.adapters.inbound.cli.migrate import upgrade_database
 from backend.adapters.outbound.system import SystemClock, UuidGenerator
 from backend.application.command_bus import CommandBus, Tools
 from backend.application.commands import Deposit, OpenAccount
@@ -48,6 +47,7 @@ from backend.application.repository import Repository
 from backend.config import Settings
 from backend.container import build_container
 from backend.domain.account import Account
+from backend.entrypoints.cli.migrate import upgrade_database
 from tests.integration_services import temporary_schema
 
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -26,7 +26,9 @@ from backend.application.handlers import KEYED_RESULTS, command_handlers
 from backend.application.idempotency import KeyRecords
 from backend.application.ports.clock_and_ids import Clock, IdGenerator
 from backend.application.ports.event_store import EventMetadata
+from backend.application.ports.metrics import CommandObserver
 from backend.application.ports.unit_of_work import UnitOfWorkFactory
+from backend.application.repository import DEFAULT_SNAPSHOT_EVERY
 from backend.application.transfers import DEFAULT_TRANSFER_TIMEOUT
 from backend.domain.account import Account
 
@@ -65,16 +67,30 @@ class InMemoryApp:
     db: InMemoryDatabase = field(default_factory=InMemoryDatabase)
     clock: FixedClock = field(default_factory=FixedClock)
     ids: SequentialIds = field(default_factory=SequentialIds)
-    snapshot_every: int = 100
+    snapshot_every: int = DEFAULT_SNAPSHOT_EVERY
 
     def uow(self) -> InMemoryUnitOfWork:
         return InMemoryUnitOfWork(self.db)
 
-    def bus(self) -> CommandBus:
-        return bus_for_tests(self.uow, self.clock, self.ids, snapshot_every=self.snapshot_every)
+    def bus(
+        self,
+        observers: Sequence[CommandObserver] = (),
+        uow_factory: UnitOfWorkFactory | None = None,
+    ) -> CommandBus:
+        return bus_for_tests(
+            uow_factory or self.uow,
+            self.clock,
+            self.ids,
+            snapshot_every=self.snapshot_every,
+            observers=observers,
+        )
 
-    def runner(self) -> BusRunner:
-        return BusRunner(self.bus())
+    def runner(
+        self,
+        observers: Sequence[CommandObserver] = (),
+        uow_factory: UnitOfWorkFactory | None = None,
+    ) -> BusRunner:
+        return BusRunner(self.bus(observers, uow_factory))
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,11 +117,12 @@ def bus_for_tests(
     clock: Clock,
     ids: IdGenerator,
     *,
-    snapshot_every: int = 100,
+    snapshot_every: int = DEFAULT_SNAPSHOT_EVERY,
     inline_projector: InlineProjector = no_projection,
     retry: RetryPolicy | None = None,
     sleep: Callable[[float], None] = lambda _: None,
     cached_accounts: RecentValues[str, Account] | None = None,
+    observers: Sequence[CommandObserver] = (),
 ) -> CommandBus:
     """A bus over `uow_factory` with the tests' registry, no waiting between retries."""
     return CommandBus(
@@ -114,6 +131,7 @@ def bus_for_tests(
         Tools(default_codec(), clock, ids, snapshot_every, cached_accounts),
         KeyRecords(clock, KEYED_RESULTS),
         inline_projector,
+        observers,
         retry=retry or RetryPolicy(),
         sleep=sleep,
     )

@@ -12,7 +12,6 @@ from datetime import timedelta
 
 from sqlalchemy import Engine
 
-from backend.adapters.inbound.cli.migrate import upgrade_database
 from backend.adapters.outbound.memory.event_store import InMemoryDatabase
 from backend.adapters.outbound.memory.read_models import InMemoryReadModelReader
 from backend.adapters.outbound.memory.unit_of_work import InMemoryUnitOfWork
@@ -30,6 +29,7 @@ from backend.application.projections.runner import ProjectionRunner
 from backend.domain.account import Account
 from backend.domain.money import Money
 from backend.domain.transfer import FailureReason, Transfer
+from backend.entrypoints.cli.migrate import upgrade_database
 from tests.fakes import BusRunner, FixedClock, SequentialIds, bus_for_tests
 
 

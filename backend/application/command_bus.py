@@ -35,7 +35,7 @@ from backend.application.ports.metrics import (
     FinishedCommand,
 )
 from backend.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
-from backend.application.repository import Repository
+from backend.application.repository import DEFAULT_SNAPSHOT_EVERY, Repository
 from backend.domain.account import Account
 from backend.domain.aggregate import Aggregate
 from backend.domain.errors import DomainError
@@ -109,7 +109,7 @@ class Tools:
     codec: EventCodec
     clock: Clock
     ids: IdGenerator
-    snapshot_every: int = 100
+    snapshot_every: int = DEFAULT_SNAPSHOT_EVERY
     #: The accounts this process's commands left last, reused by the next command of each.
     accounts: RecentValues[str, Account] | None = None
 

@@ -125,10 +125,3 @@ class RecordTransferStep(Command[tuple[Transfer, str | None]]):
     transfer_id: str
     step: TransferStep
     cause: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class NoteHold(Command[bool]):
-    """A hold exists: record it; True when the transfer gave up and the hold must go back."""
-
-    transfer_id: str

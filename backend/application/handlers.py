@@ -16,7 +16,6 @@ from backend.application.commands import (
     Command,
     CreditTarget,
     Deposit,
-    NoteHold,
     OpenAccount,
     PlaceHold,
     ReadTransfer,
@@ -48,5 +47,4 @@ def command_handlers(
         CaptureHold: transfers.AccountStepHandler(steps.capture),
         ReleaseHold: transfers.AccountStepHandler(steps.release),
         RecordTransferStep: transfers.record_transfer_step,
-        NoteHold: transfers.note_hold,
     }

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Final, Generic, TypeVar
 
 from backend.application.bounded import RecentValues
 from backend.application.event_codec import EventCodec
@@ -23,6 +23,9 @@ from backend.domain.events import DomainEvent
 
 A = TypeVar("A", bound=Aggregate)
 
+#: Events between two snapshots of a stream (HEXBANK_SNAPSHOT_EVERY overrides it).
+DEFAULT_SNAPSHOT_EVERY: Final = 100
+
 
 @dataclass
 class Repository(Generic[A]):
@@ -33,7 +36,7 @@ class Repository(Generic[A]):
     codec: EventCodec
     clock: Clock
     ids: IdGenerator
-    snapshot_every: int = 100
+    snapshot_every: int = DEFAULT_SNAPSHOT_EVERY
     #: Streams this command conflicted on before: wait for their other writers before loading.
     hot: frozenset[str] = frozenset()
     #: The process's latest committed aggregates, taken from and given back (None: no cache).

@@ -13,10 +13,13 @@ from backend.application.messaging import MessageDispatcher
 from backend.application.ports.event_store import StoredEvent
 from backend.application.ports.metrics import Metrics
 from backend.application.ports.read_models import ReadModelReader
+from backend.domain.events import event_type, event_types
+from backend.domain.transfer import TRANSFER_ENDS, TransferCompleted
 
 #: The `reason` of a transfer that did not fail.
 NO_REASON: Final = "none"
-TERMINAL_TRANSFER_EVENTS: Final = ("TransferCompleted", "TransferFailed")
+TERMINAL_TRANSFER_EVENTS: Final = event_types(TRANSFER_ENDS)
+_COMPLETED: Final = event_type(TransferCompleted)
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +41,7 @@ class TransferOutcomes:
     def __call__(self, event: StoredEvent) -> None:
         if not self._first_time(event.event_id):
             return
-        status = "completed" if event.type == "TransferCompleted" else "failed"
+        status = "completed" if event.type == _COMPLETED else "failed"
         reason = str(event.data.get("reason") or NO_REASON)
         try:
             self._metrics.transfer_finished(status, reason, self._seconds_since_request(event))

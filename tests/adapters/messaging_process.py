@@ -12,19 +12,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from backend.adapters.inbound.worker.loops import start_messaging
-from backend.adapters.outbound.queue.factory import outbox_relay_for
-from backend.adapters.outbound.queue.in_process import InProcessJobQueue
 from backend.adapters.outbound.sqlalchemy.engine import create_engine_for
 from backend.adapters.outbound.sqlalchemy.transfer_deadlines import SqlAlchemyOverdueTransfers
 from backend.adapters.outbound.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from backend.adapters.outbound.system import SystemClock, UuidGenerator
 from backend.application.messaging import build_dispatcher
-from backend.application.ports.event_store import StoredEvent
 from backend.application.ports.unit_of_work import UnitOfWork
+from backend.application.relay import Wakeup
 from backend.application.sweeper import TransferSweeper, with_deadline_tracking
 from backend.application.transfers import TransferProcess
+from backend.entrypoints.loops import start_messaging
 from backend.logging_setup import configure_logging
+from tests.adapters.embedded_queue import in_process_queue_and_relay
 from tests.fakes import BusRunner, bus_for_tests
 
 
@@ -61,16 +60,13 @@ def sql_bank(url: str) -> SqlBank:
 def serve_messaging(url: str) -> None:
     """Run until killed."""
     bank = sql_bank(url)
-    process = TransferProcess(bank.runner.bus)
-    dispatcher = build_dispatcher(process)
-
-    def dispatch(events: list[StoredEvent]) -> None:
-        dispatcher.dispatch(events)
-
-    queue = InProcessJobQueue(dispatch, workers=4, retry_delays=(0.05, 0.2, 1.0))
-    relay = outbox_relay_for(bank.uow, queue)
+    process, wakeup = TransferProcess(bank.runner.bus), Wakeup()
+    dispatcher = build_dispatcher(process, after_dispatch=(wakeup.wake,))
+    _, relay = in_process_queue_and_relay(
+        bank.uow, dispatcher.dispatch, workers=4, retry_delays=(0.05, 0.2, 1.0)
+    )
     sweeper = TransferSweeper(bank.deadlines, process, SystemClock())
-    start_messaging(relay, sweeper, dispatcher)
+    start_messaging(relay, sweeper, wakeup)
     print("ready", flush=True)
     threading.Event().wait()
 

@@ -40,9 +40,7 @@ META = EventMetadata(correlation_id="c-1", user_id="u-1")
 
 def observed_runner(app: InMemoryApp) -> tuple[list[FinishedCommand], BusRunner]:
     reports: list[FinishedCommand] = []
-    runner = app.runner()
-    runner.bus.observers = (reports.append,)
-    return reports, runner
+    return reports, app.runner(observers=(reports.append,))
 
 
 # --- the CommandBus's observers --------------------------------------------------------------
@@ -89,13 +87,10 @@ def test_refused_conflicting_and_crashing_commands_are_reported_and_still_raise(
 
 
 def test_a_failing_observer_never_fails_the_command() -> None:
-    app = InMemoryApp()
-    runner = app.runner()
-
     def broken(_finished: FinishedCommand) -> None:
         raise RuntimeError("metrics backend down")
 
-    runner.bus.observers = (broken,)
+    runner = InMemoryApp().runner(observers=(broken,))
     account = runner.run(lambda ctx: open_account(OpenAccount("u-1", "A", "EUR"), ctx), META)
     assert account.currency == "EUR"
 

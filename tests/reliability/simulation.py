@@ -33,7 +33,7 @@ from backend.application import commands
 from backend.application.messaging import build_dispatcher
 from backend.application.ports.event_store import EventMetadata, StoredEvent
 from backend.application.projections.inline import inline_projector
-from backend.application.relay import OutboxRelay
+from backend.application.relay import InFlightRows, OutboxRelay
 from backend.application.repository import Repository
 from backend.application.sweeper import TransferSweeper, with_deadline_tracking
 from backend.application.transfers import TransferProcess, request_transfer
@@ -89,7 +89,8 @@ class BankSimulation(RuleBasedStateMachine):
     def start_relay(self) -> OutboxRelay:
         """A (re)started process's relay: sends whatever is pending, as on start-up."""
         # One event per job: the most ways to interleave, duplicate and lose them.
-        relay = OutboxRelay(self.app.uow, self.queue, 1, 10, self.mode == IN_PROCESS)
+        in_flight = InFlightRows(self.app.uow) if self.mode == IN_PROCESS else None
+        relay = OutboxRelay(self.app.uow, self.queue, 1, 10, in_flight)
         relay.relay_all()
         return relay
 
@@ -233,8 +234,8 @@ class BankSimulation(RuleBasedStateMachine):
 
     def dispatch(self, batch: list[StoredEvent]) -> None:
         self.dispatcher.dispatch(batch)
-        if self.mode == IN_PROCESS:
-            self.relay.acknowledge(batch)
+        if self.relay.in_flight is not None:
+            self.relay.in_flight.acknowledge(batch)
 
     # --- what must always hold ---------------------------------------------------------
 

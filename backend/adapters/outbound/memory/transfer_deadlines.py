@@ -7,8 +7,11 @@ from datetime import datetime
 
 from backend.adapters.outbound.memory.event_store import InMemoryDatabase
 from backend.application.ports.event_store import StoredEvent
+from backend.domain.events import event_type, event_types
+from backend.domain.transfer import TRANSFER_ENDS, TransferRequested
 
-_TERMINAL = frozenset({"TransferCompleted", "TransferFailed"})
+_REQUESTED = event_type(TransferRequested)
+_TERMINAL = frozenset(event_types(TRANSFER_ENDS))
 
 
 class InMemoryOverdueTransfers:
@@ -27,7 +30,7 @@ class InMemoryOverdueTransfers:
         found = [
             (deadline, events[0].stream_id)
             for events in streams
-            if events[0].type == "TransferRequested" and events[-1].type not in _TERMINAL
+            if events[0].type == _REQUESTED and events[-1].type not in _TERMINAL
             for deadline in [datetime.fromisoformat(events[0].data["deadline"])]
             if deadline < now
         ]

@@ -25,8 +25,11 @@ from sqlalchemy import (
 from backend.adapters.outbound.sqlalchemy.event_store import to_utc
 from backend.adapters.outbound.sqlalchemy.schema import metadata
 from backend.application.ports.event_store import StoredEvent
+from backend.domain.events import event_type, event_types
+from backend.domain.transfer import TRANSFER_ENDS, TransferRequested
 
-_TERMINAL = frozenset({"TransferCompleted", "TransferFailed"})
+_REQUESTED = event_type(TransferRequested)
+_TERMINAL = frozenset(event_types(TRANSFER_ENDS))
 
 transfer_deadlines = Table(
     "transfer_deadlines",
@@ -46,7 +49,7 @@ class SqlAlchemyTransferDeadlines:
     def track(self, events: Sequence[StoredEvent]) -> None:
         """Runs as an inline projector: same connection, same transaction as the events."""
         for event in events:
-            if event.type == "TransferRequested":
+            if event.type == _REQUESTED:
                 deadline = to_utc(datetime.fromisoformat(event.data["deadline"]))
                 row = {"transfer_id": event.stream_id, "deadline": deadline}
                 self._connection.execute(insert(transfer_deadlines), row)
