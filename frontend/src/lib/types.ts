@@ -1,68 +1,21 @@
-// The resources of API.md, as the app receives them.
+// The resources of the API as the app receives them: generated from the OpenAPI document
+// (api-types.ts, `make api-types`), never written by hand.
+import type { components } from './api-types';
 
-export interface User {
-  id: string;
-  email: string;
-  name: string;
-  created_at: string;
-}
+type Schemas = components['schemas'];
 
-export interface TokenPair {
-  access_token: string;
-  refresh_token: string;
-  token_type: 'Bearer';
-  expires_in: number;
-}
-
-export interface Account {
-  id: string;
-  name: string;
-  currency: string;
-  balance: number;
-  available_balance: number;
-  status: 'open' | 'closed';
-  version: number;
-  opened_at: string;
-  updated_at: string;
-}
-
-export type TransactionKind = 'deposit' | 'withdrawal' | 'transfer_in' | 'transfer_out';
-
-export interface Transaction {
-  id: string;
-  account_id: string;
-  kind: TransactionKind;
-  amount: number;
-  currency: string;
-  balance_after: number;
-  reference: string | null;
-  transfer_id: string | null;
-  occurred_at: string;
-}
-
-export type TransferStatus = 'pending' | 'completed' | 'failed';
-
-export type FailureReason =
-  | 'insufficient_funds'
-  | 'source_account_closed'
-  | 'target_account_not_found'
-  | 'target_account_closed'
-  | 'currency_mismatch'
-  | 'timed_out';
-
-export interface Transfer {
-  id: string;
-  source_account_id: string;
-  target_account_id: string;
-  amount: number;
-  currency: string;
-  reference: string | null;
-  status: TransferStatus;
-  failure_reason: FailureReason | null;
-  created_at: string;
-  updated_at: string;
-  completed_at: string | null;
-}
+export type User = Schemas['User'];
+export type TokenPair = Schemas['TokenPair'];
+export type Account = Schemas['Account'];
+export type Transaction = Schemas['Transaction'];
+export type TransactionKind = Transaction['kind'];
+export type Transfer = Schemas['Transfer'];
+export type TransferStatus = Transfer['status'];
+export type FailureReason = NonNullable<Transfer['failure_reason']>;
+export type DailyBalance = Schemas['DailyBalance'];
+export type DailyBalances = Schemas['DailyBalances'];
+export type Meta = Schemas['Meta'];
+export type CurrencyInfo = Schemas['Currency'];
 
 export interface Page<T> {
   items: T[];
