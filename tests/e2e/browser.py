@@ -283,12 +283,13 @@ def viewport(request: pytest.FixtureRequest) -> ViewportSize:
 
 
 @pytest.fixture
-def web(browser: Browser, web_server: Server) -> Iterator[WebApp]:
-    """A fresh browser context (no cookies, no storage), desktop sized, on the shared server.
+def web(browser: Browser, web_server: Server, viewport: ViewportSize) -> Iterator[WebApp]:
+    """A fresh browser context (no cookies, no storage) on the shared server, once at 1280 px
+    and once at 360 px, with the app's CSP in force.
 
     At the end, any console error or page error the test did not allow fails it.
     """
-    app = new_web_app(browser, web_server)
+    app = new_web_app(browser, web_server, viewport)
     yield app
     app.page.context.close()
     assert app.console.unexpected() == [], "console errors during the test"
