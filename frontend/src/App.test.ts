@@ -1,5 +1,5 @@
 // The screens against a fake API: every control is found by the accessible names of UI.md.
-import { fireEvent, render, screen, waitFor, within } from '@testing-library/svelte';
+import { configure, fireEvent, render, screen, waitFor, within } from '@testing-library/svelte';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Account, Transaction, Transfer } from './lib/types';
 
@@ -152,6 +152,11 @@ async function startApp() {
   await boot();
 }
 
+// One long walk through every screen: on a loaded CI machine it needs more than the 5 s default, and
+// each step may take more than 1 s to show; both are deadlines, not sleeps.
+const WALK_TIMEOUT_MS = 30_000;
+configure({ asyncUtilTimeout: 5_000 });
+
 describe('the app, by accessible names', () => {
   it('walks through sign in, accounts, an account page, a deposit and a transfer', async () => {
     accounts.push(account({ id: 'acc-main', name: 'Main', balance: 10000, available_balance: 10000 }));
@@ -262,5 +267,5 @@ describe('the app, by accessible names', () => {
     await fireEvent.click(screen.getByRole('button', { name: 'Sign out' }));
     expect(await screen.findByRole('button', { name: 'Sign in' })).toBeTruthy();
     expect(sessionStorage.getItem('hexbank.refresh_token')).toBeNull();
-  });
+  }, WALK_TIMEOUT_MS);
 });
