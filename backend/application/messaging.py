@@ -110,6 +110,7 @@ def event_to_message(event: StoredEvent) -> dict[str, Any]:
         "data": event.data,
         "metadata": event.metadata.to_dict(),
         "occurred_at": event.occurred_at.isoformat(),
+        "hash": event.hash,
     }
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Protocol
 
-from backend.application.ports import StoredEvent
+from backend.application.ports import Snapshot, StoredEvent
 
 #: Key of a daily-totals row: (account id, day).
 DayKey = tuple[str, date]
@@ -241,6 +241,11 @@ class ReadModelReader(Protocol):
 
     def stream(self, stream_id: str, after_version: int, limit: int) -> list[StoredEvent]:
         """Events of one stream after `after_version`, oldest first."""
+        ...
+
+    def snapshot_before(self, stream_id: str, moment: datetime) -> tuple[Snapshot, datetime] | None:
+        """The stream's latest snapshot whose last event occurred at or before `moment`, with
+        that event's time (None if there is none)."""
         ...
 
     def checkpoint(self, name: str) -> int: ...

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from backend.adapters.inbound.cli.audit import audit
 from backend.adapters.inbound.cli.demo import demo
 from backend.adapters.inbound.cli.migrate import migrate
 from backend.adapters.inbound.cli.projections import projections
@@ -24,3 +25,4 @@ cli.add_command(projections)
 cli.add_command(worker)
 cli.add_command(jobs)
 cli.add_command(demo)
+cli.add_command(audit)

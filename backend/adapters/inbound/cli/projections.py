@@ -24,7 +24,8 @@ from backend.application.projections.runner import ProjectionRunner
 
 
 @contextmanager
-def _primary_engine() -> Iterator[Engine]:
+def primary_engine() -> Iterator[Engine]:
+    """The primary database's engine, refused unless migrated; disposed after use."""
     settings = load_settings()
     engine = create_engine_for(settings.database_url)
     try:
@@ -56,7 +57,7 @@ def rebuild(name: str | None, page_size: int) -> None:
     Commands keep working meanwhile. NAME is one projection (default: all of them).
     """
     console = Console()
-    with _primary_engine() as engine:
+    with primary_engine() as engine:
         rebuilder = SqlAlchemyProjectionRebuilder(
             engine, default_projections(default_codec()), page_size
         )
@@ -77,7 +78,7 @@ def rebuild(name: str | None, page_size: int) -> None:
 @projections.command()
 def status() -> None:
     """Show each projection's lag (head position minus checkpoint)."""
-    with _primary_engine() as engine:
+    with primary_engine() as engine:
         for name, lag in _runner(engine).lag().items():
             click.echo(f"{name}: lag {lag}")
 
@@ -87,7 +88,7 @@ def status() -> None:
 def run(poll: float) -> None:
     """Follow the event log and keep the projections current (until interrupted)."""
     stop = threading.Event()
-    with _primary_engine() as engine:
+    with primary_engine() as engine:
         try:
             _runner(engine).run(stop, poll)
         except KeyboardInterrupt:

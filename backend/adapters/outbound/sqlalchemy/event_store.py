@@ -34,6 +34,7 @@ from backend.adapters.outbound.sqlalchemy.driver import execute_many, fetch_all
 from backend.adapters.outbound.sqlalchemy.event_store_tables import events
 from backend.adapters.outbound.sqlalchemy.json_documents import dumps, loads
 from backend.application.errors import ConcurrencyError
+from backend.application.event_hash import GENESIS, new_event_hashes
 from backend.application.ports import (
     EventMetadata,
     EventRecord,
@@ -97,20 +98,28 @@ _HEAD = select(func.coalesce(func.max(events.c.position), 0))
 # An aggregate load in one statement: the snapshot row (type NULL) first, then the events after
 # it. Sent to the driver as is (no Core compilation or result processing on this hot path),
 # so it is written once per parameter style: `:id` for sqlite3, `%(id)s` for psycopg.
+# The last column is each event's hash, and the snapshot's event's: the head of the chain that
+# the next append continues comes with the load, at the cost of one index lookup.
 _HISTORY_SQL = """
-SELECT version, stream_type, NULL AS type, state_version, state FROM snapshots
+SELECT version, stream_type, NULL AS type, state_version, state,
+       (SELECT hash FROM events WHERE stream_id = {id} AND version = snapshots.version)
+  FROM snapshots
  WHERE stream_id = {id}
 UNION ALL
-SELECT version, stream_type, type, schema_version, data FROM events
+SELECT version, stream_type, type, schema_version, data, hash FROM events
  WHERE stream_id = {id}
    AND version > COALESCE((SELECT version FROM snapshots WHERE stream_id = {id}), 0)
 ORDER BY version
 """
 _EVENTS_SQL = """
-SELECT version, stream_type, type, schema_version, data FROM events
+SELECT version, stream_type, type, schema_version, data, hash FROM events
  WHERE stream_id = {id} ORDER BY version
 """
 _PLACEHOLDER = {"sqlite": ":id", "postgresql": "%(id)s"}
+_HASH_AT_SQL = {
+    "sqlite": "SELECT hash FROM events WHERE stream_id = :id AND version = :version",
+    "postgresql": "SELECT hash FROM events WHERE stream_id = %(id)s AND version = %(version)s",
+}
 
 
 class SqlAlchemyEventStore:
@@ -123,14 +132,24 @@ class SqlAlchemyEventStore:
         self._postgres = connection.dialect.name == "postgresql"
 
     def append(
-        self, stream_id: str, stream_type: str, expected_version: int, events: Sequence[NewEvent]
+        self,
+        stream_id: str,
+        stream_type: str,
+        expected_version: int,
+        events: Sequence[NewEvent],
+        previous_hash: str | None = None,
     ) -> list[StoredEvent]:
-        rows = [
-            _row(event, stream_id, stream_type, version)
-            for version, event in enumerate(events, start=expected_version + 1)
-        ]
-        if not rows:
+        if not events:
             return []
+        if previous_hash is None:
+            previous_hash = self._hash_at(stream_id, expected_version)
+        hashes = new_event_hashes(previous_hash, stream_id, expected_version, events)
+        rows = [
+            _row(event, stream_id, stream_type, version, chained)
+            for version, (event, chained) in enumerate(
+                zip(events, hashes, strict=True), start=expected_version + 1
+            )
+        ]
         try:
             positions = self._insert(rows)
         except IntegrityError as error:
@@ -139,6 +158,15 @@ class SqlAlchemyEventStore:
                 raise ConcurrencyError(moved) from error
             raise
         return [_stored(row, positions[row["version"]], events[i]) for i, row in enumerate(rows)]
+
+    def _hash_at(self, stream_id: str, version: int) -> str:
+        """The chain's hash at `version` (a read the callers that loaded the stream skip).
+        A version the stream lacks gives GENESIS: the append then conflicts anyway."""
+        if version == 0:
+            return GENESIS
+        sql = _HASH_AT_SQL[self._connection.dialect.name]
+        found = fetch_all(self._connection, sql, {"id": stream_id, "version": version})
+        return str(found[0][0]) if found else GENESIS
 
     def _insert(self, rows: list[dict[str, Any]]) -> dict[int, int]:
         """Insert events and their outbox rows; version -> position."""
@@ -169,11 +197,11 @@ class SqlAlchemyEventStore:
         rows = fetch_all(self._connection, sql, {"id": stream_id})
         snapshot = None
         if rows and rows[0][2] is None:
-            version, stream_type, _, state_version, state = rows[0]
+            version, stream_type, _, state_version, state, _ = rows[0]
             snapshot = Snapshot(stream_id, stream_type, version, state_version, _document(state))
         events = rows[1:] if snapshot is not None else rows
-        records = [EventRecord(v, st, t, sv, _document(data)) for v, st, t, sv, data in events]
-        return StreamHistory(snapshot, records)
+        records = [EventRecord(v, st, t, sv, _document(data)) for v, st, t, sv, data, _ in events]
+        return StreamHistory(snapshot, records, rows[-1][5] if rows else None)
 
     def read_all(self, after_position: int = 0, limit: int = 1000) -> list[StoredEvent]:
         params = {"after": after_position, "limit": limit}
@@ -235,6 +263,7 @@ _PG_TYPES = {
     "data": "jsonb",
     "metadata": "jsonb",
     "occurred_at": "timestamptz",
+    "hash": "text",
 }
 _PG_APPEND = _pg_append_sql()
 
@@ -258,7 +287,9 @@ def _sqlite_values(row: dict[str, Any]) -> tuple[Any, ...]:
     return tuple(values[name] for name in _EVENT_COLUMNS)
 
 
-def _row(event: NewEvent, stream_id: str, stream_type: str, version: int) -> dict[str, Any]:
+def _row(
+    event: NewEvent, stream_id: str, stream_type: str, version: int, chained: str
+) -> dict[str, Any]:
     return {
         "event_id": event.event_id,
         "stream_id": stream_id,
@@ -269,6 +300,7 @@ def _row(event: NewEvent, stream_id: str, stream_type: str, version: int) -> dic
         "data": event.data,
         "metadata": event.metadata.to_dict(),
         "occurred_at": to_utc(event.occurred_at),
+        "hash": chained,
     }
 
 
@@ -284,6 +316,7 @@ def _stored(row: dict[str, Any], position: int, event: NewEvent) -> StoredEvent:
         data=dict(event.data),
         metadata=event.metadata,
         occurred_at=row["occurred_at"],
+        hash=row["hash"],
     )
 
 
@@ -300,6 +333,7 @@ def stored_event(row: RowMapping) -> StoredEvent:
         data=row["data"],
         metadata=EventMetadata.from_dict(row["metadata"]),
         occurred_at=to_utc(row["occurred_at"]),
+        hash=row["hash"],
     )
 
 
