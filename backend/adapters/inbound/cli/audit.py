@@ -1,12 +1,14 @@
 """`hexbank audit verify`: re-check the hash chains and the read models against the log.
 
 Exit status: 0 when everything agrees, 1 when a chain breaks or a read-model row differs
-(each named), 2 for a usage or configuration error (click's own).
+(each named), 2 when the check could not run (usage, configuration, an unmigrated or
+unreachable database): scripts can tell "tampered" from "not checked".
 """
 
 from __future__ import annotations
 
 import click
+from sqlalchemy.exc import DBAPIError
 
 from backend.adapters.inbound.cli.projections import primary_engine
 from backend.adapters.outbound.memory.read_models import InMemoryScratchReadModels
@@ -16,6 +18,12 @@ from backend.adapters.outbound.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWo
 from backend.application.audit.verify import AuditReport, AuditSources, verify
 from backend.application.event_codec import default_codec
 from backend.application.projections import default_projections
+
+
+class NotChecked(click.ClickException):
+    """The check could not run at all: exit 2, never 1 (which means "something was changed")."""
+
+    exit_code = 2
 
 
 @click.group()
@@ -30,17 +38,26 @@ def verify_command() -> None:
     Read only: the service may keep running. Exits 1 naming the first broken stream and
     version, and the first read-model row that differs from the log.
     """
+    try:
+        report = _verify()
+    except click.ClickException as error:
+        raise NotChecked(error.message) from error
+    except DBAPIError as error:
+        raise NotChecked(f"cannot read the database: {error.orig}") from error
+    for line in report_lines(report):
+        click.echo(line)
+    if not report.intact:
+        raise SystemExit(1)
+
+
+def _verify() -> AuditReport:
     with primary_engine() as engine:
         reads = deferred(engine)  # SQLite: read transactions, never the write lock
         reader = SqlAlchemyReadModelReader(engine)
         sources = AuditSources(
             lambda: SqlAlchemyUnitOfWork(reads), reader, reader, InMemoryScratchReadModels()
         )
-        report = verify(sources, default_projections(default_codec()))
-    for line in report_lines(report):
-        click.echo(line)
-    if not report.intact:
-        raise SystemExit(1)
+        return verify(sources, default_projections(default_codec()))
 
 
 def report_lines(report: AuditReport) -> list[str]:
