@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from backend.application.ports import NewEvent, StoredEvent
+from backend.application.ports.event_store import NewEvent, StoredEvent
 
 #: The "previous hash" of a stream's first event.
 GENESIS: Final[str] = "0" * 64

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from backend.application.event_hash import GENESIS, canonical_form, chain_hash
-from backend.application.ports import EventMetadata
+from backend.application.ports.event_store import EventMetadata
 
 revision: str = "0006_event_hash"
 down_revision: str | Sequence[str] | None = "0005_refresh_token_expiry"

@@ -8,7 +8,8 @@ import pytest
 
 from backend.application.event_codec import default_codec
 from backend.application.event_hash import GENESIS, stored_event_hash
-from backend.application.ports import EventMetadata, NewEvent, StoredEvent, UnitOfWork
+from backend.application.ports.event_store import EventMetadata, NewEvent, StoredEvent
+from backend.application.ports.unit_of_work import UnitOfWork
 from backend.application.repository import Repository
 from backend.domain.account import Account
 from backend.domain.money import Money

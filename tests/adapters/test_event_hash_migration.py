@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from backend.adapters.inbound.cli.migrate import upgrade_database
 from backend.adapters.outbound.sqlalchemy.engine import create_engine_for
 from backend.adapters.outbound.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from backend.application.audit.chains import check_chains
-from backend.application.ports import EventMetadata, NewEvent
+from backend.application.ports.event_store import EventMetadata, NewEvent
+from backend.entrypoints.cli.migrate import upgrade_database
 
 WHEN = datetime(2025, 5, 1, 8, 0, tzinfo=UTC)
 _OLD_EVENTS = sa.table(

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from backend.application.event_codec import default_codec
 from backend.application.event_hash import stored_event_hash
-from backend.application.ports import EventMetadata, NewEvent
+from backend.application.ports.event_store import EventMetadata, NewEvent
 from backend.application.repository import Repository
 from backend.domain.account import Account, MoneyDeposited
 from tests.adapters.conftest import RawEvent, StoreBackend

@@ -7,10 +7,11 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from backend.adapters.outbound.memory.event_store import InMemoryDatabase, InMemoryUnitOfWork
+from backend.adapters.outbound.memory.event_store import InMemoryDatabase
 from backend.adapters.outbound.memory.read_models import InMemoryReadModelReader
+from backend.adapters.outbound.memory.unit_of_work import InMemoryUnitOfWork
 from backend.application.errors import NotFound
-from backend.application.ports import StoredEvent
+from backend.application.ports.event_store import StoredEvent
 from backend.application.queries import AccountQueries
 from tests.read_side import Bank, ReadSide
 

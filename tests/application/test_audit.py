@@ -7,14 +7,15 @@ from datetime import UTC, datetime
 
 import pytest
 
-from backend.adapters.outbound.memory.event_store import InMemoryDatabase, InMemoryUnitOfWork
+from backend.adapters.outbound.memory.event_store import InMemoryDatabase
 from backend.adapters.outbound.memory.read_models import (
     InMemoryReadModelReader,
     InMemoryScratchReadModels,
 )
+from backend.adapters.outbound.memory.unit_of_work import InMemoryUnitOfWork
 from backend.application.audit.verify import AuditReport, AuditSources, verify
 from backend.application.event_codec import default_codec
-from backend.application.ports import StoredEvent
+from backend.application.ports.event_store import StoredEvent
 from backend.application.projections import default_projections
 from tests.read_side import Bank, ReadSide
 

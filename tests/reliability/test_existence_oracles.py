@@ -19,8 +19,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, event
 
-from backend.adapters.inbound.cli.migrate import upgrade_database
 from backend.config import Settings
+from backend.entrypoints.cli.migrate import upgrade_database
 from tests.api.conftest import ApiUser, register
 from tests.conftest import SettingsFactory
 from tests.reliability.apps import API, build_app, world

@@ -13,9 +13,9 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import ColumnElement, Connection, Engine, delete, insert, update
 
-from backend.adapters.inbound.cli.main import cli
 from backend.adapters.outbound.sqlalchemy.event_store_tables import events, outbox
 from backend.adapters.outbound.sqlalchemy.read_model_tables import LIVE
+from backend.entrypoints.cli.main import cli
 from tests.conftest import TEST_SECRET_KEY
 from tests.read_side import Bank, migrated_engine, sql_read_side
 

@@ -7,7 +7,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from backend.application.event_hash import GENESIS, stored_event_hash
-from backend.application.ports import StoredEvent, UnitOfWorkFactory
+from backend.application.ports.event_store import StoredEvent
+from backend.application.ports.unit_of_work import UnitOfWorkFactory
 
 PAGE_SIZE = 1000
 

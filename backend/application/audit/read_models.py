@@ -13,24 +13,24 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from backend.application.audit.rows import (
     TABLES_OF,
     TRANSACTIONS,
-    ReadModelRows,
     RowKey,
     RowMismatch,
-    ScratchReadModels,
     describe,
     scratch_row,
     unfoldable,
     versioned_rows,
 )
-from backend.application.ports import EventStore, StoredEvent, UnitOfWorkFactory
+from backend.application.ports.audit import Checkpoints, ReadModelRows, ScratchReadModels
+from backend.application.ports.event_store import EventStore, StoredEvent
+from backend.application.ports.unit_of_work import UnitOfWorkFactory
 from backend.application.projections.base import Projection
 
-__all__ = ["Checkpoints", "ReadModelAudit", "ReadModelRows", "RowMismatch", "ScratchReadModels"]
+__all__ = ["ReadModelAudit", "RowMismatch"]
 
 PAGE_SIZE = 1000
 
@@ -61,12 +61,6 @@ class _Live:
 
     def never_reached(self) -> list[RowKey]:
         return sorted((key for keys in self.due.values() for key in keys), key=str)
-
-
-class Checkpoints(Protocol):
-    """Where each projection's checkpoint is read (the live read models' reader)."""
-
-    def checkpoint(self, name: str) -> int: ...
 
 
 @dataclass

@@ -5,18 +5,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Hashable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
-from backend.application.ports import StoredEvent
+from backend.application.ports.audit import ReadModelRows
+from backend.application.ports.event_store import StoredEvent
+from backend.application.ports.read_models import ReadModelStore
 from backend.application.projections.accounts import NAME as ACCOUNTS
 from backend.application.projections.transfers import NAME as TRANSFERS
-from backend.application.read_models import (
-    AccountSummary,
-    DailyTotal,
-    ReadModelStore,
-    TransactionRow,
-    TransferSummary,
-)
 
 SUMMARIES, TRANSACTIONS, DAILY, TRANSFER_VIEWS = (
     "account_summaries", "transactions", "daily_totals", "transfer_views",
@@ -29,22 +24,6 @@ TABLES_OF: dict[str, tuple[str, ...]] = {
 
 #: A row's identity: (table, key within it).
 RowKey = tuple[str, Hashable]
-
-
-class ReadModelRows(Protocol):
-    """Every row of each read model: full scans, for the audit."""
-
-    def all_summaries(self) -> list[AccountSummary]: ...
-
-    def all_transactions(self) -> list[TransactionRow]: ...
-
-    def all_daily_totals(self) -> list[DailyTotal]: ...
-
-    def all_transfers(self) -> list[TransferSummary]: ...
-
-
-class ScratchReadModels(ReadModelStore, ReadModelRows, Protocol):
-    """A private read-model store the audit folds the log into, and then lists."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,9 +6,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from backend.application.audit.chains import ChainBreak, check_chains
-from backend.application.audit.read_models import Checkpoints, ReadModelAudit
-from backend.application.audit.rows import ReadModelRows, RowMismatch, ScratchReadModels
-from backend.application.ports import UnitOfWorkFactory
+from backend.application.audit.read_models import ReadModelAudit
+from backend.application.audit.rows import RowMismatch
+from backend.application.ports.audit import Checkpoints, ReadModelRows, ScratchReadModels
+from backend.application.ports.unit_of_work import UnitOfWorkFactory
 from backend.application.projections.base import Projection
 
 

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from backend.application.ports import Snapshot, StoredEvent
+from backend.adapters.outbound.account_rows import account_rows_apart
+from backend.application.ports.event_store import Snapshot, StoredEvent
 from backend.application.read_models import (
     AccountAdvance,
     AccountChanges,
@@ -21,7 +22,6 @@ from backend.application.read_models import (
     DayKey,
     TransactionRow,
     TransferSummary,
-    account_rows_apart,
 )
 
 if TYPE_CHECKING:

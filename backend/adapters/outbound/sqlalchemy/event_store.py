@@ -35,7 +35,7 @@ from backend.adapters.outbound.sqlalchemy.event_store_tables import events
 from backend.adapters.outbound.sqlalchemy.json_documents import dumps, loads
 from backend.application.errors import ConcurrencyError
 from backend.application.event_hash import GENESIS, new_event_hashes
-from backend.application.ports import (
+from backend.application.ports.event_store import (
     EventMetadata,
     EventRecord,
     NewEvent,

@@ -41,7 +41,7 @@ from backend.adapters.outbound.sqlalchemy.read_model_tables import (
     ReadModelTables,
     projection_checkpoints,
 )
-from backend.application.ports import Snapshot, StoredEvent
+from backend.application.ports.event_store import Snapshot, StoredEvent
 from backend.application.read_models import (
     AccountAdvance,
     AccountChanges,

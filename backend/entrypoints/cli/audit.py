@@ -10,14 +10,9 @@ from __future__ import annotations
 import click
 from sqlalchemy.exc import DBAPIError
 
-from backend.adapters.inbound.cli.projections import primary_engine
-from backend.adapters.outbound.memory.read_models import InMemoryScratchReadModels
-from backend.adapters.outbound.sqlalchemy.engine import deferred
-from backend.adapters.outbound.sqlalchemy.read_models import SqlAlchemyReadModelReader
-from backend.adapters.outbound.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
-from backend.application.audit.verify import AuditReport, AuditSources, verify
-from backend.application.event_codec import default_codec
-from backend.application.projections import default_projections
+from backend.application.audit.verify import AuditReport, verify
+from backend.entrypoints.cli.projections import migrated
+from backend.entrypoints.cli.runtime import Runtime, pass_runtime
 
 
 class NotChecked(click.ClickException):
@@ -32,14 +27,16 @@ def audit() -> None:
 
 
 @audit.command(name="verify")
-def verify_command() -> None:
+@pass_runtime
+def verify_command(runtime: Runtime) -> None:
     """Recompute every stream's hash chain and every read-model row from the log.
 
     Read only: the service may keep running. Exits 1 naming the first broken stream and
     version, and the first read-model row that differs from the log.
     """
     try:
-        report = _verify()
+        with migrated(runtime) as container:
+            report = verify(container.audit_sources(), container.projections())
     except click.ClickException as error:
         raise NotChecked(error.message) from error
     except DBAPIError as error:
@@ -48,16 +45,6 @@ def verify_command() -> None:
         click.echo(line)
     if not report.intact:
         raise SystemExit(1)
-
-
-def _verify() -> AuditReport:
-    with primary_engine() as engine:
-        reads = deferred(engine)  # SQLite: read transactions, never the write lock
-        reader = SqlAlchemyReadModelReader(engine)
-        sources = AuditSources(
-            lambda: SqlAlchemyUnitOfWork(reads), reader, reader, InMemoryScratchReadModels()
-        )
-        return verify(sources, default_projections(default_codec()))
 
 
 def report_lines(report: AuditReport) -> list[str]:
@@ -69,9 +56,8 @@ def report_lines(report: AuditReport) -> list[str]:
         f"read models: {report.rows} rows checked against the log ({marks})",
     ]
     if (broken := report.chain_break) is not None:
-        lines.append(
-            f"BROKEN CHAIN: stream {broken.stream_id} version {broken.version}: {broken.reason}"
-        )
+        where = f"stream {broken.stream_id} version {broken.version}"
+        lines.append(f"BROKEN CHAIN: {where}: {broken.reason}")
     if (row := report.mismatch) is not None:
         lines.append(f"ROW DIFFERS: {row.table} [{row.key}] of {row.belongs_to}: {row.reason}")
         lines += [
