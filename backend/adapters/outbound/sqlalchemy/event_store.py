@@ -32,14 +32,13 @@ from sqlalchemy.exc import IntegrityError
 from backend.adapters.outbound.sqlalchemy.bulk import sqlite_datetime
 from backend.adapters.outbound.sqlalchemy.driver import execute_many, fetch_all
 from backend.adapters.outbound.sqlalchemy.event_store_tables import events
-from backend.adapters.outbound.sqlalchemy.json_documents import dumps, loads
+from backend.adapters.outbound.sqlalchemy.json_documents import dumps
+from backend.adapters.outbound.sqlalchemy.stream_loads import hash_at, read_history
 from backend.application.errors import ConcurrencyError
-from backend.application.event_hash import GENESIS, new_event_hashes
+from backend.application.event_hash import new_event_hashes
 from backend.application.ports.event_store import (
     EventMetadata,
-    EventRecord,
     NewEvent,
-    Snapshot,
     StoredEvent,
     StreamHistory,
 )
@@ -95,32 +94,6 @@ _READ_ALL = (
 _READ_ALL_UP_TO = _READ_ALL.where(events.c.position <= bindparam("up_to"))
 _HEAD = select(func.coalesce(func.max(events.c.position), 0))
 
-# An aggregate load in one statement: the snapshot row (type NULL) first, then the events after
-# it. Sent to the driver as is (no Core compilation or result processing on this hot path),
-# so it is written once per parameter style: `:id` for sqlite3, `%(id)s` for psycopg.
-# The last column is each event's hash, and the snapshot's event's: the head of the chain that
-# the next append continues comes with the load, at the cost of one index lookup.
-_HISTORY_SQL = """
-SELECT version, stream_type, NULL AS type, state_version, state,
-       (SELECT hash FROM events WHERE stream_id = {id} AND version = snapshots.version)
-  FROM snapshots
- WHERE stream_id = {id}
-UNION ALL
-SELECT version, stream_type, type, schema_version, data, hash FROM events
- WHERE stream_id = {id}
-   AND version > COALESCE((SELECT version FROM snapshots WHERE stream_id = {id}), 0)
-ORDER BY version
-"""
-_EVENTS_SQL = """
-SELECT version, stream_type, type, schema_version, data, hash FROM events
- WHERE stream_id = {id} ORDER BY version
-"""
-_PLACEHOLDER = {"sqlite": ":id", "postgresql": "%(id)s"}
-_HASH_AT_SQL = {
-    "sqlite": "SELECT hash FROM events WHERE stream_id = :id AND version = :version",
-    "postgresql": "SELECT hash FROM events WHERE stream_id = %(id)s AND version = %(version)s",
-}
-
 
 class SqlAlchemyEventStore:
     """Event store port on one connection whose transaction the unit of work owns."""
@@ -142,7 +115,7 @@ class SqlAlchemyEventStore:
         if not events:
             return []
         if previous_hash is None:
-            previous_hash = self._hash_at(stream_id, expected_version)
+            previous_hash = hash_at(self._connection, stream_id, expected_version)
         hashes = new_event_hashes(previous_hash, stream_id, expected_version, events)
         rows = [
             _row(event, stream_id, stream_type, version, chained)
@@ -158,15 +131,6 @@ class SqlAlchemyEventStore:
                 raise ConcurrencyError(moved) from error
             raise
         return [_stored(row, positions[row["version"]], events[i]) for i, row in enumerate(rows)]
-
-    def _hash_at(self, stream_id: str, version: int) -> str:
-        """The chain's hash at `version` (a read the callers that loaded the stream skip).
-        A version the stream lacks gives GENESIS: the append then conflicts anyway."""
-        if version == 0:
-            return GENESIS
-        sql = _HASH_AT_SQL[self._connection.dialect.name]
-        found = fetch_all(self._connection, sql, {"id": stream_id, "version": version})
-        return str(found[0][0]) if found else GENESIS
 
     def _insert(self, rows: list[dict[str, Any]]) -> dict[int, int]:
         """Insert events and their outbox rows; version -> position."""
@@ -193,15 +157,7 @@ class SqlAlchemyEventStore:
         return [stored_event(row) for row in self._connection.execute(statement, params).mappings()]
 
     def history(self, stream_id: str, *, from_snapshot: bool = True) -> StreamHistory:
-        sql = _history_sql(self._connection.dialect.name, from_snapshot)
-        rows = fetch_all(self._connection, sql, {"id": stream_id})
-        snapshot = None
-        if rows and rows[0][2] is None:
-            version, stream_type, _, state_version, state, _ = rows[0]
-            snapshot = Snapshot(stream_id, stream_type, version, state_version, _document(state))
-        events = rows[1:] if snapshot is not None else rows
-        records = [EventRecord(v, st, t, sv, _document(data)) for v, st, t, sv, data, _ in events]
-        return StreamHistory(snapshot, records, rows[-1][5] if rows else None)
+        return read_history(self._connection, stream_id, from_snapshot=from_snapshot)
 
     def read_all(self, after_position: int = 0, limit: int = 1000) -> list[StoredEvent]:
         params = {"after": after_position, "limit": limit}
@@ -218,16 +174,6 @@ def settled_head(connection: Connection) -> int:
     """PostgreSQL: a position at or below which no event can still commit (the barrier above);
     a reader of `position > p` reads no further. Waits out the appenders in flight."""
     return int(fetch_all(connection, _BARRIER_SQL, (f"{BARRIER_TIMEOUT_MS}ms",))[0][0])
-
-
-@lru_cache(maxsize=8)
-def _history_sql(dialect: str, from_snapshot: bool) -> str:
-    return (_HISTORY_SQL if from_snapshot else _EVENTS_SQL).format(id=_PLACEHOLDER[dialect])
-
-
-def _document(value: Any) -> dict[str, Any]:
-    """A JSON column read at driver level: text on SQLite, already parsed (JSONB) by psycopg."""
-    return value if isinstance(value, dict) else loads(value)
 
 
 def _pg_append_sql() -> str:
