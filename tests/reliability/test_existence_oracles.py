@@ -1,5 +1,5 @@
 """R21 existence oracles: a stranger's ids, and ids of another kind, answer like ids that never
-existed, in status, body and cost; both modes' databases (SQLite, PostgreSQL).
+existed, in status, body, headers and cost; both modes' databases (SQLite, PostgreSQL).
 
 Cost is compared by the work the server does, not by wall-clock time on a shared machine: the
 SQL statements each request sends (their text, in order) must be the very same for a stranger's
@@ -69,7 +69,8 @@ def answer(app: Flask, client: FlaskClient, user: ApiUser, path: str) -> tuple[A
     body = response.get_json()
     if isinstance(body, dict):
         body.pop("instance", None)  # the request path, which differs by construction
-    return response.status_code, body, tuple(sent)
+    headers = {k: v for k, v in response.headers if k not in ("X-Request-ID", "Content-Length")}
+    return response.status_code, body, tuple(sent), headers
 
 
 def long_account(client: FlaskClient, user: ApiUser, key: str = "own-key") -> str:
@@ -114,7 +115,7 @@ def test_an_own_transfers_id_as_an_account_is_404_even_with_as_of(oracle_app: Fl
         f"{API}/accounts/{mine['transfer']}",
         f"{API}/accounts/{mine['transfer']}?as_of={AS_OF}",
     ):
-        status, body, _ = answer(oracle_app, client, alice, path)
+        status, body, _, _ = answer(oracle_app, client, alice, path)
         assert (status, body["type"].rsplit("/", 1)[-1]) == (404, "not-found"), (path, body)
 
 
