@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 
 from backend.adapters.outbound.sqlalchemy.engine import create_engine_for
 from backend.adapters.outbound.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from backend.application.audit.chains import check_chains
 from backend.application.ports.event_store import EventMetadata, NewEvent
-from backend.entrypoints.cli.migrate import upgrade_database
+from backend.entrypoints.cli.migrate import alembic_config, upgrade_database
 
 WHEN = datetime(2025, 5, 1, 8, 0, tzinfo=UTC)
 _OLD_EVENTS = sa.table(
@@ -78,4 +79,26 @@ def test_existing_events_get_their_chains_and_later_appends_continue_them(
         uow.commit()
     chains, broken = check_chains(lambda: SqlAlchemyUnitOfWork(engine))
     assert broken is None and chains.events == 6
+    engine.dispose()
+
+
+def test_the_backfill_computes_the_very_hashes_the_store_wrote(database_url: str) -> None:
+    """One canonical form: hashes written at append time survive a downgrade and re-upgrade."""
+    upgrade_database(database_url)
+    engine = create_engine_for(database_url)
+    moments = [WHEN, WHEN.astimezone(timezone(timedelta(hours=-5))), WHEN + timedelta(days=9)]
+    with SqlAlchemyUnitOfWork(engine) as uow:
+        for i, moment in enumerate(moments, start=1):
+            data = {"amount": i, "currency": "EUR", "reference": "é ✓ \u2028" * i}
+            event = NewEvent(
+                f"e-{i}", "MoneyDeposited", 2, data, EventMetadata(user_id="u"), moment
+            )
+            uow.events.append("acc-1", "account", i - 1, [event])
+        uow.commit()
+    with SqlAlchemyUnitOfWork(engine) as uow:
+        written = [event.hash for event in uow.events.read_all()]
+    command.downgrade(alembic_config(database_url), "0005_refresh_token_expiry")
+    upgrade_database(database_url)
+    with SqlAlchemyUnitOfWork(engine) as uow:
+        assert [event.hash for event in uow.events.read_all()] == written
     engine.dispose()
