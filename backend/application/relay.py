@@ -15,7 +15,7 @@ sent again on start.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from backend.application.ports.event_store import StoredEvent
@@ -41,20 +41,22 @@ class InFlightRows:
             self._rows.update((m.event.position, m.outbox_id) for m in fresh)
         return fresh
 
-    def forget(self, pending: list[OutboxMessage]) -> None:
-        """These were not enqueued after all: the next poll sends them."""
-        with self._lock:
-            for message in pending:
-                self._rows.pop(message.event.position, None)
-
     def acknowledge(self, events: Sequence[StoredEvent]) -> None:
         """A job delivered these events: their rows need not be sent again."""
         with self._lock:
-            ids = [self._rows.pop(e.position) for e in events if e.position in self._rows]
-        if ids:
+            rows = {e.position: self._rows[e.position] for e in events if e.position in self._rows}
+        if rows:
             with self._uow_factory() as uow:
-                uow.outbox.mark_dispatched(ids)
+                uow.outbox.mark_dispatched(list(rows.values()))
                 uow.commit()
+        # Only once marked: until then the relay must still skip them, not send them again.
+        self.forget_positions(rows)
+
+    def forget_positions(self, positions: Iterable[int]) -> None:
+        """Stop counting these positions as in flight."""
+        with self._lock:
+            for position in positions:
+                self._rows.pop(position, None)
 
 
 @dataclass
@@ -79,7 +81,8 @@ class OutboxRelay:
                 self._enqueue([message.event for message in pending])
             except BaseException:
                 if self.in_flight is not None:
-                    self.in_flight.forget(pending)  # not enqueued: the next poll sends them
+                    # Not enqueued: the next poll sends them.
+                    self.in_flight.forget_positions(m.event.position for m in pending)
                 raise
             if self.in_flight is None:
                 uow.outbox.mark_dispatched([message.outbox_id for message in pending])
