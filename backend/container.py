@@ -66,7 +66,7 @@ def _audit_sources(engine: Engine) -> AuditSources:
     # only (SQLite: DEFERRED transactions, never the write lock).
     reads, reader = deferred(engine), SqlAlchemyReadModelReader(engine)
     uow_factory = functools.partial(SqlAlchemyUnitOfWork, reads)
-    return AuditSources(uow_factory, reader, reader, InMemoryScratchReadModels())
+    return AuditSources(uow_factory, reader, reader, InMemoryScratchReadModels(), reader)
 
 
 def _read_engine(settings: Settings, primary: Callable[[], Engine]) -> Engine:

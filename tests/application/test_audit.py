@@ -33,6 +33,7 @@ def side(db: InMemoryDatabase) -> ReadSide:
 def busy_bank(side: ReadSide) -> Bank:
     """Two accounts, money moved both ways, a completed and a pending transfer."""
     bank = side.bank()
+    bank.runner.snapshot_every = 2  # snapshots of both kinds of stream, to be checked too
     bank.open("acc-a", "alice")
     bank.open("acc-b", "bob")
     bank.deposit("acc-a", 500)
@@ -46,9 +47,9 @@ def busy_bank(side: ReadSide) -> Bank:
 def audit(db: InMemoryDatabase) -> AuditReport:
     reader = InMemoryReadModelReader(db)
     sources = AuditSources(
-        lambda: InMemoryUnitOfWork(db), reader, reader, InMemoryScratchReadModels()
+        lambda: InMemoryUnitOfWork(db), reader, reader, InMemoryScratchReadModels(), reader
     )
-    return verify(sources, default_projections(default_codec()))
+    return verify(sources, default_projections(default_codec()), default_codec())
 
 
 def tamper_event(db: InMemoryDatabase, stream_id: str, version: int, **changes: object) -> None:
@@ -165,3 +166,24 @@ def test_a_row_behind_its_checkpoint_is_reported(db: InMemoryDatabase, side: Rea
     mismatch = audit(db).mismatch
     assert mismatch is not None and mismatch.table == "daily_totals"
     assert mismatch.belongs_to == "acc-b"
+
+
+def test_an_untouched_bank_checks_every_snapshot(db: InMemoryDatabase, side: ReadSide) -> None:
+    busy_bank(side)
+    report = audit(db)
+    assert report.intact and report.snapshots == len(db.snapshots) == 4
+
+
+def test_a_changed_snapshot_names_its_stream_and_the_field(
+    db: InMemoryDatabase, side: ReadSide
+) -> None:
+    busy_bank(side)
+    snapshot = db.snapshots["acc-a"]
+    db.snapshots["acc-a"] = dataclasses.replace(
+        snapshot, state={**snapshot.state, "balance": snapshot.state["balance"] + 1000}
+    )
+    report = audit(db)
+    assert report.chain_break is None and report.mismatch is None
+    changed = report.snapshot_mismatch
+    assert changed is not None and changed.belongs_to == "acc-a"
+    assert [name for name, _, _ in changed.fields] == ["balance"]

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from sqlalchemy import ColumnElement, Connection, Engine, delete, insert, update
+from sqlalchemy import ColumnElement, Connection, Engine, delete, insert, select, update
 
-from backend.adapters.outbound.sqlalchemy.event_store_tables import events, outbox
+from backend.adapters.outbound.sqlalchemy.event_store_tables import events, outbox, snapshots
 from backend.adapters.outbound.sqlalchemy.read_model_tables import LIVE
 from backend.entrypoints.cli.main import cli
 from tests.conftest import TEST_SECRET_KEY
@@ -40,6 +40,7 @@ def fill(engine: Engine, *, follow: bool = True) -> Bank:
     pending tr-2; the projection follower catches up unless `follow` is False."""
     side = sql_read_side(engine.dialect.name, engine)
     bank = side.bank()
+    bank.runner.snapshot_every = 2  # snapshots of every stream, which verify checks too
     bank.open("acc-a", "alice")
     bank.open("acc-b", "bob")
     bank.deposit("acc-a", 500)
@@ -85,6 +86,15 @@ def _forge_event(connection: Connection) -> None:
 SUMMARIES, TRANSACTIONS, DAYS, TRANSFERS = (
     LIVE.summaries, LIVE.transactions, LIVE.daily_totals, LIVE.transfers,
 )  # fmt: skip
+
+
+def _richer_snapshot(connection: Connection) -> None:
+    """acc-a's snapshot with 1,000 more on the balance."""
+    mine = snapshots.c.stream_id == "acc-a"
+    state = dict(connection.execute(select(snapshots.c.state).where(mine)).scalar_one())
+    richer = {**state, "balance": state["balance"] + 1000}
+    connection.execute(update(snapshots).where(mine).values(state=richer))
+
 
 #: What is changed behind the application's back, and what `verify` must name.
 TAMPERING: dict[str, tuple[Tamper, str]] = {
@@ -136,6 +146,7 @@ TAMPERING: dict[str, tuple[Tamper, str]] = {
         lambda c: c.execute(delete(DAYS).where(DAYS.c.account_id == "acc-b")),
         "daily_totals",
     ),
+    "snapshot-balance": (_richer_snapshot, "SNAPSHOT DIFFERS: acc-a"),
     "transfer-status": (
         lambda c: c.execute(
             update(TRANSFERS).where(TRANSFERS.c.transfer_id == "tr-1")
@@ -154,7 +165,7 @@ def test_an_untouched_database_verifies(
     result = verify(database_url, tmp_path)
     assert result.exit_code == 0, result.output
     assert "OK: every chain holds" in result.output
-    assert "15 events in 4 streams" in result.output
+    assert "15 events in 4 streams" in result.output and "snapshots: 4 checked" in result.output
 
 
 @pytest.mark.parametrize("case", sorted(TAMPERING))
@@ -171,7 +182,7 @@ def test_any_change_behind_the_applications_back_is_named(
     is_event = case.startswith("event")
     assert ("BROKEN CHAIN" in result.output) == is_event, result.output
     if not is_event:
-        assert "ROW DIFFERS" in result.output, result.output
+        assert "ROW DIFFERS" in result.output or "SNAPSHOT DIFFERS" in result.output
 
 
 def test_a_database_it_cannot_check_exits_2_not_1(tmp_path: Path) -> None:

@@ -1,10 +1,11 @@
-"""What the audit (`hexbank audit verify`) reads besides the log: every live read-model row,
-the projections' checkpoints, and a scratch store to fold the log into."""
+"""What the audit (`hexbank audit verify`) reads besides the log: every live read-model row and
+snapshot, the projections' checkpoints, and a scratch store to fold the log into."""
 
 from __future__ import annotations
 
 from typing import Protocol
 
+from backend.application.ports.event_store import Snapshot
 from backend.application.ports.read_models import ReadModelStore
 from backend.application.read_models import (
     AccountSummary,
@@ -28,6 +29,12 @@ class ReadModelRows(Protocol):
 
 class ScratchReadModels(ReadModelStore, ReadModelRows, Protocol):
     """A private read-model store the audit folds the log into, and then lists."""
+
+
+class SnapshotRows(Protocol):
+    """Every stored snapshot (the latest of each stream), for the audit."""
+
+    def all_snapshots(self) -> list[Snapshot]: ...
 
 
 class Checkpoints(Protocol):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import click
 from sqlalchemy.exc import DBAPIError
 
+from backend.application.audit.rows import RowMismatch
 from backend.application.audit.verify import AuditReport, verify
 from backend.entrypoints.cli.projections import migrated
 from backend.entrypoints.cli.runtime import Runtime, pass_runtime
@@ -36,7 +37,7 @@ def verify_command(runtime: Runtime) -> None:
     """
     try:
         with migrated(runtime) as container:
-            report = verify(container.audit_sources(), container.projections())
+            report = verify(container.audit_sources(), container.projections(), container.codec())
     except click.ClickException as error:
         raise NotChecked(error.message) from error
     except DBAPIError as error:
@@ -53,16 +54,25 @@ def report_lines(report: AuditReport) -> list[str]:
     lines = [
         f"hash chains: {report.events} events in {report.streams} streams checked;"
         f" log digest {report.digest}",
-        f"read models: {report.rows} rows checked against the log ({marks})",
+        f"read models: {report.rows} rows checked against the log ({marks});"
+        f" snapshots: {report.snapshots} checked",
     ]
     if (broken := report.chain_break) is not None:
         where = f"stream {broken.stream_id} version {broken.version}"
         lines.append(f"BROKEN CHAIN: {where}: {broken.reason}")
     if (row := report.mismatch) is not None:
         lines.append(f"ROW DIFFERS: {row.table} [{row.key}] of {row.belongs_to}: {row.reason}")
-        lines += [
-            f"  {name}: stored {live!r}, from the log {log!r}" for name, live, log in row.fields
-        ]
+        lines += _differences(row)
+    if (snapshot := report.snapshot_mismatch) is not None:
+        lines.append(f"SNAPSHOT DIFFERS: {snapshot.key}: {snapshot.reason}")
+        lines += _differences(snapshot)
     if report.intact:
-        lines.append("OK: every chain holds and every read-model row agrees with the log")
+        lines.append("OK: every chain holds; every read-model row and snapshot agrees with the log")
     return lines
+
+
+def _differences(mismatch: RowMismatch) -> list[str]:
+    return [
+        f"  {name}: stored {stored!r}, from the log {logged!r}"
+        for name, stored, logged in mismatch.fields
+    ]

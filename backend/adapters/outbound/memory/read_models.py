@@ -247,6 +247,10 @@ class InMemoryReadModelReader(InMemoryReadModelRows):
             events = list(self._db.streams.get(stream_id, ()))
         return [e for e in events if e.version > after_version][:limit]
 
+    def all_snapshots(self) -> list[Snapshot]:
+        with self._db.lock:
+            return list(self._db.snapshots.values())
+
     def snapshot_before(self, stream_id: str, moment: datetime) -> tuple[Snapshot, datetime] | None:
         with self._db.lock:
             snapshot = self._db.snapshots.get(stream_id)

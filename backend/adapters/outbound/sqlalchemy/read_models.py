@@ -78,6 +78,10 @@ _daily = _row_factory(DailyTotal)
 _transfer = _row_factory(TransferSummary)
 
 
+def _snapshot(row: RowMapping) -> Snapshot:
+    return Snapshot(row.stream_id, row.stream_type, row.version, row.state_version, row.state)
+
+
 class SqlAlchemyCheckpointStore:
     """Projection checkpoints; on PostgreSQL a read locks the row until the transaction ends."""
 
@@ -269,6 +273,9 @@ class SqlAlchemyReadModelReader:
 
     def all_transfers(self) -> list[TransferSummary]:
         return self._all(select(self._tables.transfers), _transfer)
+
+    def all_snapshots(self) -> list[Snapshot]:
+        return self._all(select(snapshots), _snapshot)
 
     def _all(self, query: Select[Any], build: Callable[[RowMapping], R]) -> list[R]:
         with self._engine.connect() as connection:
