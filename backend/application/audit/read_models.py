@@ -158,7 +158,8 @@ class ReadModelAudit:
         for key, version in self._floor.items():
             row = live.rows.get(key)
             if row is None or row.version < version:
-                reason = f"lags its checkpoint: the log had reached version {version} by then"
+                reached = f"the log had reached version {version} by its checkpoint"
+                reason = f"is missing: {reached}" if row is None else f"lags: {reached}"
                 raise _Found(describe(key, reason, row, scratch_row(self.scratch, key)))
 
     def _check_transactions(self, live: _Live) -> None:
