@@ -88,6 +88,7 @@ def probes(ids: dict[str, str]) -> list[str]:
     for as_account in (account, transfer, ids["user"]):
         base = f"{API}/accounts/{as_account}"
         paths += [base, f"{base}?as_of={AS_OF}", f"{base}/transactions", f"{base}/events"]
+        paths.append(f"{base}/daily-balances")
     return [*paths, f"{API}/transfers/{transfer}", f"{API}/transfers/{account}"]
 
 
