@@ -65,8 +65,8 @@ class Settings:
     port: int = 8000
     workers: int = 1
     threads: int = 32
-    #: Threads kept for open WebSockets on top of `threads`: each socket holds one for its life.
-    ws_sockets: int = 100
+    #: Open WebSockets one web process accepts (they hold no thread: one loop serves them all).
+    ws_sockets: int = 10_000
     #: `hexbank worker` serves its Prometheus metrics on this port (on `host`) when set.
     metrics_port: int | None = None
     log_format: LogFormat = "text"
@@ -123,7 +123,7 @@ class Settings:
             port=env.get("HEXBANK_PORT", 8000, _int_between(1, 65535)),
             workers=env.get("HEXBANK_WORKERS", 1, _int_between(1, 256)),
             threads=env.get("HEXBANK_THREADS", 32, _int_between(1, 10_000)),
-            ws_sockets=env.get("HEXBANK_WS_SOCKETS", 100, _int_between(0, 10_000)),
+            ws_sockets=env.get("HEXBANK_WS_SOCKETS", 10_000, _int_between(0, 1_000_000)),
             metrics_port=env.get("HEXBANK_METRICS_PORT", None, _int_between(1, 65535)),
             log_format=cast(
                 LogFormat,

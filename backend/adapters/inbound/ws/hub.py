@@ -22,13 +22,11 @@ TokenCheck = Callable[[str], bool]
 
 
 class WebSocket(Protocol):
-    """What we use of a server-side socket (simple_websocket.Server)."""
+    """What the hub uses of a server-side socket (a LoopSocket): callable from any thread."""
 
     connected: bool
 
     def send(self, data: str) -> None: ...
-
-    def receive(self, timeout: float | None = None) -> str | bytes | None: ...
 
     def close(self, reason: int | None = None, message: str | None = None) -> None: ...
 
@@ -36,9 +34,9 @@ class WebSocket(Protocol):
 class SocketSession:
     """One authenticated socket: its user, its token, and the lock that serialises its sends.
 
-    Pushes (the channel's thread), pongs (the socket's own thread) and closes may all write at
-    once; without the lock their frames could interleave (STACK.md gotcha 4). It is re-entrant
-    so that the endpoint can hold it across registering the socket and sending `ready`.
+    Pushes (the channel's thread) and `ready` (a check thread) are queued to the socket loop;
+    the lock orders them: the endpoint holds it across registering the socket and queueing
+    `ready`, so no push is queued before `ready`. It is re-entrant for that reason.
     """
 
     def __init__(self, ws: WebSocket, user_id: str, token: str) -> None:
