@@ -20,7 +20,7 @@ from flask_sock import Sock  # type: ignore[import-untyped]
 
 from backend.adapters.inbound.http.problems import ProblemError
 from backend.adapters.inbound.ws.connection import FrameLimits, LoopSocket
-from backend.adapters.inbound.ws.handoff import NoReaderThread, take_connection
+from backend.adapters.inbound.ws.handoff import NoReaderThread, TlsNotSupported, take_connection
 from backend.adapters.inbound.ws.hub import (
     GOING_AWAY,
     POLICY_VIOLATION,
@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 WS_PATH: Final = "/api/v1/ws"
 #: Where the endpoint lives on the app: `app.extensions[WS_EXTENSION]`.
 WS_EXTENSION: Final = "hexbank.ws"
+INTERNAL_ERROR: Final = 1011
 #: A full process asks the client to come back (or be balanced elsewhere) this much later.
 FULL_RETRY_AFTER: Final = 5
 
@@ -245,7 +246,11 @@ def register_ws(
 
     @sock.route(WS_PATH, bp=blueprint)  # type: ignore[untyped-decorator]
     def websocket(ws: Any) -> None:
-        endpoint.adopt(ws)
+        try:
+            endpoint.adopt(ws)
+        except TlsNotSupported:
+            log.exception("cannot serve a WebSocket over gunicorn's own TLS")
+            ws.close(INTERNAL_ERROR, "internal error")
 
     app.register_blueprint(blueprint)
     app.extensions[WS_EXTENSION] = endpoint
