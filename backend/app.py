@@ -120,6 +120,7 @@ def _register_blueprints(app: Flask, container: Container, settings: Settings) -
         options=WsOptions(max_sockets=socket_capacity(settings.ws_sockets)),
         # A connect counts against HEXBANK_RATE_LIMIT like any request.
         admit=rate_limit_check(services.request_throttle, services.token_issuer, services.clock),
+        gauge=container.metrics(),
     )
     # Last: the web app answers every path that no API or operations route claimed.
     app.register_blueprint(spa_blueprint())

@@ -13,7 +13,7 @@ import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Final, cast
+from typing import Any, Final, Protocol, cast
 
 from flask import Blueprint, Flask, request
 from flask_sock import Sock  # type: ignore[import-untyped]
@@ -71,6 +71,22 @@ class WsOptions:
         )
 
 
+class SocketGauge(Protocol):
+    """Counts open sockets (the Prometheus adapter implements it)."""
+
+    def websocket_opened(self) -> None: ...
+
+    def websocket_closed(self) -> None: ...
+
+
+class _NoGauge:
+    def websocket_opened(self) -> None:
+        pass
+
+    def websocket_closed(self) -> None:
+        pass
+
+
 def token_check(identity: Callable[[], IdentityService]) -> TokenCheck:
     """True while a token verifies (signature, expiry, denylist); other errors propagate."""
 
@@ -107,9 +123,11 @@ class WsEndpoint:
         identity: Callable[[], IdentityService],
         token_valid: TokenCheck,
         options: WsOptions,
+        gauge: SocketGauge,
     ) -> None:
         self.hub = hub
         self.options = options
+        self._gauge = gauge
         self.loop = SocketLoop()
         self._identity = identity
         self._token_valid = token_valid
@@ -132,6 +150,7 @@ class WsEndpoint:
     # --- Conversation (the loop's thread) ---------------------------------------------------
 
     def opened(self, socket: LoopSocket) -> None:
+        self._gauge.websocket_opened()
         socket.state = _Peer()
         socket.call_later("auth", self.options.auth_timeout, lambda: self._too_late(socket))
 
@@ -151,6 +170,7 @@ class WsEndpoint:
             self.loop.check(lambda: self._still_valid(session), lambda ok: self._keep(socket, ok))
 
     def closed(self, socket: LoopSocket) -> None:
+        self._gauge.websocket_closed()
         session = _peer(socket).session
         if session is not None:
             self.hub.remove(session)
@@ -223,12 +243,15 @@ def register_ws(
     channel: Callable[[], PushChannel],
     options: WsOptions | None = None,
     admit: Callable[[], None] | None = None,
+    gauge: SocketGauge | None = None,
 ) -> WsEndpoint:
     """Add `GET /api/v1/ws` to `app`; the channel is resolved on the first socket.
 
-    `admit` runs before each upgrade (the rate limit: a connect counts as a request)."""
+    `admit` runs before each upgrade (the rate limit: a connect counts as a request); `gauge`
+    counts the open sockets."""
     valid = token_check(identity)
-    endpoint = WsEndpoint(PushHub(channel, valid), identity, valid, options or WsOptions())
+    hub = PushHub(channel, valid)
+    endpoint = WsEndpoint(hub, identity, valid, options or WsOptions(), gauge or _NoGauge())
     # simple_websocket's reader thread never starts: the socket loop reads every socket.
     app.config["SOCK_SERVER_OPTIONS"] = {"thread_class": NoReaderThread}
     blueprint, sock = Blueprint("websocket", __name__), Sock()
