@@ -56,8 +56,6 @@ class Conversation(Protocol):
 
     def received(self, socket: LoopSocket, text: str) -> None: ...
 
-    def ticked(self, socket: LoopSocket) -> None: ...
-
     def closed(self, socket: LoopSocket) -> None: ...
 
 
@@ -201,7 +199,6 @@ class LoopSocket(asyncio.Protocol):
         self._pong_due = True
         self._write(Ping())
         self.call_later("ping", self.limits.ping_interval, self._ping)
-        self._conversation.ticked(self)
 
     def _write(self, event: Event) -> None:
         if self._transport is not None and self.wire.state is ConnectionState.OPEN:

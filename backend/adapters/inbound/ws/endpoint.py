@@ -13,6 +13,7 @@ import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Final, Protocol, cast
 
 from flask import Blueprint, Flask, request
@@ -128,6 +129,7 @@ class WsEndpoint:
         self.hub = hub
         self.options = options
         self._gauge = gauge
+        self._sweeping = False
         self.loop = SocketLoop()
         self._identity = identity
         self._token_valid = token_valid
@@ -150,6 +152,9 @@ class WsEndpoint:
     # --- Conversation (the loop's thread) ---------------------------------------------------
 
     def opened(self, socket: LoopSocket) -> None:
+        if not self._sweeping:  # the first socket (after any fork): the loop runs now
+            self._sweeping = True
+            self.loop.call_later(self.options.ping_interval, self._sweep)
         self._gauge.websocket_opened()
         socket.state = _Peer()
         socket.call_later("auth", self.options.auth_timeout, lambda: self._too_late(socket))
@@ -163,11 +168,15 @@ class WsEndpoint:
         else:
             self._authenticate(socket, peer, text)
 
-    def ticked(self, socket: LoopSocket) -> None:
-        """At each ping interval: end the socket if its token expired or was revoked."""
-        session = _peer(socket).session
-        if session is not None:
-            self.loop.check(lambda: self._still_valid(session), lambda ok: self._keep(socket, ok))
+    def _sweep(self) -> None:
+        """Each ping interval: end the sockets whose token expired or was revoked. A token is
+        checked once however many sockets share it (a user's tabs do)."""
+        by_token: dict[str, list[SocketSession]] = {}
+        for session in self.hub.sessions():
+            by_token.setdefault(session.token, []).append(session)
+        for token, sessions in by_token.items():
+            self.loop.check(partial(self._still_valid, token), partial(self._keep, sessions))
+        self.loop.call_later(self.options.ping_interval, self._sweep)
 
     def closed(self, socket: LoopSocket) -> None:
         self._gauge.websocket_closed()
@@ -221,16 +230,17 @@ class WsEndpoint:
         if message is not None and message.get("type") == "ping":
             socket.send_now(PONG)
 
-    def _still_valid(self, session: SocketSession) -> bool:
+    def _still_valid(self, token: str) -> bool:
         try:
-            return self._token_valid(session.token)
+            return self._token_valid(token)
         except Exception:
-            log.warning("token check failed; socket kept until the next one", exc_info=True)
+            log.warning("token check failed; sockets kept until the next one", exc_info=True)
             return True
 
-    def _keep(self, socket: LoopSocket, valid: bool) -> None:
+    def _keep(self, sessions: list[SocketSession], valid: bool) -> None:
         if not valid:
-            socket.close_now(UNAUTHORIZED, "token expired or revoked")
+            for session in sessions:
+                session.close(UNAUTHORIZED, "token expired or revoked")
 
 
 def _peer(socket: LoopSocket) -> _Peer:

@@ -101,6 +101,11 @@ class PushHub:
             if not mine:
                 self._sessions.pop(session.user_id, None)
 
+    def sessions(self) -> list[SocketSession]:
+        """A snapshot of every registered session."""
+        with self._lock:
+            return [session for mine in self._sessions.values() for session in mine]
+
     def connections(self, user_id: str | None = None) -> int:
         with self._lock:
             if user_id is not None:
@@ -124,9 +129,7 @@ class PushHub:
             stop, self._stop_listening = self._stop_listening, None
         if stop is not None:
             stop()
-        with self._lock:
-            sessions = [s for mine in self._sessions.values() for s in mine]
-        for session in sessions:
+        for session in self.sessions():
             session.close(GOING_AWAY, "server shutting down")
 
     def _push(self, session: SocketSession, texts: list[str]) -> None:

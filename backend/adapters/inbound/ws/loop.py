@@ -64,6 +64,10 @@ class SocketLoop:
 
         checks.submit(work).add_done_callback(done)
 
+    def call_later(self, delay: float, callback: Callable[[], None]) -> None:
+        """Run `callback` on the loop's thread after `delay` s (call it from that thread)."""
+        self._running()[0].call_later(delay, callback)
+
     @property
     def open_sockets(self) -> int:
         return len(self._sockets)
@@ -110,9 +114,6 @@ class _Tracked:
 
     def received(self, socket: LoopSocket, text: str) -> None:
         self._inner.received(socket, text)
-
-    def ticked(self, socket: LoopSocket) -> None:
-        self._inner.ticked(socket)
 
     def closed(self, socket: LoopSocket) -> None:
         self._sockets.discard(socket)
