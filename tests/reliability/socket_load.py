@@ -41,7 +41,8 @@ FLOODER_PAUSE = 1.0
 
 @dataclass(frozen=True)
 class Closed:
-    """How one socket ended: the server's close code and how long after its upgrade."""
+    """How one socket ended: the server's close code, and how long after its upgrade request
+    the client saw it (never less than the server's own time; more on a busy machine)."""
 
     kind: str
     code: int | None
@@ -166,11 +167,13 @@ class _ClientSocket:
             self.writer.write(self.wire.send(event))
 
     async def upgrade(self, host: str) -> bool:
+        # Timed from the request: the server's timers cannot start before it (a busy client
+        # may notice the 101 late, but never early).
+        self.opened = time.monotonic()
         self.send(Request(host=host, target=WS_PATH))
         event = await self._next()
         if isinstance(event, AcceptConnection):
             self.stats.upgraded += 1
-            self.opened = time.monotonic()
             return True
         self.stats.refused.append(event.status_code if isinstance(event, RejectConnection) else 0)
         self.writer.close()

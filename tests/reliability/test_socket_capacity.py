@@ -22,13 +22,14 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from backend.adapters.outbound.security.jwt_tokens import JwtTokenIssuer
 from backend.application.identity_ports import AccessClaims
 from tests.conftest import TEST_SECRET_KEY
-from tests.live_stack import Client, Server, Stack, User, wait_for
+from tests.live_stack import Client, Server, Stack, User, descendants, wait_for
 from tests.reliability.socket_load import CrowdProcess, CrowdStats, SocketCrowd
 from tests.reliability.stacks import duration, soak_seconds
 
@@ -89,6 +90,14 @@ def web_process(stack: Stack, mode: str, **env: str) -> Server:
     return stack.serve(f"web-{mode}", HEXBANK_THREADS="8", **env)
 
 
+def resident_mib(server: Server) -> float:
+    """Resident memory of the server's worker process (gunicorn's master forks one)."""
+    assert server.popen is not None
+    worker = descendants(server.popen.pid)[0]
+    status = Path(f"/proc/{worker}/status").read_text()
+    return int(status.split("VmRSS:")[1].split()[0]) / 1024
+
+
 def open_at_once(crowd: SocketCrowd) -> int:
     return crowd.stats.upgraded - len(crowd.stats.closed)
 
@@ -101,7 +110,7 @@ def test_thousands_of_sockets_leave_http_latency_alone(
     web = web_process(stack, mode)
     client = Client(web.url)
     prober = client.register()
-    idle_before = p95_ms(timed_reads(client, prober))
+    idle_before, memory_before = p95_ms(timed_reads(client, prober)), resident_mib(web)
 
     sitting = SOCKETS - WAITING - FLOODERS
     plan = {
@@ -119,6 +128,7 @@ def test_thousands_of_sockets_leave_http_latency_alone(
     while time.monotonic() < deadline:
         samples += timed_reads(client, prober, PROBES // 4)
         held.append(crowd.open_now)
+    memory = resident_mib(web) - memory_before
     stats = crowd.stop()
     idle_after = p95_ms(timed_reads(client, prober))
 
@@ -126,7 +136,8 @@ def test_thousands_of_sockets_leave_http_latency_alone(
     idle, loaded = max(idle_before, idle_after), p95_ms(samples)
     print(
         f"R17 {mode}: HTTP p95 idle {idle_before:.1f}/{idle_after:.1f} ms, "
-        f"with {min(held)}-{max(held)} sockets open {loaded:.1f} ms ({len(samples)} reads); "
+        f"with {min(held)}-{max(held)} sockets open {loaded:.1f} ms ({len(samples)} reads), "
+        f"+{memory:.0f} MiB resident; "
         f"closes {Counter((c.kind, c.code) for c in stats.closed)}"
     )
     assert min(held) >= 0.9 * SOCKETS
@@ -142,8 +153,8 @@ def assert_unauthenticated_closed_at_the_deadline(stats: CrowdStats) -> None:
     ended = [c for c in waited if c.code is not None]
     assert len(ended) >= WAITING, len(ended)
     assert {c.code for c in ended} == {4401}
-    # The server's timer starts at the upgrade; a busy loop may run it a little late.
-    assert all(AUTH_TIMEOUT - 0.1 <= c.after <= AUTH_TIMEOUT + 2 for c in ended), sorted(
+    # Never early; late only by what a busy machine adds (the in-process test is tighter).
+    assert all(AUTH_TIMEOUT - 0.1 <= c.after <= AUTH_TIMEOUT + 3 for c in ended), sorted(
         c.after for c in ended
     )[:: max(1, len(ended) // 20)]
 
