@@ -153,10 +153,13 @@ def assert_unauthenticated_closed_at_the_deadline(stats: CrowdStats) -> None:
     ended = [c for c in waited if c.code is not None]
     assert len(ended) >= WAITING, len(ended)
     assert {c.code for c in ended} == {4401}
-    # Never early; late only by what a busy machine adds (the in-process test is tighter).
-    assert all(AUTH_TIMEOUT - 0.1 <= c.after <= AUTH_TIMEOUT + 3 for c in ended), sorted(
-        c.after for c in ended
-    )[:: max(1, len(ended) // 20)]
+    # Never early. Late only by what a busy machine adds to the crowd's own reading (thousands
+    # of sockets in one client process): most within a second, none unbounded. The in-process
+    # test (tests/e2e/test_websocket.py) holds the server's timer to 5-7 s.
+    after = sorted(c.after for c in ended)
+    assert after[0] >= AUTH_TIMEOUT - 0.1, after[:5]
+    assert statistics.median(after) <= AUTH_TIMEOUT + 1, statistics.median(after)
+    assert after[-1] <= AUTH_TIMEOUT + 10, after[-5:]
 
 
 def test_socket_connects_count_against_the_rate_limit(
