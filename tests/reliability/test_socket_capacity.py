@@ -116,7 +116,8 @@ def test_thousands_of_sockets_leave_http_latency_alone(
     plan = {
         "authenticated": access_tokens(sitting // PER_USER, PER_USER),
         "flooders": access_tokens(FLOODERS, 1),
-        "waiting": WAITING,
+        # A tenth more clients than WAITING: each spends part of its time reconnecting.
+        "waiting": WAITING + WAITING // 10,
         "spread": AUTH_TIMEOUT,
     }
     crowd = CrowdProcess(web.port, plan)
