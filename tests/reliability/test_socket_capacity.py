@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from backend.adapters.outbound.security.jwt_tokens import JwtTokenIssuer
-from backend.application.identity_ports import AccessClaims
+from backend.application.ports.tokens import AccessClaims
 from tests.conftest import TEST_SECRET_KEY
 from tests.live_stack import Client, Server, Stack, User, descendants, wait_for
 from tests.reliability.socket_load import CrowdProcess, CrowdStats, SocketCrowd
