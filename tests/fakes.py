@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ from backend.application.ports.clock_and_ids import Clock, IdGenerator
 from backend.application.ports.event_store import EventMetadata
 from backend.application.ports.metrics import CommandObserver
 from backend.application.ports.unit_of_work import UnitOfWorkFactory
-from backend.application.repository import DEFAULT_SNAPSHOT_EVERY
+from backend.application.repository import DEFAULT_SNAPSHOT_EVERY, Cached
 from backend.application.transfers import DEFAULT_TRANSFER_TIMEOUT
 from backend.domain.account import Account
 
@@ -121,7 +122,7 @@ def bus_for_tests(
     inline_projector: InlineProjector = no_projection,
     retry: RetryPolicy | None = None,
     sleep: Callable[[float], None] = lambda _: None,
-    cached_accounts: RecentValues[str, Account] | None = None,
+    cached_accounts: RecentValues[str, Cached[Account]] | None = None,
     observers: Sequence[CommandObserver] = (),
 ) -> CommandBus:
     """A bus over `uow_factory` with the tests' registry, no waiting between retries."""
@@ -142,6 +143,14 @@ class BusRunner:
 
     def __init__(self, bus: CommandBus) -> None:
         self.bus = bus
+
+    @property
+    def snapshot_every(self) -> int:
+        return self.bus.tools.snapshot_every
+
+    @snapshot_every.setter
+    def snapshot_every(self, every: int) -> None:
+        self.bus.tools = dataclasses.replace(self.bus.tools, snapshot_every=every)
 
     def run(self, work: Callable[[CommandContext], T], metadata: EventMetadata) -> T:
         result: T = self.bus.execute(InTransaction(work), metadata)

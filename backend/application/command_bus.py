@@ -35,7 +35,7 @@ from backend.application.ports.metrics import (
     FinishedCommand,
 )
 from backend.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
-from backend.application.repository import DEFAULT_SNAPSHOT_EVERY, Repository
+from backend.application.repository import DEFAULT_SNAPSHOT_EVERY, Cached, Repository
 from backend.domain.account import Account
 from backend.domain.aggregate import Aggregate
 from backend.domain.errors import DomainError
@@ -111,7 +111,7 @@ class Tools:
     ids: IdGenerator
     snapshot_every: int = DEFAULT_SNAPSHOT_EVERY
     #: The accounts this process's commands left last, reused by the next command of each.
-    accounts: RecentValues[str, Account] | None = None
+    accounts: RecentValues[str, Cached[Account]] | None = None
 
 
 @dataclass
@@ -238,7 +238,11 @@ class _Attempt:
         return CommandContext(uow, accounts, transfers, self._metadata, tools.clock, tools.ids)
 
     def _repository(
-        self, cls: type[A], uow: UnitOfWork, hot: frozenset[str], cache: RecentValues[str, A] | None
+        self,
+        cls: type[A],
+        uow: UnitOfWork,
+        hot: frozenset[str],
+        cache: RecentValues[str, Cached[A]] | None,
     ) -> Repository[A]:
         tools = self._bus.tools
         return Repository(

@@ -15,6 +15,7 @@ from typing import Final, Generic, TypeVar
 
 from backend.application.bounded import RecentValues
 from backend.application.event_codec import EventCodec
+from backend.application.event_hash import GENESIS
 from backend.application.ports.clock_and_ids import Clock, IdGenerator
 from backend.application.ports.event_store import EventMetadata, NewEvent, Snapshot, StoredEvent
 from backend.application.ports.unit_of_work import UnitOfWork
@@ -25,6 +26,14 @@ A = TypeVar("A", bound=Aggregate)
 
 #: Events between two snapshots of a stream (HEXBANK_SNAPSHOT_EVERY overrides it).
 DEFAULT_SNAPSHOT_EVERY: Final = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Cached(Generic[A]):
+    """An aggregate as a command left it, with its stream's hash-chain head."""
+
+    aggregate: A
+    head_hash: str | None
 
 
 @dataclass
@@ -40,13 +49,16 @@ class Repository(Generic[A]):
     #: Streams this command conflicted on before: wait for their other writers before loading.
     hot: frozenset[str] = frozenset()
     #: The process's latest committed aggregates, taken from and given back (None: no cache).
-    cache: RecentValues[str, A] | None = None
+    cache: RecentValues[str, Cached[A]] | None = None
     appended: list[StoredEvent] = field(default_factory=list)
     #: Identity map: an aggregate loaded in this unit of work is handed out again as it is.
     _loaded: dict[str, A] = field(default_factory=dict, init=False, repr=False)
     #: Ids of the aggregates taken from the cache, and of those saved with new events.
     _cached: set[str] = field(default_factory=set, init=False, repr=False)
     _saved: set[str] = field(default_factory=set, init=False, repr=False)
+    #: The hash chain's head of each stream loaded or saved here: the next append continues it
+    #: without reading it again (valid whenever that append succeeds: it expects this version).
+    _heads: dict[str, str] = field(default_factory=dict, init=False, repr=False)
 
     def get(self, aggregate_id: str, *, cached: bool = True) -> A | None:
         """The aggregate as of its latest event, or None when the stream is empty or of another
@@ -77,16 +89,19 @@ class Repository(Generic[A]):
         if self.cache is not None:
             for aggregate_id, aggregate in self._loaded.items():
                 if not aggregate.pending_events:  # changed but not saved: not what committed
-                    self.cache.put(aggregate_id, aggregate)
+                    self.cache.put(aggregate_id, Cached(aggregate, self._heads.get(aggregate_id)))
 
     def _take_cached(self, aggregate_id: str) -> A | None:
         # Taken, not copied: no other command can change the object; it comes back on commit.
         if self.cache is None or aggregate_id in self.hot:
             return None
         cached = self.cache.take(aggregate_id)
-        if cached is not None:
-            self._cached.add(aggregate_id)
-        return cached
+        if cached is None:
+            return None
+        self._cached.add(aggregate_id)
+        if cached.head_hash is not None:  # the next append continues the chain without a read
+            self._heads[aggregate_id] = cached.head_hash
+        return cached.aggregate
 
     def _load(self, aggregate_id: str) -> A | None:
         cls, codec = self.aggregate_class, self.codec
@@ -102,6 +117,8 @@ class Repository(Generic[A]):
             return None
         if events and events[0].stream_type != cls.STREAM_TYPE:
             return None  # the id names a stream of another kind (a transfer id as an account id)
+        if history.head_hash is not None:
+            self._heads[aggregate_id] = history.head_hash
         aggregate.replay([codec.decode(e.type, e.schema_version, e.data) for e in events])
         return aggregate
 
@@ -113,8 +130,10 @@ class Repository(Generic[A]):
         now = self.clock.now()
         new = [self._encode(event, metadata, now) for event in events]
         stored = self.uow.events.append(
-            aggregate.id, self.aggregate_class.STREAM_TYPE, aggregate.version, new
-        )
+            aggregate.id, self.aggregate_class.STREAM_TYPE, aggregate.version, new,
+            GENESIS if aggregate.version == 0 else self._heads.get(aggregate.id),
+        )  # fmt: skip
+        self._heads[aggregate.id] = stored[-1].hash
         before, aggregate.version = aggregate.version, aggregate.version + len(events)
         if aggregate.version // self.snapshot_every > before // self.snapshot_every:
             self._snapshot(aggregate)

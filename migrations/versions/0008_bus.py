@@ -7,7 +7,7 @@ bodies that the new code cannot replay, so the table is recreated empty: keys us
 24 hours before the upgrade are forgotten (drain requests before upgrading).
 
 Revision ID: 0008_bus
-Revises: 0005_refresh_token_expiry
+Revises: 0006_event_hash
 Create Date: 2026-12-07
 """
 
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008_bus"
-down_revision: str | Sequence[str] | None = "0005_refresh_token_expiry"
+down_revision: str | Sequence[str] | None = "0006_event_hash"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

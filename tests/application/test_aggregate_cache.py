@@ -13,6 +13,7 @@ from backend.application.bounded import RecentValues
 from backend.application.command_bus import CommandBus
 from backend.application.commands import Deposit, OpenAccount, RequestTransfer, Withdraw
 from backend.application.ports.event_store import EventMetadata, StreamHistory
+from backend.application.repository import Cached
 from backend.domain.account import Account
 from backend.domain.errors import InsufficientFunds
 from tests.fakes import BusRunner, InMemoryApp, bus_for_tests
@@ -44,7 +45,7 @@ def loads() -> list[str]:
 
 def process(app: InMemoryApp) -> CommandBus:
     """A bus as one process of the deployment has it: its own cache, the shared store."""
-    cache: RecentValues[str, Account] = RecentValues(100)
+    cache: RecentValues[str, Cached[Account]] = RecentValues(100)
     return bus_for_tests(lambda: counting_uow(app), app.clock, app.ids, cached_accounts=cache)
 
 

@@ -27,10 +27,6 @@ class HttpMetrics(Protocol):
 
     def request_answered(self, method: str, route: str, status: int, seconds: float) -> None: ...
 
-    def websocket_opened(self) -> None: ...
-
-    def websocket_closed(self) -> None: ...
-
 
 def install_metrics(
     app: Flask, metrics: HttpMetrics, exposition: Exposition, websocket_route: str
@@ -62,9 +58,8 @@ class _Hooks:
 
     def start(self) -> None:
         g.metrics_started = time.perf_counter()
-        if route_of() == self._websocket_route:
-            g.metrics_websocket = True
-            self._metrics.websocket_opened()
+        # An upgrade is not an HTTP request to time; the socket loop counts open sockets.
+        g.metrics_websocket = route_of() == self._websocket_route
 
     def record(self, response: Response) -> Response:
         # The middleware's clock when an earlier hook refused the request (e.g. 413).
@@ -76,5 +71,4 @@ class _Hooks:
         return response
 
     def end(self, _error: BaseException | None) -> None:
-        if g.pop("metrics_websocket", False):
-            self._metrics.websocket_closed()
+        g.pop("metrics_websocket", None)
