@@ -91,10 +91,9 @@ def _api_services(container: Container, settings: Settings) -> ApiServices:
     return ApiServices(
         settings=settings,
         identity=lambda: container.identity_service(),
-        runner=lambda: container.command_runner(),
+        bus=lambda: container.command_bus(),
         account_queries=lambda: container.account_queries(),
         transfer_queries=lambda: container.transfer_queries(),
-        idempotency=lambda: container.idempotency_service(),
         request_throttle=lambda: container.request_throttle(),
         token_issuer=lambda: container.token_issuer(),
         clock=lambda: container.clock(),

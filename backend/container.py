@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from datetime import timedelta
 
 import redis
 from dependency_injector import containers, providers
@@ -13,16 +14,17 @@ from backend.adapters.inbound.ws.messages import encode_push
 from backend.adapters.outbound.memory.pubsub import InMemoryPushChannel
 from backend.adapters.outbound.memory.rate_limiter import InMemoryRateLimiter
 from backend.adapters.outbound.memory.read_models import InMemoryScratchReadModels
+from backend.adapters.outbound.memory.revocation_feed import InMemoryRevocationFeed
 from backend.adapters.outbound.metrics.collectors import scrape_collectors
 from backend.adapters.outbound.metrics.observers import CommandLog, deliver_in_event_context
 from backend.adapters.outbound.metrics.prometheus import PrometheusMetrics
 from backend.adapters.outbound.queue.factory import in_flight_rows_for, job_queue_for
 from backend.adapters.outbound.redis.pubsub import RedisPushChannel
 from backend.adapters.outbound.redis.rate_limiter import RedisRateLimiter
+from backend.adapters.outbound.redis.revocation_feed import RedisRevocationFeed
 from backend.adapters.outbound.security.argon2_hasher import Argon2PasswordHasher
 from backend.adapters.outbound.security.jwt_tokens import JwtTokenIssuer
 from backend.adapters.outbound.sqlalchemy.engine import create_engine_for, deferred
-from backend.adapters.outbound.sqlalchemy.idempotency_store import SqlAlchemyIdempotencyStore
 from backend.adapters.outbound.sqlalchemy.identity_store import (
     SqlAlchemyRefreshTokenStore,
     SqlAlchemyTokenDenylist,
@@ -34,15 +36,18 @@ from backend.adapters.outbound.sqlalchemy.transfer_deadlines import SqlAlchemyOv
 from backend.adapters.outbound.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from backend.adapters.outbound.system import SystemClock, UuidGenerator
 from backend.application.audit.verify import AuditSources
-from backend.application.command_runner import CommandRunner
+from backend.application.bounded import RecentValues
+from backend.application.command_bus import CACHED_ACCOUNTS, CommandBus, Tools
 from backend.application.event_codec import default_codec
-from backend.application.idempotency import IdempotencyService
+from backend.application.handlers import KEYED_RESULTS, command_handlers
+from backend.application.idempotency import KeyRecords
 from backend.application.identity import IdentityService
 from backend.application.messaging import MessageDispatcher, build_dispatcher
 from backend.application.ports.clock_and_ids import Clock
 from backend.application.ports.metrics import CommandObserver
 from backend.application.ports.push import PushChannel
 from backend.application.ports.rate_limits import RateLimiter
+from backend.application.ports.tokens import RevocationFeed
 from backend.application.projections import default_projections
 from backend.application.projections.base import Projection
 from backend.application.projections.inline import inline_projector
@@ -51,6 +56,7 @@ from backend.application.push import PushNotifier, ReadModelPushViews, subscribe
 from backend.application.queries import AccountQueries, TransferQueries
 from backend.application.rate_limits import LoginThrottle, RequestThrottle
 from backend.application.relay import OutboxRelay, Wakeup
+from backend.application.revocations import RevocationCache
 from backend.application.sweeper import TransferSweeper, with_deadline_tracking
 from backend.application.transfer_outcomes import TransferOutcomes, subscribe_transfer_outcomes
 from backend.application.transfers import TransferProcess
@@ -59,6 +65,10 @@ from backend.config import Settings
 
 def _projections() -> list[Projection]:
     return default_projections(default_codec())
+
+
+def _seconds(seconds: float) -> timedelta:
+    return timedelta(seconds=seconds)
 
 
 def _audit_sources(engine: Engine) -> AuditSources:
@@ -131,6 +141,16 @@ def _push_channel(settings: Settings, client: Callable[[], redis.Redis | None]) 
     return InMemoryPushChannel(encode_push)
 
 
+def _revocation_feed(
+    settings: Settings, client: Callable[[], redis.Redis | None]
+) -> RevocationFeed:
+    # Every web process keeps the denylist in memory; Redis tells them all of a revocation.
+    redis_client = client() if settings.redis_url is not None else None
+    if redis_client is not None:
+        return RedisRevocationFeed(redis_client, prefix=settings.redis_prefix)
+    return InMemoryRevocationFeed()
+
+
 class Container(containers.DeclarativeContainer):
     """Providers for everything the app and the workers need; nothing is built until asked."""
 
@@ -146,7 +166,7 @@ class Container(containers.DeclarativeContainer):
 
     # --- read side: projections, query services (on the read engine), rebuild -----------------
     projections = providers.ThreadSafeSingleton(_projections)
-    #: Pass as CommandRunner(inline_projector=...): commands then show in the caller's next GET.
+    #: Pass as CommandBus(inline_projector=...): commands then show in the caller's next GET.
     inline_projection = providers.ThreadSafeSingleton(inline_projector, projections=projections)
     read_model_reader = providers.ThreadSafeSingleton(SqlAlchemyReadModelReader, engine=read_engine)
     account_queries = providers.ThreadSafeSingleton(AccountQueries, reader=read_model_reader)
@@ -167,9 +187,17 @@ class Container(containers.DeclarativeContainer):
     user_repository = providers.ThreadSafeSingleton(SqlAlchemyUserRepository, engine=engine)
     refresh_token_store = providers.ThreadSafeSingleton(SqlAlchemyRefreshTokenStore, engine=engine)
     # Revocations live in SQL in both modes: Redis may restart empty (it keeps nothing on
-    # disk here), and a revoked token must never pass again; reads also keep working when
-    # Redis is down. One indexed lookup per authenticated request.
-    token_denylist = providers.ThreadSafeSingleton(SqlAlchemyTokenDenylist, engine=engine)
+    # disk here), and a revoked token must never pass again. Checks read each process's copy
+    # in memory, kept current through the revocation feed; while the feed is not trusted
+    # (Redis lost, not subscribed yet) they go to SQL, one indexed lookup each.
+    token_denylist = providers.ThreadSafeSingleton(
+        RevocationCache,
+        store=providers.ThreadSafeSingleton(SqlAlchemyTokenDenylist, engine=engine),
+        feed=providers.ThreadSafeSingleton(
+            _revocation_feed, settings=settings, client=redis_client.provider
+        ),
+        clock=clock,
+    )
     rate_limiter = providers.ThreadSafeSingleton(
         _rate_limiter, settings=settings, clock=clock, client=redis_client.provider
     )
@@ -189,10 +217,6 @@ class Container(containers.DeclarativeContainer):
         throttle=login_throttle,
         access_ttl=settings.provided.access_token_ttl,
         refresh_ttl=settings.provided.refresh_token_ttl,
-    )
-    idempotency_store = providers.ThreadSafeSingleton(SqlAlchemyIdempotencyStore, engine=engine)
-    idempotency_service = providers.ThreadSafeSingleton(
-        IdempotencyService, store=idempotency_store, clock=clock, ids=ids
     )
 
     # --- real-time push (WebSocket) ------------------------------------------------------------
@@ -222,18 +246,27 @@ class Container(containers.DeclarativeContainer):
     unit_of_work = providers.Factory(SqlAlchemyUnitOfWork, engine=engine)
     codec = providers.ThreadSafeSingleton(default_codec)
     overdue_transfers = providers.ThreadSafeSingleton(SqlAlchemyOverdueTransfers, engine=engine)
-    command_runner = providers.ThreadSafeSingleton(
-        CommandRunner,
+    command_bus = providers.ThreadSafeSingleton(
+        CommandBus,
         uow_factory=unit_of_work.provider,
-        codec=codec,
-        clock=clock,
-        ids=ids,
-        snapshot_every=settings.provided.snapshot_every,
+        handlers=providers.Callable(
+            command_handlers,
+            transfer_timeout=providers.Callable(_seconds, settings.provided.transfer_timeout),
+        ),
+        tools=providers.Factory(
+            Tools,
+            codec=codec,
+            clock=clock,
+            ids=ids,
+            snapshot_every=settings.provided.snapshot_every,
+            accounts=providers.Factory(RecentValues, CACHED_ACCOUNTS),
+        ),
+        keys=providers.Factory(KeyRecords, clock=clock, results=KEYED_RESULTS),
         # Read-your-writes, and the sweeper's deadline index, in the command's own transaction.
         inline_projector=providers.Callable(with_deadline_tracking, projector=inline_projection),
         observers=command_observers,
     )
-    transfer_process = providers.ThreadSafeSingleton(TransferProcess, runner=command_runner)
+    transfer_process = providers.ThreadSafeSingleton(TransferProcess, bus=command_bus)
     message_dispatcher = providers.ThreadSafeSingleton(
         _message_dispatcher,
         process=transfer_process,

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from backend.application.command_runner import InlineProjector
+from backend.application.command_bus import InlineProjector
 from backend.application.ports.clock_and_ids import Clock
 from backend.application.ports.event_store import StoredEvent
 from backend.application.ports.transfer_deadlines import OverdueTransfers
@@ -45,7 +45,7 @@ class TransferSweeper:
 
 
 def with_deadline_tracking(projector: InlineProjector) -> InlineProjector:
-    """The CommandRunner's inline hook, extended to keep the deadline index in the same
+    """The CommandBus's inline hook, extended to keep the deadline index in the same
     transaction as the transfer events (so the sweeper sees every transfer after a crash)."""
 
     def project(uow: UnitOfWork, appended: Sequence[StoredEvent]) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -15,8 +16,6 @@ from backend.adapters.outbound.sqlalchemy.engine import create_engine_for
 from backend.adapters.outbound.sqlalchemy.transfer_deadlines import SqlAlchemyOverdueTransfers
 from backend.adapters.outbound.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from backend.adapters.outbound.system import SystemClock, UuidGenerator
-from backend.application.command_runner import CommandRunner
-from backend.application.event_codec import default_codec
 from backend.application.messaging import build_dispatcher
 from backend.application.ports.unit_of_work import UnitOfWork
 from backend.application.relay import Wakeup
@@ -25,6 +24,7 @@ from backend.application.transfers import TransferProcess
 from backend.entrypoints.loops import start_messaging
 from backend.logging_setup import configure_logging
 from tests.adapters.embedded_queue import in_process_queue_and_relay
+from tests.fakes import BusRunner, bus_for_tests
 
 
 def _no_read_side(uow: UnitOfWork, events: object) -> None:
@@ -35,7 +35,7 @@ def _no_read_side(uow: UnitOfWork, events: object) -> None:
 class SqlBank:
     """The command side on one database, as the container would wire it."""
 
-    runner: CommandRunner
+    runner: BusRunner
     deadlines: SqlAlchemyOverdueTransfers
     uow: Callable[[], SqlAlchemyUnitOfWork]
 
@@ -47,20 +47,20 @@ def sql_bank(url: str) -> SqlBank:
     def uow() -> SqlAlchemyUnitOfWork:
         return SqlAlchemyUnitOfWork(engine)
 
-    runner = CommandRunner(
+    bus = bus_for_tests(
         uow,
-        default_codec(),
         SystemClock(),
         UuidGenerator(),
         inline_projector=with_deadline_tracking(_no_read_side),
+        sleep=time.sleep,
     )
-    return SqlBank(runner, deadlines, uow)
+    return SqlBank(BusRunner(bus), deadlines, uow)
 
 
 def serve_messaging(url: str) -> None:
     """Run until killed."""
     bank = sql_bank(url)
-    process, wakeup = TransferProcess(bank.runner), Wakeup()
+    process, wakeup = TransferProcess(bank.runner.bus), Wakeup()
     dispatcher = build_dispatcher(process, after_dispatch=(wakeup.wake,))
     _, relay = in_process_queue_and_relay(
         bank.uow, dispatcher.dispatch, workers=4, retry_delays=(0.05, 0.2, 1.0)

@@ -100,7 +100,7 @@ def test_rq_worker_runs_the_saga_through_the_real_job_function(
     redis_url: str, redis_prefix: str
 ) -> None:
     bank = Bank()
-    dispatcher = build_dispatcher(TransferProcess(bank.runner))
+    dispatcher = build_dispatcher(TransferProcess(bank.runner.bus))
     connection = redis.Redis.from_url(redis_url)
     queue = RqJobQueue(connection, f"{redis_prefix}-saga-{uuid.uuid4().hex[:8]}")
     relay = OutboxRelay(bank.app.uow, queue)

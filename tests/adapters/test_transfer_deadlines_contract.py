@@ -15,9 +15,8 @@ from backend.adapters.outbound.memory.unit_of_work import InMemoryUnitOfWork
 from backend.adapters.outbound.sqlalchemy.transfer_deadlines import SqlAlchemyOverdueTransfers
 from backend.adapters.outbound.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from backend.application import accounts
-from backend.application.command_runner import CommandContext, CommandRunner
+from backend.application.command_bus import CommandContext
 from backend.application.commands import Deposit, OpenAccount, RequestTransfer
-from backend.application.event_codec import default_codec
 from backend.application.messaging import build_dispatcher
 from backend.application.ports.event_store import EventMetadata
 from backend.application.ports.transfer_deadlines import OverdueTransfers
@@ -26,7 +25,7 @@ from backend.application.relay import OutboxRelay
 from backend.application.sweeper import TransferSweeper, with_deadline_tracking
 from backend.application.transfers import TransferProcess, request_transfer
 from tests.application.saga_harness import CollectingJobQueue
-from tests.fakes import FixedClock, SequentialIds
+from tests.fakes import BusRunner, FixedClock, SequentialIds, bus_for_tests
 
 TIMEOUT = timedelta(seconds=60)
 META = EventMetadata(user_id="owner-1")
@@ -40,7 +39,7 @@ def _no_projection(uow: UnitOfWork, events: object) -> None:
 class Bank:
     """The saga over one store, messages delivered synchronously by `settle`."""
 
-    runner: CommandRunner
+    runner: BusRunner
     deadlines: OverdueTransfers
     clock: FixedClock
     uow: Callable[[], UnitOfWork]
@@ -65,7 +64,7 @@ class Bank:
                 dispatcher.dispatch(queue.batches.pop(0))
 
     def process(self) -> TransferProcess:
-        return TransferProcess(self.runner)
+        return TransferProcess(self.runner.bus)
 
     def status(self, transfer_id: str) -> str:
         transfer = self.runner.run(lambda ctx: ctx.transfers.get(transfer_id), META)
@@ -81,15 +80,8 @@ class Bank:
 def make_bank(uow: Callable[[], UnitOfWork], deadlines: OverdueTransfers) -> Bank:
     clock = FixedClock()
     projector = with_deadline_tracking(_no_projection)
-    runner = CommandRunner(
-        uow,
-        default_codec(),
-        clock,
-        SequentialIds(),
-        inline_projector=projector,
-        sleep=lambda _: None,
-    )
-    return Bank(runner, deadlines, clock, uow)
+    bus = bus_for_tests(uow, clock, SequentialIds(), inline_projector=projector)
+    return Bank(BusRunner(bus), deadlines, clock, uow)
 
 
 @pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

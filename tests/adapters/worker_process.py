@@ -28,7 +28,7 @@ def main(database_url: str, redis_url: str, queue_name: str) -> None:
     connection = redis.Redis.from_url(redis_url)
     queue = RqJobQueue(connection, queue_name, retry_intervals=(0, 0, 0))
     bank = sql_bank(database_url)
-    process, wakeup = TransferProcess(bank.runner), Wakeup()
+    process, wakeup = TransferProcess(bank.runner.bus), Wakeup()
     dispatcher = build_dispatcher(process, after_dispatch=(wakeup.wake,))
     sweeper = TransferSweeper(bank.deadlines, process, SystemClock())
     start_messaging(OutboxRelay(bank.uow, queue), sweeper, wakeup)

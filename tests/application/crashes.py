@@ -71,6 +71,9 @@ class CrashingEventStore:
         self._budget.spend(len(events))
         return self._inner.append(stream_id, stream_type, expected_version, events, previous_hash)
 
+    def queue_for(self, stream_id: str) -> None:
+        self._inner.queue_for(stream_id)
+
     def read_stream(
         self, stream_id: str, after_version: int = 0, limit: int | None = None
     ) -> list[StoredEvent]:

@@ -9,7 +9,6 @@ from datetime import timedelta
 
 from backend.adapters.outbound.memory.transfer_deadlines import InMemoryOverdueTransfers
 from backend.application import accounts
-from backend.application.command_runner import CommandRunner
 from backend.application.commands import CloseAccount, Deposit, OpenAccount, RequestTransfer
 from backend.application.messaging import MessageDispatcher, subscribe_transfer_process
 from backend.application.ports.event_store import EventMetadata, StoredEvent
@@ -21,7 +20,7 @@ from backend.application.transfers import TransferProcess, request_transfer
 from backend.domain.account import Account
 from backend.domain.transfer import Transfer
 from tests.application.crashes import AppendBudget, CrashingUnitOfWork, ProcessDied
-from tests.fakes import InMemoryApp
+from tests.fakes import BusRunner, InMemoryApp
 
 TIMEOUT = timedelta(seconds=60)
 
@@ -48,11 +47,11 @@ class Bank:
         self.finished: list[FinishedCommand] = []
         #: Spent by every append: `stop_saga_after` kills the process once it runs out.
         self.crashes = AppendBudget()
-        self.runner: CommandRunner = self.app.runner(
+        self.runner: BusRunner = self.app.runner(
             observers=(self.finished.append,),
             uow_factory=lambda: CrashingUnitOfWork(self.app.uow(), self.crashes),
         )
-        self.process = TransferProcess(self.runner)
+        self.process = TransferProcess(self.runner.bus)
         #: Woken after each delivered batch, as the container wires it (see start_messaging).
         self.relay_wakeup = Wakeup()
         self.dispatcher = MessageDispatcher(after_dispatch=(self.relay_wakeup.wake,))

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import pytest
 
-from backend.application.command_runner import CommandContext
+from backend.application.command_bus import CommandContext
 from backend.application.errors import NotFound
 from backend.application.messaging import MessageDispatcher, subscribe_transfer_process
 from backend.application.ports.event_store import EventMetadata
@@ -453,7 +453,7 @@ def test_a_late_message_of_an_ended_transfer_costs_at_most_one_read(scenario: st
     assert late_message_costs(bank, bank.dispatcher, transfer_id) == check
     # Another process (another worker) reads it once, on its first message (the request).
     elsewhere = MessageDispatcher()
-    subscribe_transfer_process(elsewhere, TransferProcess(bank.runner))
+    subscribe_transfer_process(elsewhere, TransferProcess(bank.runner.bus))
     assert bank.saga_events(transfer_id)[0].type == "TransferRequested"
     assert late_message_costs(bank, elsewhere, transfer_id) == [1, *check[1:]]
 

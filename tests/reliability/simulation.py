@@ -30,7 +30,6 @@ from backend.adapters.outbound.memory.read_models import InMemoryReadModelReader
 from backend.adapters.outbound.memory.transfer_deadlines import InMemoryOverdueTransfers
 from backend.application import accounts as account_commands
 from backend.application import commands
-from backend.application.command_runner import CommandRunner
 from backend.application.messaging import build_dispatcher
 from backend.application.ports.event_store import EventMetadata, StoredEvent
 from backend.application.projections.inline import inline_projector
@@ -41,7 +40,7 @@ from backend.application.transfers import TransferProcess, request_transfer
 from backend.domain import errors
 from backend.domain.account import Account
 from tests.application.saga_harness import CollectingJobQueue
-from tests.fakes import InMemoryApp
+from tests.fakes import BusRunner, InMemoryApp, bus_for_tests
 from tests.reliability.simulation_checks import (
     CODEC,
     PROJECTIONS,
@@ -73,12 +72,11 @@ class BankSimulation(RuleBasedStateMachine):
         super().__init__()
         self.app = InMemoryApp()
         self.deadlines = InMemoryOverdueTransfers(self.app.db)
-        self.runner = CommandRunner(
-            self.app.uow, CODEC, self.app.clock, self.app.ids, snapshot_every=3,
+        self.runner = BusRunner(bus_for_tests(
+            self.app.uow, self.app.clock, self.app.ids, snapshot_every=3,
             inline_projector=with_deadline_tracking(inline_projector(PROJECTIONS)),
-            sleep=lambda _: None,
-        )  # fmt: skip
-        self.process = TransferProcess(self.runner)
+        ))  # fmt: skip
+        self.process = TransferProcess(self.runner.bus)
         self.dispatcher = build_dispatcher(self.process)
         self.queue = CollectingJobQueue()
         self.sweeper = TransferSweeper(self.deadlines, self.process, self.app.clock)

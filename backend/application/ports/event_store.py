@@ -110,6 +110,12 @@ class EventStore(Protocol):
         `expected_version` when the caller knows it (from `history`), saving a read."""
         ...
 
+    def queue_for(self, stream_id: str) -> None:
+        """Wait until no other transaction that queued for this stream is still open, and hold
+        the place until this one ends (a hot stream's writers take turns, not retries); a
+        no-op where writers run one at a time anyway."""
+        ...
+
     def read_stream(
         self, stream_id: str, after_version: int = 0, limit: int | None = None
     ) -> list[StoredEvent]:

@@ -1,5 +1,5 @@
-"""The idempotency-key ports: claims committed on their own, responses in the command's
-transaction (a member of the unit of work)."""
+"""The idempotency-key port: a key's record is read and written inside the command's own
+unit of work (its member), so the record commits with the command's effect or not at all."""
 
 from __future__ import annotations
 
@@ -9,51 +9,33 @@ from typing import Any, Protocol
 
 
 @dataclass(frozen=True, slots=True)
-class StoredResponse:
-    """The response an idempotent command answered, kept to be replayed."""
-
-    status: int
-    body: dict[str, Any]
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class IdempotencyRecord:
-    """An Idempotency-Key of one user: claimed (no response yet) or completed."""
+class KeyRecord:
+    """An Idempotency-Key of one user: what its first request asked and what it answered."""
 
     user_id: str
     key: str
     fingerprint: str
     created_at: datetime
-    lease_token: str
-    lease_expires_at: datetime
-    response: StoredResponse | None = None
+    #: The first request's result as a JSON document (idempotency.ResultCodec).
+    result: dict[str, Any] = field(default_factory=dict)
 
 
-class IdempotencyStore(Protocol):
-    """Idempotency-key claims per user, each committed on its own (twins see it at once)."""
+class IdempotencyKeys(Protocol):
+    """Idempotency keys per user, read and written inside a unit of work."""
 
-    def claim(self, record: IdempotencyRecord) -> IdempotencyRecord | None:
-        """Insert and commit `record`; None when claimed, else the record holding the key."""
+    def hold(self, user_id: str, key: str) -> KeyRecord | None:
+        """The key's record (None when unused), the key held until the transaction ends;
+        raise IdempotencyKeyInUse while another open transaction holds it."""
         ...
 
-    def take_over(self, stale: IdempotencyRecord, record: IdempotencyRecord) -> bool:
-        """Replace `stale` (expired or abandoned) with `record` unless someone else did first."""
+    def add(self, record: KeyRecord) -> None:
+        """Store a new key's record; ConcurrencyError when another transaction stored it first."""
         ...
 
-    def release(self, record: IdempotencyRecord) -> None:
-        """Forget a claim whose command failed, so that the key can be used again."""
+    def forget(self, user_id: str, key: str) -> None:
+        """Delete the key's record (an expired one, before the key is used again)."""
         ...
 
     def purge(self, created_before: datetime) -> None:
         """Forget keys created before `created_before` (they have expired)."""
-        ...
-
-
-class IdempotencyKeys(Protocol):
-    """Idempotency keys inside a unit of work: a response commits with the command's effect."""
-
-    def complete(self, record: IdempotencyRecord, response: StoredResponse) -> None:
-        """Write the response in this transaction; raise IdempotencyKeyInUse when the claim
-        was lost (its lease ran out and another request took the key over)."""
         ...

@@ -36,7 +36,8 @@ class Metrics(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class FinishedCommand:
-    """What the CommandRunner reports after each command (all attempts included)."""
+    """What the CommandBus reports after each command (all attempts included); `command_type`
+    is the command's class name."""
 
     command_type: str
     outcome: str
@@ -45,5 +46,5 @@ class FinishedCommand:
     events: tuple[StoredEvent, ...] = ()
 
 
-#: Called by the CommandRunner once per command; must not raise (the runner guards anyway).
+#: Told by the CommandBus of each command; must not raise (the bus guards anyway).
 CommandObserver = Callable[[FinishedCommand], None]

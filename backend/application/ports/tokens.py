@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -70,6 +70,48 @@ class TokenDenylist(Protocol):
 
     def any_revoked(self, token_ids: Sequence[str], now: datetime) -> bool:
         """Whether any of these ids is denied at `now`."""
+        ...
+
+
+class RevocationStore(TokenDenylist, Protocol):
+    """The durable denylist, which can also hand over everything still in force."""
+
+    def in_force(self, now: datetime) -> dict[str, datetime]:
+        """Every denied id whose entry has not lapsed by `now`, with its end."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Revocation:
+    """A token or family id denied until `until`."""
+
+    token_id: str
+    until: datetime
+
+
+#: Applies revocations that another process (or this one) announced.
+ApplyRevocations = Callable[[Sequence[Revocation]], None]
+
+
+class RevocationFeed(Protocol):
+    """Carries revocations to every process that keeps the denylist in memory."""
+
+    def announce(self, revocations: Sequence[Revocation]) -> None:
+        """Hand `revocations` to every listening process; return once each applied them,
+        or once any that did not can no longer be trusting what it holds (`trusted`)."""
+        ...
+
+    def listen(self, reload: Callable[[], None], apply: ApplyRevocations) -> None:
+        """Apply every revocation announced from now on; `reload` runs after each
+        (re)subscription, before any message, to catch up on what was missed meanwhile."""
+        ...
+
+    def trusted(self) -> bool:
+        """Whether every revocation announced so far has been applied here."""
+        ...
+
+    def close(self) -> None:
+        """Stop listening and release the feed's thread and connections."""
         ...
 
 

@@ -21,7 +21,7 @@ from backend.entrypoints.cli.runtime import Runtime, pass_runtime
 def _seeder(container: Container, clock: SteppingClock) -> DemoSeeder:
     return DemoSeeder(
         identity=container.identity_service(),
-        runner=container.command_runner(),
+        bus=container.command_bus(),
         process=container.transfer_process(),
         account_queries=container.account_queries(),
         clock=clock,

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC
 
+from backend.adapters.outbound.memory.idempotency_store import InMemoryKeyData
 from backend.adapters.outbound.memory.read_models import InMemoryReadModelData
 from backend.application.errors import ConcurrencyError
 from backend.application.event_hash import GENESIS, new_event_hashes
@@ -23,7 +24,6 @@ from backend.application.ports.event_store import (
     StoredEvent,
     StreamHistory,
 )
-from backend.application.ports.idempotency import IdempotencyRecord
 from backend.application.ports.outbox import OutboxMessage
 
 
@@ -36,12 +36,17 @@ class InMemoryDatabase:
     snapshots: dict[str, Snapshot] = field(default_factory=dict)
     outbox: dict[int, StoredEvent] = field(default_factory=dict)
     read_models: InMemoryReadModelData = field(default_factory=InMemoryReadModelData)
-    #: Idempotency keys by (user id, key).
-    idempotency: dict[tuple[str, str], IdempotencyRecord] = field(default_factory=dict)
+    idempotency_keys: InMemoryKeyData = field(default_factory=InMemoryKeyData)
     #: Guards the containers above for readers and the commit.
     lock: threading.RLock = field(default_factory=threading.RLock)
     #: Held by a unit of work from its first append to its end (the global append lock).
     append_lock: threading.Lock = field(default_factory=threading.Lock)
+    #: Per-stream queues of writers that conflicted once (EventStore.queue_for).
+    stream_queues: dict[str, threading.Lock] = field(default_factory=dict)
+
+    def stream_queue(self, stream_id: str) -> threading.Lock:
+        with self.lock:
+            return self.stream_queues.setdefault(stream_id, threading.Lock())
 
 
 class InMemoryEventStore:
@@ -52,6 +57,7 @@ class InMemoryEventStore:
         self._snapshots = snapshots
         self.staged: list[StoredEvent] = []
         self.holds_append_lock = False
+        self.queued: list[threading.Lock] = []
 
     def append(
         self,
@@ -66,7 +72,7 @@ class InMemoryEventStore:
             self.holds_append_lock = True
         stream = self.read_stream(stream_id)
         if (stream[-1].version if stream else 0) != expected_version:
-            raise ConcurrencyError(f"{stream_id} is not at version {expected_version}")
+            raise ConcurrencyError(f"{stream_id} is not at version {expected_version}", stream_id)
         # The stream's own head, not the caller's hint: here it costs nothing to read.
         previous = stream[-1].hash if stream else GENESIS
         hashes = new_event_hashes(previous, stream_id, expected_version, events)
@@ -77,6 +83,12 @@ class InMemoryEventStore:
         ]
         self.staged.extend(stored)
         return stored
+
+    def queue_for(self, stream_id: str) -> None:
+        queue = self._db.stream_queue(stream_id)
+        if queue not in self.queued:
+            queue.acquire()
+            self.queued.append(queue)
 
     def read_stream(
         self, stream_id: str, after_version: int = 0, limit: int | None = None
@@ -120,6 +132,8 @@ class InMemoryEventStore:
     def end(self) -> None:
         """Forget staged events and let the next writer append."""
         self.staged.clear()
+        while self.queued:
+            self.queued.pop().release()
         if self.holds_append_lock:
             self.holds_append_lock = False
             self._db.append_lock.release()

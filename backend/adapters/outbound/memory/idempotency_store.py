@@ -1,77 +1,75 @@
-"""In-memory adapters of the idempotency ports (IdempotencyStore, IdempotencyKeys)."""
+"""In-memory adapter of the IdempotencyKeys port, a member of the in-memory unit of work."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+import threading
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from backend.adapters.outbound.memory.event_store import InMemoryDatabase
+from backend.application.errors import ConcurrencyError
 from backend.application.idempotency import IdempotencyKeyInUse
-from backend.application.ports.idempotency import IdempotencyRecord, StoredResponse
+from backend.application.ports.idempotency import KeyRecord
 
-Key = tuple[str, str]
+KeyId = tuple[str, str]
 
 
-class InMemoryIdempotencyStore:
-    """Claims in the InMemoryDatabase's key table, each visible at once (under its lock)."""
+@dataclass
+class InMemoryKeyData:
+    """The committed key records, and the keys that open units of work hold."""
 
-    def __init__(self, db: InMemoryDatabase) -> None:
-        self._db = db
-
-    def claim(self, record: IdempotencyRecord) -> IdempotencyRecord | None:
-        with self._db.lock:
-            existing = self._db.idempotency.setdefault(_key(record), record)
-        return None if existing is record else existing
-
-    def take_over(self, stale: IdempotencyRecord, record: IdempotencyRecord) -> bool:
-        with self._db.lock:
-            if current_lease(self._db, stale) != stale.lease_token:
-                return False
-            self._db.idempotency[_key(record)] = record
-            return True
-
-    def release(self, record: IdempotencyRecord) -> None:
-        with self._db.lock:
-            current = self._db.idempotency.get(_key(record))
-            if current is not None and (current.response, current.lease_token) == (
-                None,
-                record.lease_token,
-            ):
-                del self._db.idempotency[_key(record)]
-
-    def purge(self, created_before: datetime) -> None:
-        with self._db.lock:
-            kept = {k: r for k, r in self._db.idempotency.items() if r.created_at >= created_before}
-            self._db.idempotency = kept
+    records: dict[KeyId, KeyRecord] = field(default_factory=dict)
+    held: set[KeyId] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 class InMemoryIdempotencyKeys:
-    """IdempotencyKeys of one in-memory unit of work: responses are staged until its commit."""
+    """Keys of one unit of work: writes are staged and published at its commit."""
 
-    def __init__(self, db: InMemoryDatabase) -> None:
-        self._db = db
-        self._staged: dict[Key, IdempotencyRecord] = {}
+    def __init__(self, data: InMemoryKeyData) -> None:
+        self._data = data
+        self._held: set[KeyId] = set()
+        self._added: dict[KeyId, KeyRecord] = {}
+        self._forgotten: set[KeyId] = set()
+        self._purge_before: datetime | None = None
 
-    def complete(self, record: IdempotencyRecord, response: StoredResponse) -> None:
-        with self._db.lock:
-            if current_lease(self._db, record) != record.lease_token:
-                raise IdempotencyKeyInUse("the idempotency key was taken over by another request")
-        self._staged[_key(record)] = replace(record, response=response)
+    def hold(self, user_id: str, key: str) -> KeyRecord | None:
+        key_id = (user_id, key)
+        with self._data.lock:
+            if key_id not in self._held:
+                if key_id in self._data.held:
+                    raise IdempotencyKeyInUse("a request with this Idempotency-Key is running")
+                self._data.held.add(key_id)
+                self._held.add(key_id)
+            return None if key_id in self._forgotten else self._data.records.get(key_id)
+
+    def add(self, record: KeyRecord) -> None:
+        key_id = (record.user_id, record.key)
+        with self._data.lock:
+            if key_id in self._data.records and key_id not in self._forgotten:
+                raise ConcurrencyError(f"idempotency key {record.key!r} was stored meanwhile")
+        self._added[key_id] = record
+
+    def forget(self, user_id: str, key: str) -> None:
+        self._forgotten.add((user_id, key))
+
+    def purge(self, created_before: datetime) -> None:
+        self._purge_before = created_before
 
     def publish(self) -> None:
-        """Make the staged responses visible (the caller holds the database lock)."""
-        self._db.idempotency.update(self._staged)
+        """Make the staged writes visible (at the unit of work's commit)."""
+        with self._data.lock:
+            records = self._data.records
+            for key_id in self._forgotten:
+                records.pop(key_id, None)
+            records.update(self._added)
+            if (before := self._purge_before) is not None:
+                self._data.records = {k: r for k, r in records.items() if r.created_at >= before}
 
     def discard(self) -> None:
-        """Forget the staged responses."""
-        self._staged.clear()
-
-
-def current_lease(db: InMemoryDatabase, record: IdempotencyRecord) -> str | None:
-    """The lease token now holding `record`'s key (the caller holds the database lock)."""
-    current = db.idempotency.get(_key(record))
-    return current.lease_token if current is not None else None
-
-
-def _key(record: IdempotencyRecord) -> Key:
-    return (record.user_id, record.key)
+        """Drop the staged writes and let go of the held keys."""
+        with self._data.lock:
+            self._data.held -= self._held
+        self._held.clear()
+        self._added.clear()
+        self._forgotten.clear()
+        self._purge_before = None

@@ -25,7 +25,7 @@ class InMemoryUnitOfWork:
         self.events = InMemoryEventStore(db, self.snapshots)
         self.outbox = InMemoryOutbox(db)
         self.read_models = InMemoryReadModelStore(db.read_models)
-        self.idempotency_keys = InMemoryIdempotencyKeys(db)
+        self.idempotency_keys = InMemoryIdempotencyKeys(db.idempotency_keys)
         self.transfer_deadlines = InMemoryTransferDeadlines()
 
     def __enter__(self) -> Self:

@@ -5,11 +5,10 @@ context (correlation id, causation id, position) of everything it logs meanwhile
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any
 
 from structlog.contextvars import bound_contextvars
 
-from backend.application.command_names import command_type
 from backend.application.messaging import Subscriber
 from backend.application.ports.event_store import StoredEvent
 from backend.application.ports.metrics import (
@@ -23,12 +22,9 @@ from backend.logging_setup import get_logger
 
 log = get_logger("hexbank.commands")
 
-#: The command type of a step run in reaction to an event, e.g. `react.FundsHeld`.
-REACTION_PREFIX: Final = "react."
-
 
 class CommandLog:
-    """The CommandRunner's observer: counts each command and logs it as one line.
+    """The CommandBus's observer: counts each command and logs it as one line.
 
     The line carries the correlation id and positions of what the command appended, so a
     transfer can be followed by its id from the web process (the request) to the workers
@@ -61,7 +57,7 @@ def _log_method(outcome: str) -> Callable[..., Any]:
 
 def deliver_in_event_context(subscriber: Subscriber, event: StoredEvent) -> None:
     """The dispatcher's delivery: run the subscriber (a saga step, a counter) in the log
-    context of its event, its commands named after the event."""
+    context of its event (its commands are named by their types, as everywhere)."""
     fields: dict[str, Any] = {
         "correlation_id": event.metadata.correlation_id,
         "causation_id": event.event_id,
@@ -70,5 +66,5 @@ def deliver_in_event_context(subscriber: Subscriber, event: StoredEvent) -> None
     }
     if event.metadata.user_id is not None:
         fields["user_id"] = event.metadata.user_id
-    with bound_contextvars(**fields), command_type(REACTION_PREFIX + event.type):
+    with bound_contextvars(**fields):
         subscriber(event)
