@@ -38,15 +38,16 @@ from eventsourcing.sqlite import (  # type: ignore[import-not-found, unused-igno
 )
 from sqlalchemy.engine import make_url
 
-from backend.adapters.inbound.cli.migrate import upgrade_database
 from backend.adapters.outbound.system import SystemClock, UuidGenerator
-from backend.application import accounts
-from backend.application.command_runner import CommandContext, CommandRunner
+from backend.application.command_bus import CommandBus, Tools
 from backend.application.commands import Deposit, OpenAccount
 from backend.application.event_codec import default_codec
-from backend.application.ports import EventMetadata
+from backend.application.ports.event_store import EventMetadata
+from backend.application.repository import Repository
 from backend.config import Settings
 from backend.container import build_container
+from backend.domain.account import Account
+from backend.entrypoints.cli.migrate import upgrade_database
 from tests.integration_services import temporary_schema
 
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -162,36 +163,38 @@ def postgres_bank(base_url: str, schema: str) -> Bank:
 
 
 @contextmanager
-def hexbank_runners(database_url: str, data_dir: Path) -> Iterator[dict[str, CommandRunner]]:
-    """The CommandRunner `hexbank serve` uses (inline projection + deadline index, from the
+def hexbank_runners(database_url: str, data_dir: Path) -> Iterator[dict[str, CommandBus]]:
+    """The CommandBus `hexbank serve` uses (inline projection + deadline index, from the
     container) and, for information, a bare one on the same engine with no read-model work."""
     settings = Settings(env="test", data_dir=data_dir, database_url=database_url, secret_key=SECRET)
     container = build_container(settings)
-    bare = CommandRunner(container.unit_of_work, default_codec(), SystemClock(), UuidGenerator())
+    bus = container.command_bus()
+    tools = Tools(default_codec(), SystemClock(), UuidGenerator())
+    bare = CommandBus(container.unit_of_work, bus.handlers, tools, bus.keys)
     try:
-        yield {"hexbank": container.command_runner(), "hexbank_bare": bare}
+        yield {"hexbank": bus, "hexbank_bare": bare}
     finally:
         container.engine().dispose()
 
 
-def _open(ctx: CommandContext) -> str:
-    return accounts.open_account(OpenAccount(OWNER, "Main", "EUR"), ctx).id
+def _balance(bus: CommandBus, account_id: str) -> int:
+    """The account loaded once, in a transaction of its own (no command to run)."""
+    with bus.uow_factory() as uow:
+        tools = bus.tools
+        loaded = Repository(Account, uow, tools.codec, tools.clock, tools.ids).get(account_id)
+    assert loaded is not None
+    return loaded.balance
 
 
-def _balance(account_id: str, ctx: CommandContext) -> int:
-    return accounts.load_owned(ctx, account_id, OWNER).balance
-
-
-def hexbank_workload(runner: CommandRunner, accounts_count: int, deposits: int) -> float:
+def hexbank_workload(bus: CommandBus, accounts_count: int, deposits: int) -> float:
     """Commands per second of the workload through hexbank's application layer."""
     started = time.perf_counter()
-    ids = [runner.run(_open, META) for _ in range(accounts_count)]
+    ids = [bus.execute(OpenAccount(OWNER, "Main", "EUR"), META).id for _ in range(accounts_count)]
     for _ in range(deposits):
         for account_id in ids:
-            command = Deposit(OWNER, account_id, 100)
-            runner.run(partial(accounts.deposit, command), META)
+            bus.execute(Deposit(OWNER, account_id, 100), META)
     for account_id in ids:
-        assert runner.run(partial(_balance, account_id), META) == 100 * deposits
+        assert _balance(bus, account_id) == 100 * deposits
     return accounts_count * (deposits + 1) / (time.perf_counter() - started)
 
 
@@ -238,7 +241,7 @@ def figures_for(backend: str, rates: dict[str, list[float]]) -> Figures:
     }
 
 
-def compare(backend: str, runners: dict[str, CommandRunner], bank: Bank) -> Figures:
+def compare(backend: str, runners: dict[str, CommandBus], bank: Bank) -> Figures:
     paths: dict[str, Workload] = {
         "hexbank": partial(hexbank_workload, runners["hexbank"]),
         "eventsourcing": partial(eventsourcing_workload, bank),

@@ -3,12 +3,36 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
-from backend.adapters.outbound.memory.event_store import InMemoryDatabase, InMemoryUnitOfWork
-from backend.application.command_runner import CommandRunner
+from backend.adapters.outbound.memory.event_store import InMemoryDatabase
+from backend.adapters.outbound.memory.unit_of_work import InMemoryUnitOfWork
+from backend.application.bounded import RecentValues
+from backend.application.command_bus import (
+    CommandBus,
+    CommandContext,
+    Handler,
+    InlineProjector,
+    RetryPolicy,
+    Tools,
+    no_projection,
+)
+from backend.application.commands import Command
 from backend.application.event_codec import default_codec
+from backend.application.handlers import KEYED_RESULTS, command_handlers
+from backend.application.idempotency import KeyRecords
+from backend.application.ports.clock_and_ids import Clock, IdGenerator
+from backend.application.ports.event_store import EventMetadata
+from backend.application.ports.metrics import CommandObserver
+from backend.application.ports.unit_of_work import UnitOfWorkFactory
+from backend.application.repository import DEFAULT_SNAPSHOT_EVERY
+from backend.application.transfers import DEFAULT_TRANSFER_TIMEOUT
+from backend.domain.account import Account
+
+T = TypeVar("T")
 
 
 class FixedClock:
@@ -43,17 +67,82 @@ class InMemoryApp:
     db: InMemoryDatabase = field(default_factory=InMemoryDatabase)
     clock: FixedClock = field(default_factory=FixedClock)
     ids: SequentialIds = field(default_factory=SequentialIds)
-    snapshot_every: int = 100
+    snapshot_every: int = DEFAULT_SNAPSHOT_EVERY
 
     def uow(self) -> InMemoryUnitOfWork:
         return InMemoryUnitOfWork(self.db)
 
-    def runner(self) -> CommandRunner:
-        return CommandRunner(
-            self.uow,
-            default_codec(),
+    def bus(
+        self,
+        observers: Sequence[CommandObserver] = (),
+        uow_factory: UnitOfWorkFactory | None = None,
+    ) -> CommandBus:
+        return bus_for_tests(
+            uow_factory or self.uow,
             self.clock,
             self.ids,
-            self.snapshot_every,
-            sleep=lambda _: None,
+            snapshot_every=self.snapshot_every,
+            observers=observers,
         )
+
+    def runner(
+        self,
+        observers: Sequence[CommandObserver] = (),
+        uow_factory: UnitOfWorkFactory | None = None,
+    ) -> BusRunner:
+        return BusRunner(self.bus(observers, uow_factory))
+
+
+@dataclass(frozen=True, slots=True)
+class InTransaction(Command[Any]):
+    """Tests' own command: run `work` on a command context, in one transaction of the bus
+    (reading aggregates, calling several handlers at once, injecting a fault)."""
+
+    work: Callable[[CommandContext], Any]
+
+
+def in_transaction(command: InTransaction, ctx: CommandContext) -> Any:
+    return command.work(ctx)
+
+
+def handlers_for_tests(
+    transfer_timeout: timedelta = DEFAULT_TRANSFER_TIMEOUT,
+) -> Mapping[type[Command[Any]], Handler]:
+    """The application's registry, plus the tests' InTransaction."""
+    return {**command_handlers(transfer_timeout), InTransaction: in_transaction}
+
+
+def bus_for_tests(
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
+    ids: IdGenerator,
+    *,
+    snapshot_every: int = DEFAULT_SNAPSHOT_EVERY,
+    inline_projector: InlineProjector = no_projection,
+    retry: RetryPolicy | None = None,
+    sleep: Callable[[float], None] = lambda _: None,
+    cached_accounts: RecentValues[str, Account] | None = None,
+    observers: Sequence[CommandObserver] = (),
+) -> CommandBus:
+    """A bus over `uow_factory` with the tests' registry, no waiting between retries."""
+    return CommandBus(
+        uow_factory,
+        handlers_for_tests(),
+        Tools(default_codec(), clock, ids, snapshot_every, cached_accounts),
+        KeyRecords(clock, KEYED_RESULTS),
+        inline_projector,
+        observers,
+        retry=retry or RetryPolicy(),
+        sleep=sleep,
+    )
+
+
+class BusRunner:
+    """Runs ad-hoc work (a function of the command context) as one command on a bus."""
+
+    def __init__(self, bus: CommandBus) -> None:
+        self.bus = bus
+
+    def run(self, work: Callable[[CommandContext], T], metadata: EventMetadata) -> T:
+        result: T = self.bus.execute(InTransaction(work), metadata)
+        return result

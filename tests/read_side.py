@@ -12,41 +12,42 @@ from datetime import timedelta
 
 from sqlalchemy import Engine
 
-from backend.adapters.inbound.cli.migrate import upgrade_database
-from backend.adapters.outbound.memory.event_store import InMemoryDatabase, InMemoryUnitOfWork
+from backend.adapters.outbound.memory.event_store import InMemoryDatabase
 from backend.adapters.outbound.memory.read_models import InMemoryReadModelReader
+from backend.adapters.outbound.memory.unit_of_work import InMemoryUnitOfWork
 from backend.adapters.outbound.sqlalchemy.engine import create_engine_for
 from backend.adapters.outbound.sqlalchemy.read_models import SqlAlchemyReadModelReader
 from backend.adapters.outbound.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
-from backend.application.command_runner import CommandContext, CommandRunner
+from backend.application.command_bus import CommandContext
 from backend.application.event_codec import default_codec
-from backend.application.ports import EventMetadata, UnitOfWork, UnitOfWorkFactory
+from backend.application.ports.event_store import EventMetadata
+from backend.application.ports.read_models import ReadModelReader
+from backend.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from backend.application.projections import default_projections
 from backend.application.projections.inline import inline_projector
 from backend.application.projections.runner import ProjectionRunner
-from backend.application.read_models import ReadModelReader
 from backend.domain.account import Account
 from backend.domain.money import Money
 from backend.domain.transfer import FailureReason, Transfer
-from tests.fakes import FixedClock, SequentialIds
+from backend.entrypoints.cli.migrate import upgrade_database
+from tests.fakes import BusRunner, FixedClock, SequentialIds, bus_for_tests
 
 
 def bank_runner(
     uow_factory: UnitOfWorkFactory, clock: FixedClock, *, inline: bool = True
-) -> CommandRunner:
-    """A command runner; `inline` plugs in the read-your-writes projector."""
-    codec = default_codec()
-    runner = CommandRunner(uow_factory, codec, clock, SequentialIds("ev"), sleep=lambda _: None)
+) -> BusRunner:
+    """Ad-hoc commands on a bus; `inline` plugs in the read-your-writes projector."""
+    bus = bus_for_tests(uow_factory, clock, SequentialIds("ev"))
     if inline:
-        runner.inline_projector = inline_projector(default_projections(codec))
-    return runner
+        bus.inline_projector = inline_projector(default_projections(default_codec()))
+    return BusRunner(bus)
 
 
 @dataclass
 class Bank:
     """Commands on accounts and transfers, each run in its own transaction."""
 
-    runner: CommandRunner
+    runner: BusRunner
     clock: FixedClock
     currency: str = "EUR"
     meta: EventMetadata = field(default_factory=EventMetadata)

@@ -22,6 +22,11 @@ class RecentValues(Generic[K, V]):
         with self._lock:
             return self._values.get(key)
 
+    def take(self, key: K) -> V | None:
+        """The key's value, forgotten here (None when there is none)."""
+        with self._lock:
+            return self._values.pop(key, None)
+
     def put(self, key: K, value: V) -> None:
         with self._lock:
             self._values[key] = value

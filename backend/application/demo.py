@@ -7,20 +7,20 @@ so every event, read model and chart shows a believable month, not one burst of 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final, Literal, TypeVar
 
-from backend.application import accounts
-from backend.application.command_runner import CommandContext, CommandRunner
-from backend.application.commands import Deposit, OpenAccount, RequestTransfer, Withdraw
+from backend.application.command_bus import CommandBus
+from backend.application.commands import Command, Deposit, OpenAccount, RequestTransfer, Withdraw
 from backend.application.identity import IdentityService
-from backend.application.identity_ports import User
-from backend.application.ports import Clock, EventMetadata
+from backend.application.ports.clock_and_ids import Clock
+from backend.application.ports.event_store import EventMetadata
+from backend.application.ports.users import User
 from backend.application.queries import AccountQueries
-from backend.application.transfers import TransferProcess, request_transfer
+from backend.application.transfers import TransferProcess
 
 T = TypeVar("T")
 
@@ -125,7 +125,7 @@ class DemoSeeder:
     """Creates the demo user and its month of history once; later runs change nothing."""
 
     identity: IdentityService
-    runner: CommandRunner
+    bus: CommandBus
     process: TransferProcess
     account_queries: AccountQueries
     clock: SteppingClock
@@ -153,14 +153,11 @@ class DemoSeeder:
         owner, ids = outcome.user_id, outcome.account_ids
         if entry.kind == "open":
             name, currency = DEMO_ACCOUNTS[entry.account]
-            command = OpenAccount(owner, name, currency)
-            ids[entry.account] = self._run(owner, lambda c: accounts.open_account(command, c)).id
+            ids[entry.account] = self._run(owner, OpenAccount(owner, name, currency)).id
         elif entry.kind == "deposit":
-            deposit = Deposit(owner, ids[entry.account], entry.amount, entry.reference)
-            self._run(owner, lambda c: accounts.deposit(deposit, c))
+            self._run(owner, Deposit(owner, ids[entry.account], entry.amount, entry.reference))
         elif entry.kind == "withdrawal":
-            withdraw = Withdraw(owner, ids[entry.account], entry.amount, entry.reference)
-            self._run(owner, lambda c: accounts.withdraw(withdraw, c))
+            self._run(owner, Withdraw(owner, ids[entry.account], entry.amount, entry.reference))
         else:
             transfer_id = self._transfer(owner, entry, ids)
             outcome.transfer_statuses[transfer_id] = self.process.drive(transfer_id)
@@ -168,7 +165,7 @@ class DemoSeeder:
     def _transfer(self, owner: str, entry: Entry, ids: dict[str, str]) -> str:
         target = ids[entry.target or ""]
         command = RequestTransfer(owner, ids[entry.account], target, entry.amount, entry.reference)
-        return self._run(owner, lambda c: request_transfer(command, c)).id
+        return self._run(owner, command).id
 
-    def _run(self, owner: str, handler: Callable[[CommandContext], T]) -> T:
-        return self.runner.run(handler, EventMetadata(user_id=owner))
+    def _run(self, owner: str, command: Command[T]) -> T:
+        return self.bus.execute(command, EventMetadata(user_id=owner))

@@ -6,7 +6,12 @@ class ApplicationError(Exception):
 
 
 class ConcurrencyError(ApplicationError):
-    """The stream moved since it was read (`UNIQUE(stream_id, version)` caught the race)."""
+    """The stream moved since it was read (`UNIQUE(stream_id, version)` caught the race), or
+    another transaction wrote the same unique row first; `stream_id` names the stream, if any."""
+
+    def __init__(self, message: str, stream_id: str | None = None) -> None:
+        super().__init__(message)
+        self.stream_id = stream_id
 
 
 class ConcurrentModification(ApplicationError):

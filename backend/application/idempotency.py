@@ -1,30 +1,32 @@
-"""Idempotency keys: the first request with a key runs, its twins replay its response.
+"""Idempotency keys: the first request with a key runs, its twins replay its result.
 
-Protocol: claim the key (a committed "in progress" row, unique per user and key) → run the
-command → inside the command's own transaction, write the response into the key's row →
-commit. A crash therefore never leaves a key with a response but no effect, or the reverse;
-a claim whose request died is taken over once its short lease has run out.
+The key's record is written in the command's own transaction, with its effect: a request
+costs one transaction, and a crash never leaves a key without its effect or the reverse. While
+that transaction is open the store holds the key, so a twin arriving meanwhile is told the key
+is in use; once it committed, the twin finds the record and replays the result without running
+anything. A command that fails rolls back, and its key with it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+import typing
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Final
 
 from backend.application.errors import ApplicationError
-from backend.application.identity_ports import IdempotencyRecord, IdempotencyStore, StoredResponse
-from backend.application.ports import Clock, IdGenerator, UnitOfWork
+from backend.application.ports.clock_and_ids import Clock
+from backend.application.ports.idempotency import KeyRecord
+from backend.application.ports.unit_of_work import UnitOfWork
 
-KEY_TTL = timedelta(hours=24)
-LEASE = timedelta(seconds=30)
-#: Expired keys are purged once every this many claims (cheap: an indexed range delete).
-PURGE_EVERY = 1000
-#: The Retry-After of a key in use: a running first request is usually done within it, and one
-#: that died frees its key when its lease runs out, which a client retrying this often sees soon.
-IN_USE_RETRY_AFTER_SECONDS = 1
+KEY_TTL: Final = timedelta(hours=24)
+#: Expired keys are purged once every this many keyed commands (an indexed range delete).
+PURGE_EVERY: Final = 1000
+#: The Retry-After of a key in use: a running first request is usually done within it.
+IN_USE_RETRY_AFTER_SECONDS: Final = 1
 
 
 class IdempotencyKeyReused(ApplicationError):
@@ -46,68 +48,76 @@ def fingerprint(method: str, path: str, body: Any) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class Claim:
-    """The right to run a key's command once; hand it back through complete() or release()."""
+class IdempotencyKey:
+    """An Idempotency-Key as a request presents it: whose, which, and what the request asks."""
 
-    record: IdempotencyRecord
+    user_id: str
+    key: str
+    fingerprint: str
 
 
-@dataclass
-class IdempotencyService:
-    """Claims, completes, replays and frees Idempotency-Keys over an IdempotencyStore."""
+@dataclass(frozen=True, slots=True)
+class Replay:
+    """The result of a key's first request, to be answered again."""
 
-    store: IdempotencyStore
-    clock: Clock
-    ids: IdGenerator
-    ttl: timedelta = KEY_TTL
-    lease: timedelta = LEASE
+    result: Any
 
-    def __post_init__(self) -> None:
-        self._claims = 0
 
-    def begin(self, user_id: str, key: str, digest: str) -> Claim | StoredResponse:
-        """A Claim to run the command, or the first response to replay."""
-        record = self._new_record(user_id, key, digest)
-        self._purge_now_and_then()
-        # Bounded: each round either wins, replays, raises, or lost a take-over race to a twin.
-        for _ in range(3):
-            existing = self.store.claim(record)
-            if existing is None:
-                return Claim(record)
-            outcome = self._judge(existing, digest)
-            if outcome is not None:
-                return outcome
-            if self.store.take_over(existing, record):
-                return Claim(record)
-        raise IdempotencyKeyInUse(f"idempotency key {key!r} is being taken over")
+class ResultCodec:
+    """Keyed commands' results (flat dataclasses) to JSON documents and back."""
 
-    def complete(self, uow: UnitOfWork, claim: Claim, response: StoredResponse) -> None:
-        """Record the response in the command's transaction (call before it commits)."""
-        self.store.complete(uow, claim.record, response)
+    def __init__(self, *result_types: type[Any]) -> None:
+        self._types = {cls.__name__: cls for cls in result_types}
 
-    def release(self, claim: Claim) -> None:
-        """The command failed without effect: free the key for a retry."""
-        self.store.release(claim.record)
+    def encode(self, result: Any) -> dict[str, Any]:
+        data = {f.name: _plain(getattr(result, f.name)) for f in dataclasses.fields(result)}
+        return {"type": type(result).__name__, "data": data}
 
-    def _judge(self, existing: IdempotencyRecord, digest: str) -> StoredResponse | None:
-        """The response to replay; None when the existing record is stale and may be replaced."""
-        now = self.clock.now()
-        if existing.created_at + self.ttl <= now:
+    def decode(self, document: dict[str, Any]) -> Any:
+        cls = self._types[document["type"]]
+        hints = typing.get_type_hints(cls)
+        data = document["data"]
+        return cls(**{name: _typed(hints[name], value) for name, value in data.items()})
+
+
+class KeyRecords:
+    """Finds and writes key records in a command's unit of work, for the command bus."""
+
+    def __init__(self, clock: Clock, results: ResultCodec, ttl: timedelta = KEY_TTL) -> None:
+        self._clock, self._results, self._ttl = clock, results, ttl
+        self._written = 0
+
+    def first_result(self, uow: UnitOfWork, key: IdempotencyKey) -> Replay | None:
+        """The first request's result; None when this request is the first (the key is now
+        held until the unit of work ends). IdempotencyKeyReused for another request."""
+        record = uow.idempotency_keys.hold(key.user_id, key.key)
+        if record is None:
             return None
-        if existing.fingerprint != digest:
+        if record.created_at + self._ttl <= self._clock.now():
+            uow.idempotency_keys.forget(key.user_id, key.key)  # expired: the key is free again
+            return None
+        if record.fingerprint != key.fingerprint:
             raise IdempotencyKeyReused("this Idempotency-Key was used with another request")
-        if existing.response is not None:
-            return existing.response
-        if existing.lease_expires_at <= now:
-            return None  # its request died before finishing: nothing was committed
-        raise IdempotencyKeyInUse("a request with this Idempotency-Key is still running")
+        return Replay(self._results.decode(record.result))
 
-    def _purge_now_and_then(self) -> None:
+    def remember(self, uow: UnitOfWork, key: IdempotencyKey, result: Any) -> None:
+        """Write the key's record with the command's result, before the command commits."""
+        now = self._clock.now()
+        document = self._results.encode(result)
+        uow.idempotency_keys.add(KeyRecord(key.user_id, key.key, key.fingerprint, now, document))
         # The counter is racy across threads; purging a little more or less often is harmless.
-        self._claims += 1
-        if self._claims % PURGE_EVERY == 0:
-            self.store.purge(self.clock.now() - self.ttl)
+        self._written += 1
+        if self._written % PURGE_EVERY == 0:
+            uow.idempotency_keys.purge(now - self._ttl)
 
-    def _new_record(self, user_id: str, key: str, digest: str) -> IdempotencyRecord:
-        now = self.clock.now()
-        return IdempotencyRecord(user_id, key, digest, now, self.ids.new_id(), now + self.lease)
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _typed(hint: Any, value: Any) -> Any:
+    """A JSON value back as the field's type: ISO text for datetime fields, else as is."""
+    wants_datetime = hint is datetime or datetime in typing.get_args(hint)
+    if wants_datetime and isinstance(value, str):
+        return datetime.fromisoformat(value)
+    return value

@@ -14,11 +14,11 @@ from typing import Any, Final
 from backend.application.errors import NotFound
 from backend.application.event_codec import EventCodec, default_codec
 from backend.application.pagination import DEFAULT_LIMIT, Page, decode_cursor, page_of
-from backend.application.ports import StoredEvent
+from backend.application.ports.event_store import StoredEvent
+from backend.application.ports.read_models import ReadModelReader
 from backend.application.read_models import (
     AccountSummary,
     DailyTotal,
-    ReadModelReader,
     TransactionRow,
     TransferSummary,
 )
@@ -34,6 +34,7 @@ __all__ = [
     "TransferQueries",
     "TransferView",
     "account_view",
+    "transaction_view",
     "transfer_view",
 ]
 
@@ -266,6 +267,11 @@ def account_view(row: AccountSummary) -> AccountView:
     """The API's view of an account row, with no owner check: for internal readers that
     address the owner themselves (the push notifier)."""
     return _account_view(row)
+
+
+def transaction_view(row: TransactionRow) -> TransactionView:
+    """The API's view of a transaction row (the one a deposit or withdrawal just wrote)."""
+    return _transaction_view(row)
 
 
 def transfer_view(row: TransferSummary) -> TransferView:

@@ -1,26 +1,30 @@
 """Loads aggregates from the latest snapshot plus later events; saves new events with an
-expected version, taking a snapshot every N events."""
+expected version, taking a snapshot every N events.
+
+A repository may take aggregates from a per-process cache instead (the state a command of
+this process committed last). A cached aggregate may be stale (another process wrote its
+stream since): saving it then fails on the (stream, version) guard and the command is retried
+from the store; a command that read a cached aggregate without saving it, or was refused,
+cannot tell, so the command bus runs it again without the cache (`unverified`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Final, Generic, TypeVar
 
+from backend.application.bounded import RecentValues
 from backend.application.event_codec import EventCodec
-from backend.application.ports import (
-    Clock,
-    EventMetadata,
-    IdGenerator,
-    NewEvent,
-    Snapshot,
-    StoredEvent,
-    UnitOfWork,
-)
+from backend.application.ports.clock_and_ids import Clock, IdGenerator
+from backend.application.ports.event_store import EventMetadata, NewEvent, Snapshot, StoredEvent
+from backend.application.ports.unit_of_work import UnitOfWork
 from backend.domain.aggregate import Aggregate
 from backend.domain.events import DomainEvent
 
 A = TypeVar("A", bound=Aggregate)
+
+#: Events between two snapshots of a stream (HEXBANK_SNAPSHOT_EVERY overrides it).
+DEFAULT_SNAPSHOT_EVERY: Final = 100
 
 
 @dataclass
@@ -32,24 +36,62 @@ class Repository(Generic[A]):
     codec: EventCodec
     clock: Clock
     ids: IdGenerator
-    snapshot_every: int = 100
+    snapshot_every: int = DEFAULT_SNAPSHOT_EVERY
+    #: Streams this command conflicted on before: wait for their other writers before loading.
+    hot: frozenset[str] = frozenset()
+    #: The process's latest committed aggregates, taken from and given back (None: no cache).
+    cache: RecentValues[str, A] | None = None
     appended: list[StoredEvent] = field(default_factory=list)
     #: Identity map: an aggregate loaded in this unit of work is handed out again as it is.
     _loaded: dict[str, A] = field(default_factory=dict, init=False, repr=False)
+    #: Ids of the aggregates taken from the cache, and of those saved with new events.
+    _cached: set[str] = field(default_factory=set, init=False, repr=False)
+    _saved: set[str] = field(default_factory=set, init=False, repr=False)
 
-    def get(self, aggregate_id: str) -> A | None:
+    def get(self, aggregate_id: str, *, cached: bool = True) -> A | None:
         """The aggregate as of its latest event, or None when the stream is empty or of another
         kind (a transfer's id asked of the accounts). Within one unit of work the same object
-        comes back (with what was recorded and saved on it)."""
+        comes back (with what was recorded and saved on it). `cached=False`: from the store."""
         if (known := self._loaded.get(aggregate_id)) is not None:
             return known
+        if cached and (cached_one := self._take_cached(aggregate_id)) is not None:
+            self._loaded[aggregate_id] = cached_one
+            return cached_one
         aggregate = self._load(aggregate_id)
         if aggregate is not None:
             self._loaded[aggregate_id] = aggregate
         return aggregate
 
+    @property
+    def used_cache(self) -> bool:
+        """Whether any aggregate of this unit of work came from the cache."""
+        return bool(self._cached)
+
+    @property
+    def unverified(self) -> bool:
+        """Whether a cached aggregate was read but not saved: its staleness went unchecked."""
+        return not self._cached <= self._saved
+
+    def keep_in_cache(self) -> None:
+        """After the commit: the aggregates as this unit of work left them, for the next."""
+        if self.cache is not None:
+            for aggregate_id, aggregate in self._loaded.items():
+                if not aggregate.pending_events:  # changed but not saved: not what committed
+                    self.cache.put(aggregate_id, aggregate)
+
+    def _take_cached(self, aggregate_id: str) -> A | None:
+        # Taken, not copied: no other command can change the object; it comes back on commit.
+        if self.cache is None or aggregate_id in self.hot:
+            return None
+        cached = self.cache.take(aggregate_id)
+        if cached is not None:
+            self._cached.add(aggregate_id)
+        return cached
+
     def _load(self, aggregate_id: str) -> A | None:
         cls, codec = self.aggregate_class, self.codec
+        if aggregate_id in self.hot:
+            self.uow.events.queue_for(aggregate_id)
         history = self.uow.events.history(aggregate_id)
         aggregate = self._from_snapshot(aggregate_id, history.snapshot)
         if aggregate is None:  # a snapshot of an older state shape: fold the whole stream
@@ -77,6 +119,8 @@ class Repository(Generic[A]):
         if aggregate.version // self.snapshot_every > before // self.snapshot_every:
             self._snapshot(aggregate)
         self.appended.extend(stored)
+        self._saved.add(aggregate.id)
+        self._loaded.setdefault(aggregate.id, aggregate)  # a new one too: known from now on
         return stored
 
     def _from_snapshot(self, aggregate_id: str, snapshot: Snapshot | None) -> A | None:

@@ -11,13 +11,12 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Final
 
-from backend.application.command_runner import CommandContext
+from backend.application.command_bus import CommandContext
+from backend.application.commands import TransferStep
 from backend.application.errors import NotFound
 from backend.domain import errors
 from backend.domain.transfer import FailureReason, Transfer, TransferStage
 
-#: A change of the transfer itself, recorded in its own transaction after an account step.
-TransferStep = Callable[[Transfer, datetime], bool]
 #: A transaction on an account for a transfer; returns the transfer's follow-up, if any.
 AccountStep = Callable[[CommandContext, Transfer], TransferStep | None]
 

@@ -1,36 +1,47 @@
 """Transfer use cases: requesting a transfer, and the process manager that runs its saga.
 
-Each step is one transaction on one aggregate, run through the CommandRunner with the transfer
+Each step is one transaction on one aggregate, one command through the CommandBus with the transfer
 id as correlation id and the triggering event as causation id. Steps are idempotent: a step
 delivered twice (or late, or out of order) finds the work done and changes nothing, or advances
 the transfer from what the account already shows.
 
 `TransferProcess.drive` chains the steps: the transfer's first message runs its whole saga in
 one job, and every later message of it drives it on from wherever a crash left it (a no-op
-once it ended). The single steps stay for the tests that stop a saga between two of them.
+once it ended).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Final, TypeVar
+from typing import Final
 
 from backend.application import transfer_steps as steps
 from backend.application.accounts import load_owned
 from backend.application.bounded import RecentValues
-from backend.application.command_runner import CommandContext, CommandRunner
-from backend.application.commands import RequestTransfer
+from backend.application.command_bus import CommandBus, CommandContext
+from backend.application.commands import (
+    CaptureHold,
+    CreditTarget,
+    PlaceHold,
+    ReadTransfer,
+    RecordTransferStep,
+    ReleaseHold,
+    RequestTransfer,
+    SagaAccountStep,
+    StepOutcome,
+    TransferStep,
+)
 from backend.application.errors import NotFound
-from backend.application.ports import EventMetadata
-from backend.application.transfer_steps import AccountStep, TransferStep
+from backend.application.ports.event_store import EventMetadata
+from backend.application.projections.transfers import requested
+from backend.application.queries import TransferView, transfer_view
 from backend.domain.money import Money
-from backend.domain.transfer import Transfer, TransferStage
+from backend.domain.transfer import Transfer, TransferRequested, TransferStage
 
-T = TypeVar("T")
-
+#: How long a transfer may stay pending before the sweeper fails it (HEXBANK_TRANSFER_TIMEOUT
+#: overrides it).
 DEFAULT_TRANSFER_TIMEOUT: Final[timedelta] = timedelta(seconds=60)
 
 _TERMINAL: Final = (TransferStage.COMPLETED, TransferStage.FAILED)
@@ -39,70 +50,79 @@ _TERMINAL: Final = (TransferStage.COMPLETED, TransferStage.FAILED)
 _MAX_DRIVE_STEPS: Final = 8
 #: How many ended transfers a process remembers.
 ENDED_REMEMBERED: Final = 10_000
+#: The account step of each stage a transfer can be driven on from.
+_STAGE_STEPS: Final[dict[TransferStage, type[SagaAccountStep]]] = {
+    TransferStage.REQUESTED: PlaceHold,
+    TransferStage.FUNDS_HELD: CreditTarget,
+    TransferStage.TARGET_CREDITED: CaptureHold,
+    TransferStage.COMPENSATING: ReleaseHold,
+}
 
 
 def request_transfer(
     command: RequestTransfer, ctx: CommandContext, timeout: timedelta = DEFAULT_TRANSFER_TIMEOUT
-) -> Transfer:
-    """Accept a transfer out of the caller's account; the saga decides the rest."""
-    source = load_owned(ctx, command.source_account_id, command.owner_id)
+) -> TransferView:
+    """Accept a transfer out of the caller's account, the saga decides the rest; the pending
+    transfer, built as the read model builds its row."""
+    source = load_owned(ctx, command.source_account_id, command.owner_id, cached=False)
+    money = Money.positive(command.amount, source.currency)
     transfer = Transfer.request(
-        ctx.ids.new_id(),
-        source.id,
-        command.target_account_id,
-        Money.positive(command.amount, source.currency),
-        command.reference,
-        command.owner_id,
-        ctx.clock.now(),
-        timeout,
-    )
+        ctx.ids.new_id(), source.id, command.target_account_id, money, command.reference,
+        command.owner_id, ctx.clock.now(), timeout,
+    )  # fmt: skip
+    event = transfer.pending_events[0]
     # Every event of the saga shares the transfer id as correlation id, from the first on.
-    ctx.transfers.save(transfer, dataclasses.replace(ctx.metadata, correlation_id=transfer.id))
-    return transfer
+    metadata = dataclasses.replace(ctx.metadata, correlation_id=transfer.id)
+    stored = ctx.transfers.save(transfer, metadata)[0]
+    assert isinstance(event, TransferRequested)  # noqa: S101 - what Transfer.request records
+    target = ctx.uow.read_models.account_summaries([command.target_account_id])
+    owner = target[command.target_account_id].owner_id if target else None
+    return transfer_view(requested(event, stored, owner))
+
+
+class AccountStepHandler:
+    """An account step of the saga for the transfer its command names: what the transfer
+    should record next, and the id of the event the step appended (None if none)."""
+
+    def __init__(self, step: steps.AccountStep) -> None:
+        self._step = step
+
+    def __call__(self, command: SagaAccountStep, ctx: CommandContext) -> StepOutcome:
+        follow_up = self._step(ctx, steps.transfer_of(ctx, command.transfer_id))
+        appended = ctx.appended
+        return follow_up, appended[-1].event_id if appended else None
+
+
+def read_transfer(command: ReadTransfer, ctx: CommandContext) -> tuple[Transfer, str | None]:
+    """The transfer, and the cause of the step that follows: the command's, else the id of
+    the transfer's latest event."""
+    transfer = steps.transfer_of(ctx, command.transfer_id)
+    if command.cause is not None:
+        return transfer, command.cause
+    last = ctx.uow.events.read_stream(transfer.id, after_version=transfer.version - 1)
+    return transfer, last[-1].event_id if last else None
+
+
+def record_transfer_step(
+    command: RecordTransferStep, ctx: CommandContext
+) -> tuple[Transfer, str | None]:
+    """One change of the transfer: the transfer after it, and the event it recorded (else the
+    command's cause)."""
+    transfer = steps.transfer_of(ctx, command.transfer_id)
+    if command.step(transfer, ctx.clock.now()):
+        stored = ctx.transfers.save(transfer, ctx.metadata)
+        return transfer, stored[-1].event_id if stored else command.cause
+    return transfer, command.cause
 
 
 @dataclass
 class TransferProcess:
-    """The process manager of the transfer saga: one small method per step."""
+    """The process manager of the transfer saga: each step one command through the bus."""
 
-    runner: CommandRunner
+    bus: CommandBus
     #: The transfers this process saw end, with their status. An end is final, so a late
     #: message of such a transfer needs not even a read.
     ended: RecentValues[str, str] = field(default_factory=lambda: RecentValues(ENDED_REMEMBERED))
-
-    # -- single steps on an account: the step of the stage the transfer reached --------------
-
-    def hold_funds(self, transfer_id: str, cause: str | None) -> None:
-        """Requested: hold the money on the source (or time out when already too late)."""
-        self._account_step(transfer_id, cause, steps.place_hold)
-
-    def credit_target(self, transfer_id: str, cause: str | None) -> None:
-        """Funds held (the point of no return): credit the target, or compensate on refusal."""
-        self._account_step(transfer_id, cause, steps.credit)
-
-    def capture_hold(self, transfer_id: str, cause: str | None) -> None:
-        """Target credited: the held money leaves the source."""
-        self._account_step(transfer_id, cause, steps.capture)
-
-    def release_hold(self, transfer_id: str, cause: str | None) -> None:
-        """Compensating: give the hold back (or fail at once when there is none)."""
-        self._account_step(transfer_id, cause, steps.release)
-
-    # -- single steps on the transfer: it takes note of what an account step did ------------
-
-    def confirm_hold(self, transfer_id: str, cause: str | None) -> None:
-        """A hold exists: go on, or give it back when the transfer already gave up."""
-        if self._run(transfer_id, cause, self._note_hold):
-            self._account_step(transfer_id, cause, steps.release)
-
-    def confirm_credit(self, transfer_id: str, cause: str | None) -> None:
-        self._advance(transfer_id, cause, steps.target_credited)
-
-    def confirm_capture(self, transfer_id: str, cause: str | None) -> None:
-        self._advance(transfer_id, cause, steps.hold_captured)
-
-    def confirm_release(self, transfer_id: str, cause: str | None) -> None:
-        self._advance(transfer_id, cause, steps.hold_released)
 
     # -- the saga's entry point: every message of a transfer, and the sweeper ---------------
 
@@ -112,9 +132,9 @@ class TransferProcess:
 
         TransferRequested runs the whole saga in its one job; any later message of the
         transfer (redelivered, or left by a job that died between two steps) goes on from
-        wherever it stands, and the sweeper drives the overdue ones. Unlike a single step, a
-        step that finds its work done on the account, or just did it, is recorded on the
-        transfer at once, without waiting for the confirming message. On a transfer that
+        wherever it stands, and the sweeper drives the overdue ones. A step that finds its work
+        done on the account, or just did it, is recorded on the transfer at once, without
+        waiting for the confirming message. On a transfer that
         ended it reads the transfer once and appends nothing; one this process saw end it
         does not read at all.
 
@@ -124,10 +144,7 @@ class TransferProcess:
         if (ended := self.ended.get(transfer_id)) is not None:
             return ended
         try:
-            if cause is None:
-                transfer, cause = self._run(transfer_id, None, _load)
-            else:
-                transfer = self._run(transfer_id, cause, _as_is)
+            transfer, cause = self._read(transfer_id, cause)
         except NotFound:
             return None
         for _ in range(_MAX_DRIVE_STEPS):
@@ -142,92 +159,42 @@ class TransferProcess:
         """FundsHeld: drive the transfer on. A hold that shows up for a transfer that already
         failed (placed by a step that read it before it gave up) is given back."""
         if self.drive(transfer_id, cause) == "failed":
-            self._account_step(transfer_id, cause, steps.release)
+            self._account_step(ReleaseHold(transfer_id), cause)
 
     def _drive_stage(self, transfer: Transfer, cause: str | None) -> tuple[Transfer, str | None]:
         """The account step of the transfer's stage, then its record on the transfer (one
         transaction each); the transfer as it is now, and the cause of the next step."""
         stage = transfer.stage
-        follow_up, done = self._run(transfer.id, cause, _noting_appended(self._stage_step(stage)))
+        step = _STAGE_STEPS[stage](transfer.id)
+        follow_up, done = self.bus.execute(step, _metadata(transfer.id, cause))
         if done is not None:  # the account changed just now: record it without its message
             follow_up, cause = steps.RECORDS[stage], done
         if follow_up is None:  # nothing to do at this stage: another worker moved it on
-            return self._run(transfer.id, cause, _as_is), cause
-        return self._advance(transfer.id, cause, follow_up)
-
-    def _stage_step(self, stage: TransferStage) -> AccountStep:
-        by_stage: dict[TransferStage, AccountStep] = {
-            TransferStage.REQUESTED: steps.place_hold,
-            TransferStage.FUNDS_HELD: steps.credit,
-            TransferStage.TARGET_CREDITED: steps.capture,
-            TransferStage.COMPENSATING: steps.release,
-        }
-        return by_stage[stage]
-
-    def _note_hold(self, ctx: CommandContext, transfer: Transfer) -> bool:
-        """Record the hold on the transfer; True when the hold must be given back instead."""
-        if transfer.must_release_hold:
-            return True
-        if transfer.hold_placed(ctx.clock.now()):
-            ctx.transfers.save(transfer, ctx.metadata)
-        return False
+            return self._read(transfer.id, cause)
+        return self._record(transfer.id, cause, follow_up)
 
     # -- plumbing ---------------------------------------------------------------------------
 
-    def _account_step(self, transfer_id: str, cause: str | None, step: AccountStep) -> None:
+    def _account_step(self, command: SagaAccountStep, cause: str | None) -> None:
         """One transaction on an account; then, if it says so, one on the transfer.
 
-        A catch-up (the account already shows the step done) is left to the confirmation
-        event (or to `drive`): a redelivered single step changes nothing.
+        A catch-up (the account already shows the step done) is left to `drive`, which the
+        account event's message runs: a redelivered message changes nothing.
         """
-        follow_up = self._run(transfer_id, cause, step)
+        follow_up, _ = self.bus.execute(command, _metadata(command.transfer_id, cause))
         if follow_up is not None and follow_up not in steps.CATCH_UPS:
-            self._advance(transfer_id, cause, follow_up)
+            self._record(command.transfer_id, cause, follow_up)
 
-    def _advance(
+    def _record(
         self, transfer_id: str, cause: str | None, step: TransferStep
     ) -> tuple[Transfer, str | None]:
-        """One transaction on the transfer: the transfer after it, and the event it recorded
-        (else `cause`)."""
+        command = RecordTransferStep(transfer_id, step, cause)
+        return self.bus.execute(command, _metadata(transfer_id, cause))
 
-        def handler(ctx: CommandContext, transfer: Transfer) -> tuple[Transfer, str | None]:
-            if step(transfer, ctx.clock.now()):
-                stored = ctx.transfers.save(transfer, ctx.metadata)
-                return transfer, stored[-1].event_id if stored else cause
-            return transfer, cause
-
-        return self._run(transfer_id, cause, handler)
-
-    def _run(
-        self,
-        transfer_id: str,
-        cause: str | None,
-        handler: Callable[[CommandContext, Transfer], T],
-    ) -> T:
-        metadata = EventMetadata(correlation_id=transfer_id, causation_id=cause)
-        return self.runner.run(
-            lambda ctx: handler(ctx, steps.transfer_of(ctx, transfer_id)), metadata
-        )
+    def _read(self, transfer_id: str, cause: str | None) -> tuple[Transfer, str | None]:
+        return self.bus.execute(ReadTransfer(transfer_id, cause), _metadata(transfer_id, cause))
 
 
-def _load(ctx: CommandContext, transfer: Transfer) -> tuple[Transfer, str | None]:
-    """The transfer and the id of its latest event (the cause of the step that follows)."""
-    last = ctx.uow.events.read_stream(transfer.id, after_version=transfer.version - 1)
-    return transfer, last[-1].event_id if last else None
-
-
-def _as_is(_ctx: CommandContext, transfer: Transfer) -> Transfer:
-    return transfer
-
-
-def _noting_appended(
-    step: AccountStep,
-) -> Callable[[CommandContext, Transfer], tuple[TransferStep | None, str | None]]:
-    """The account step, also returning the id of the event it appended (None if none)."""
-
-    def handler(ctx: CommandContext, transfer: Transfer) -> tuple[TransferStep | None, str | None]:
-        follow_up = step(ctx, transfer)
-        appended = ctx.appended
-        return follow_up, appended[-1].event_id if appended else None
-
-    return handler
+def _metadata(transfer_id: str, cause: str | None) -> EventMetadata:
+    """Every step's events: the transfer id as correlation id, the triggering event as cause."""
+    return EventMetadata(correlation_id=transfer_id, causation_id=cause)

@@ -16,15 +16,15 @@ from backend.adapters.outbound.sqlalchemy import event_store
 from backend.adapters.outbound.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from backend.adapters.outbound.system import SystemClock, UuidGenerator
 from backend.application.accounts import deposit, open_account, withdraw
-from backend.application.command_runner import CommandRunner
 from backend.application.commands import Deposit, OpenAccount, Withdraw
 from backend.application.errors import ConcurrentModification
 from backend.application.event_codec import default_codec
-from backend.application.ports import EventMetadata, NewEvent, StoredEvent
+from backend.application.ports.event_store import EventMetadata, NewEvent, StoredEvent
 from backend.application.repository import Repository
 from backend.domain.account import Account
 from backend.domain.errors import InsufficientFunds
 from tests.adapters.conftest import StoreBackend
+from tests.fakes import BusRunner, bus_for_tests
 from tests.live_stack import wait_for
 
 THREADS = 50
@@ -57,8 +57,10 @@ def run_threads(count: int, work: Callable[[int], None]) -> None:
 def test_concurrent_withdrawals_never_overdraw_and_each_success_is_one_event(
     store_backend: StoreBackend,
 ) -> None:
-    runner = CommandRunner(
-        store_backend.uow, default_codec(), SystemClock(), UuidGenerator(), snapshot_every=10
+    runner = BusRunner(
+        bus_for_tests(
+            store_backend.uow, SystemClock(), UuidGenerator(), snapshot_every=10, sleep=time.sleep
+        )
     )
     account = runner.run(lambda ctx: open_account(OpenAccount("me", "Hot", "EUR"), ctx), META)
     funding = Deposit("me", account.id, AMOUNT * AFFORDABLE)
@@ -227,3 +229,27 @@ def _waiting_for_advisory_locks(engine: Engine) -> int:
     with engine.connect() as connection:
         query = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
         return int(connection.exec_driver_sql(query).scalar_one())
+
+
+HOT_WRITERS = 16
+
+
+def test_concurrent_deposits_on_one_hot_account_all_succeed(store_backend: StoreBackend) -> None:
+    """After a first conflict a writer queues for the stream rather than retrying blindly, so
+    none of sixteen simultaneous deposits gives up (each would otherwise race all the others
+    on every attempt). No sleeping between retries: the queue alone must carry them through."""
+    bus = bus_for_tests(store_backend.uow, SystemClock(), UuidGenerator())
+    account = bus.execute(OpenAccount("me", "Hot", "EUR"), META)
+    balances: list[int] = []
+
+    def deposit_once(_: int) -> None:
+        balances.append(bus.execute(Deposit("me", account.id, AMOUNT), META).balance_after)
+
+    run_threads(HOT_WRITERS, deposit_once)
+
+    assert sorted(balances) == [AMOUNT * n for n in range(1, HOT_WRITERS + 1)]
+    final = BusRunner(bus).run(lambda ctx: ctx.accounts.get(account.id), META)
+    assert final is not None and (final.balance, final.version) == (
+        AMOUNT * HOT_WRITERS,
+        HOT_WRITERS + 1,
+    )

@@ -4,43 +4,37 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 import redis
 from sqlalchemy import Engine
 
-from backend.adapters.outbound.memory.event_store import InMemoryDatabase, InMemoryUnitOfWork
-from backend.adapters.outbound.memory.idempotency_store import InMemoryIdempotencyStore
+from backend.adapters.outbound.memory.event_store import InMemoryDatabase
 from backend.adapters.outbound.memory.identity_store import (
     InMemoryRefreshTokenStore,
     InMemoryTokenDenylist,
     InMemoryUserRepository,
 )
 from backend.adapters.outbound.memory.rate_limiter import InMemoryRateLimiter
+from backend.adapters.outbound.memory.revocation_feed import InMemoryRevocationFeed
+from backend.adapters.outbound.memory.unit_of_work import InMemoryUnitOfWork
 from backend.adapters.outbound.redis.rate_limiter import RedisRateLimiter
-from backend.adapters.outbound.sqlalchemy.idempotency_store import SqlAlchemyIdempotencyStore
+from backend.adapters.outbound.redis.revocation_feed import RedisRevocationFeed
 from backend.adapters.outbound.sqlalchemy.identity_store import (
     SqlAlchemyRefreshTokenStore,
     SqlAlchemyTokenDenylist,
     SqlAlchemyUserRepository,
 )
 from backend.adapters.outbound.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
+from backend.application.errors import ConcurrencyError
 from backend.application.idempotency import IdempotencyKeyInUse
 from backend.application.identity import EmailTaken
-from backend.application.identity_ports import (
-    IdempotencyRecord,
-    IdempotencyStore,
-    RateLimiter,
-    RefreshToken,
-    RefreshTokenStore,
-    StoredResponse,
-    TokenDenylist,
-    User,
-    UserRepository,
-)
-from backend.application.ports import UnitOfWork
+from backend.application.ports.idempotency import KeyRecord
+from backend.application.ports.rate_limits import RateLimiter
+from backend.application.ports.tokens import RefreshToken, RefreshTokenStore, TokenDenylist
+from backend.application.ports.unit_of_work import UnitOfWork
+from backend.application.ports.users import User, UserRepository
 from backend.container import build_container
 from tests.conftest import SettingsFactory
 from tests.fakes import FixedClock
@@ -86,12 +80,13 @@ def limiter(request: pytest.FixtureRequest) -> RateLimiter:
 
 
 @pytest.fixture(params=ALL_BACKENDS)
-def keys(request: pytest.FixtureRequest) -> tuple[IdempotencyStore, Callable[[], UnitOfWork]]:
+def keys(request: pytest.FixtureRequest) -> Callable[[], UnitOfWork]:
+    """Units of work of each backend, whose `idempotency_keys` is under test."""
     if request.param == "memory":
         db = InMemoryDatabase()
-        return InMemoryIdempotencyStore(), lambda: InMemoryUnitOfWork(db)
+        return lambda: InMemoryUnitOfWork(db)
     engine = _engine(request)
-    return SqlAlchemyIdempotencyStore(engine), lambda: SqlAlchemyUnitOfWork(engine)
+    return lambda: SqlAlchemyUnitOfWork(engine)
 
 
 def _user(user_id: str, email: str) -> User:
@@ -102,8 +97,9 @@ def _token(token_hash: str, family: str = "fam-1") -> RefreshToken:
     return RefreshToken(token_hash, family, "user-1", NOW, NOW + timedelta(days=30))
 
 
-def _record(lease: str, user: str = "user-1", key: str = "key-1") -> IdempotencyRecord:
-    return IdempotencyRecord(user, key, "digest", NOW, lease, NOW + timedelta(seconds=30))
+def _record(user: str = "user-1", key: str = "key-1", created_at: datetime = NOW) -> KeyRecord:
+    result = {"type": "T", "data": {"id": "t-1", "nested": {"n": [1, None]}}}
+    return KeyRecord(user, key, "digest", created_at, result)
 
 
 # --- users ---------------------------------------------------------------------------------------
@@ -231,63 +227,67 @@ def test_the_memory_window_reopens_when_it_passes() -> None:
 
 # --- idempotency keys ----------------------------------------------------------------------------
 
-Keys = tuple[IdempotencyStore, Callable[[], UnitOfWork]]
+Keys = Callable[[], UnitOfWork]
 
 
-def _complete(keys: Keys, record: IdempotencyRecord, response: StoredResponse) -> None:
-    store, uow_factory = keys
-    with uow_factory() as uow:
-        store.complete(uow, record, response)
-        uow.commit()
+def _add(keys: Keys, record: KeyRecord, *, commit: bool = True) -> None:
+    with keys() as uow:
+        assert uow.idempotency_keys.hold(record.user_id, record.key) is None
+        uow.idempotency_keys.add(record)
+        if commit:
+            uow.commit()
 
 
-def test_a_claimed_key_is_held_until_completed_then_replays(keys: Keys) -> None:
-    store, _ = keys
-    assert store.claim(_record("lease-1")) is None
-    held = store.claim(_record("lease-2"))
-    assert held is not None and held.lease_token == "lease-1" and held.response is None
-    response = StoredResponse(201, {"id": "t-1", "nested": {"n": [1, None]}}, {"Location": "/x"})
-    _complete(keys, _record("lease-1"), response)
-    done = store.claim(_record("lease-3"))
-    assert done is not None and done.response == response
+def _held(keys: Keys, user: str = "user-1", key: str = "key-1") -> KeyRecord | None:
+    with keys() as uow:
+        return uow.idempotency_keys.hold(user, key)
 
 
-@pytest.mark.parametrize("keys", SQL_BACKENDS, indirect=True)
-def test_a_response_rolled_back_with_its_command_is_not_kept(keys: Keys) -> None:
-    # The in-memory store writes at once (its unit of work has no commit hook, documented).
-    store, uow_factory = keys
-    store.claim(_record("lease-1"))
-    with uow_factory() as uow:
-        store.complete(uow, _record("lease-1"), StoredResponse(201, {"id": "t-1"}))
-        uow.rollback()
-    held = store.claim(_record("lease-2"))
-    assert held is not None and held.response is None
+def test_a_key_record_commits_with_its_transaction_and_is_found_again(keys: Keys) -> None:
+    _add(keys, _record())
+    assert _held(keys) == _record()
 
 
-def test_a_taken_over_claim_cannot_complete(keys: Keys) -> None:
-    store, _ = keys
-    store.claim(_record("lease-1"))
-    assert store.take_over(_record("lease-1"), _record("lease-2"))
-    assert not store.take_over(_record("lease-1"), _record("lease-3"))
-    with pytest.raises(IdempotencyKeyInUse):
-        _complete(keys, _record("lease-1"), StoredResponse(201, {}))
-    _complete(keys, _record("lease-2"), StoredResponse(201, {"id": "t-2"}))
+def test_a_key_record_rolled_back_with_its_command_is_not_kept(keys: Keys) -> None:
+    _add(keys, _record(), commit=False)
+    assert _held(keys) is None
 
 
-def test_released_claims_free_the_key_but_completed_ones_stay(keys: Keys) -> None:
-    store, _ = keys
-    store.claim(_record("lease-1"))
-    store.release(_record("lease-1"))
-    assert store.claim(_record("lease-2")) is None
-    _complete(keys, _record("lease-2"), StoredResponse(201, {}))
-    store.release(_record("lease-2"))
-    assert store.claim(_record("lease-3")) is not None
+def test_a_key_stored_twice_is_a_conflict(keys: Keys) -> None:
+    _add(keys, _record())
+    with keys() as uow, pytest.raises(ConcurrencyError):
+        uow.idempotency_keys.add(_record())
 
 
 def test_keys_are_per_user(keys: Keys) -> None:
-    store, _ = keys
-    assert store.claim(_record("lease-1", user="user-1")) is None
-    assert store.claim(_record("lease-2", user="user-2")) is None
+    _add(keys, _record(user="user-1"))
+    assert _held(keys, user="user-2") is None
+
+
+def test_forgotten_and_purged_keys_are_gone(keys: Keys) -> None:
+    _add(keys, _record(key="old", created_at=NOW - timedelta(days=2)))
+    _add(keys, _record(key="new"))
+    _add(keys, _record(key="forgotten"))
+    with keys() as uow:
+        uow.idempotency_keys.forget("user-1", "forgotten")
+        uow.idempotency_keys.purge(NOW - timedelta(days=1))
+        uow.commit()
+    assert [_held(keys, key=k) is not None for k in ("old", "new", "forgotten")] == [
+        False,
+        True,
+        False,
+    ]
+
+
+# SQLite runs writers one at a time: a second transaction waits for the first to end instead.
+@pytest.mark.parametrize("keys", ["memory", SQL_BACKENDS[1]], indirect=True)
+def test_a_key_held_by_an_open_transaction_is_in_use_until_it_ends(keys: Keys) -> None:
+    with keys() as first:
+        assert first.idempotency_keys.hold("user-1", "key-1") is None
+        with keys() as twin, pytest.raises(IdempotencyKeyInUse):
+            twin.idempotency_keys.hold("user-1", "key-1")
+        assert _held(keys, key="other-key") is None  # other keys stay free
+    assert _held(keys) is None
 
 
 # --- composition -----------------------------------------------------------------------------
@@ -299,20 +299,13 @@ def test_revocations_are_durable_in_sql_and_distributed_counters_are_in_redis(
     # Building the adapters opens no connection, so no Redis server is needed here.
     distributed = build_container(make_settings(HEXBANK_REDIS_URL="redis://127.0.0.1:1/0"))
     # Redis may restart empty: a revoked token must never pass again, so SQL holds revocations.
-    assert isinstance(distributed.token_denylist(), SqlAlchemyTokenDenylist)
+    assert isinstance(distributed.token_denylist().store, SqlAlchemyTokenDenylist)
+    assert isinstance(distributed.token_denylist().feed, RedisRevocationFeed)
     assert isinstance(distributed.rate_limiter(), RedisRateLimiter)
     embedded = build_container(make_settings())
-    assert isinstance(embedded.token_denylist(), SqlAlchemyTokenDenylist)
+    assert isinstance(embedded.token_denylist().store, SqlAlchemyTokenDenylist)
+    assert isinstance(embedded.token_denylist().feed, InMemoryRevocationFeed)
     assert isinstance(embedded.rate_limiter(), InMemoryRateLimiter)
     assert embedded.request_throttle() is None
     for container in (distributed, embedded):
         container.engine().dispose()
-
-
-def test_purging_forgets_only_keys_created_before_the_cutoff(keys: Keys) -> None:
-    store, _ = keys
-    store.claim(_record("lease-1", key="old"))
-    store.claim(replace(_record("lease-2", key="new"), created_at=NOW + timedelta(hours=1)))
-    store.purge(NOW + timedelta(minutes=30))
-    assert store.claim(_record("lease-3", key="old")) is None
-    assert store.claim(_record("lease-4", key="new")) is not None

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from backend.adapters.inbound.cli.migrate import upgrade_database
-from backend.application.command_runner import CommandContext
+from backend.application.command_bus import CommandContext
 from backend.application.errors import NotFound
 from backend.application.queries import AccountQueries, TransferQueries
 from backend.application.read_models import (
@@ -25,6 +24,7 @@ from backend.application.read_models import (
 from backend.container import build_container
 from backend.domain.money import Money
 from backend.domain.transfer import FailureReason
+from backend.entrypoints.cli.migrate import upgrade_database
 from tests.conftest import SettingsFactory
 from tests.read_side import (
     Bank,
@@ -140,9 +140,12 @@ def test_replaying_the_log_again_changes_nothing(side: ReadSide) -> None:
 
 def test_follower_fills_a_gap_left_by_a_writer_without_projection(side: ReadSide) -> None:
     bank = side.bank(inline=True)
-    projector, bank.runner.inline_projector = bank.runner.inline_projector, lambda uow, events: None
+    projector, bank.runner.bus.inline_projector = (
+        bank.runner.bus.inline_projector,
+        lambda uow, events: None,
+    )
     bank.open("acc-a", "alice")
-    bank.runner.inline_projector = projector
+    bank.runner.bus.inline_projector = projector
     bank.deposit("acc-a", 700)  # inline sees version 2 with no summary: reads version 1 first
     summary = side.reader.account("acc-a")
     assert summary is not None and (summary.balance, summary.version) == (700, 2)
@@ -157,9 +160,12 @@ def test_a_gap_on_an_earlier_day_is_added_to_that_days_row(side: ReadSide) -> No
     bank.clock.current = D1
     bank.open("acc-a", "alice")
     bank.deposit("acc-a", 100)
-    projector, bank.runner.inline_projector = bank.runner.inline_projector, lambda uow, events: None
+    projector, bank.runner.bus.inline_projector = (
+        bank.runner.bus.inline_projector,
+        lambda uow, events: None,
+    )
     bank.deposit("acc-a", 20)  # day 1, not projected
-    bank.runner.inline_projector = projector
+    bank.runner.bus.inline_projector = projector
     bank.clock.current = D2
     bank.deposit("acc-a", 3)
     assert side.reader.daily_totals_of("acc-a") == [

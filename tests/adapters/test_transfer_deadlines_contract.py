@@ -1,4 +1,4 @@
-"""The TransferDeadlines contract (memory, SQLite, PostgreSQL), and the saga on each store."""
+"""The transfer-deadline contract (memory, SQLite, PostgreSQL), and the saga on each store."""
 
 from __future__ import annotations
 
@@ -9,22 +9,23 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import Engine
 
-from backend.adapters.outbound.memory.event_store import InMemoryDatabase, InMemoryUnitOfWork
-from backend.adapters.outbound.memory.transfer_deadlines import InMemoryTransferDeadlines
-from backend.adapters.outbound.sqlalchemy.transfer_deadlines import SqlAlchemyTransferDeadlines
+from backend.adapters.outbound.memory.event_store import InMemoryDatabase
+from backend.adapters.outbound.memory.transfer_deadlines import InMemoryOverdueTransfers
+from backend.adapters.outbound.memory.unit_of_work import InMemoryUnitOfWork
+from backend.adapters.outbound.sqlalchemy.transfer_deadlines import SqlAlchemyOverdueTransfers
 from backend.adapters.outbound.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from backend.application import accounts
-from backend.application.command_runner import CommandContext, CommandRunner
+from backend.application.command_bus import CommandContext
 from backend.application.commands import Deposit, OpenAccount, RequestTransfer
-from backend.application.event_codec import default_codec
 from backend.application.messaging import build_dispatcher
-from backend.application.messaging_ports import TransferDeadlines
-from backend.application.ports import EventMetadata, UnitOfWork
+from backend.application.ports.event_store import EventMetadata
+from backend.application.ports.transfer_deadlines import OverdueTransfers
+from backend.application.ports.unit_of_work import UnitOfWork
 from backend.application.relay import OutboxRelay
 from backend.application.sweeper import TransferSweeper, with_deadline_tracking
 from backend.application.transfers import TransferProcess, request_transfer
 from tests.application.saga_harness import CollectingJobQueue
-from tests.fakes import FixedClock, SequentialIds
+from tests.fakes import BusRunner, FixedClock, SequentialIds, bus_for_tests
 
 TIMEOUT = timedelta(seconds=60)
 META = EventMetadata(user_id="owner-1")
@@ -38,8 +39,8 @@ def _no_projection(uow: UnitOfWork, events: object) -> None:
 class Bank:
     """The saga over one store, messages delivered synchronously by `settle`."""
 
-    runner: CommandRunner
-    deadlines: TransferDeadlines
+    runner: BusRunner
+    deadlines: OverdueTransfers
     clock: FixedClock
     uow: Callable[[], UnitOfWork]
 
@@ -63,7 +64,7 @@ class Bank:
                 dispatcher.dispatch(queue.batches.pop(0))
 
     def process(self) -> TransferProcess:
-        return TransferProcess(self.runner)
+        return TransferProcess(self.runner.bus)
 
     def status(self, transfer_id: str) -> str:
         transfer = self.runner.run(lambda ctx: ctx.transfers.get(transfer_id), META)
@@ -76,27 +77,20 @@ class Bank:
         return account.balance
 
 
-def make_bank(uow: Callable[[], UnitOfWork], deadlines: TransferDeadlines) -> Bank:
+def make_bank(uow: Callable[[], UnitOfWork], deadlines: OverdueTransfers) -> Bank:
     clock = FixedClock()
-    projector = with_deadline_tracking(_no_projection, deadlines)
-    runner = CommandRunner(
-        uow,
-        default_codec(),
-        clock,
-        SequentialIds(),
-        inline_projector=projector,
-        sleep=lambda _: None,
-    )
-    return Bank(runner, deadlines, clock, uow)
+    projector = with_deadline_tracking(_no_projection)
+    bus = bus_for_tests(uow, clock, SequentialIds(), inline_projector=projector)
+    return Bank(BusRunner(bus), deadlines, clock, uow)
 
 
 @pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def bank(request: pytest.FixtureRequest) -> Bank:
     if request.param == "memory":
         db = InMemoryDatabase()
-        return make_bank(lambda: InMemoryUnitOfWork(db), InMemoryTransferDeadlines(db))
+        return make_bank(lambda: InMemoryUnitOfWork(db), InMemoryOverdueTransfers(db))
     engine: Engine = request.getfixturevalue(f"{request.param}_engine")
-    return make_bank(lambda: SqlAlchemyUnitOfWork(engine), SqlAlchemyTransferDeadlines(engine))
+    return make_bank(lambda: SqlAlchemyUnitOfWork(engine), SqlAlchemyOverdueTransfers(engine))
 
 
 def overdue_after(bank: Bank, seconds: float) -> list[str]:

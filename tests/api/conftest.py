@@ -15,12 +15,7 @@ from werkzeug.test import TestResponse
 
 from backend.adapters.outbound.security.argon2_hasher import Argon2PasswordHasher
 from backend.adapters.outbound.sqlalchemy.read_models import SqlAlchemyReadModelReader
-from backend.adapters.outbound.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from backend.app import create_app
-from backend.application.command_runner import CommandRunner
-from backend.application.event_codec import default_codec
-from backend.application.projections import default_projections
-from backend.application.projections.inline import inline_projector
 from backend.application.queries import AccountQueries, TransferQueries
 from backend.config import Settings
 from backend.container import Container, build_container
@@ -56,21 +51,7 @@ def make_api_app(api_settings: Settings) -> Iterator[Callable[..., Flask]]:
 
 
 def _provide_command_side(container: Container, settings: Settings) -> None:
-    """The command runner and the queries, for as long as the container lacks them."""
-    if "command_runner" not in container.providers:
-        codec = default_codec()
-        container.set_provider(
-            "command_runner",
-            providers.ThreadSafeSingleton(
-                CommandRunner,
-                uow_factory=providers.Object(lambda: SqlAlchemyUnitOfWork(container.engine())),
-                codec=codec,
-                clock=container.clock,
-                ids=container.ids,
-                snapshot_every=settings.snapshot_every,
-                inline_projector=inline_projector(default_projections(codec)),
-            ),
-        )
+    """The queries, for as long as the container lacks them."""
     if "transfer_queries" not in container.providers:
         container.set_provider(
             "transfer_queries",

@@ -337,7 +337,7 @@ def test_unresolvable_conflicts_are_concurrent_modification(
     account = open_account(client, user)
     container = app.extensions["hexbank.container"]
     failing = _Failing(ConcurrentModification("gave up"))
-    with container.command_runner.override(providers.Object(failing)):
+    with container.command_bus.override(providers.Object(failing)):
         problem(deposit(client, user, account["id"], 5), 409, "concurrent-modification")
     assert balance(client, user, account["id"]) == 0
 

@@ -43,7 +43,7 @@ def settle(app: Flask) -> None:
     container = app.extensions[CONTAINER_EXTENSION]
     queue = CollectingJobQueue()
     relay = OutboxRelay(lambda: SqlAlchemyUnitOfWork(container.engine()), queue)
-    dispatcher = build_dispatcher(TransferProcess(container.command_runner()))
+    dispatcher = build_dispatcher(TransferProcess(container.command_bus()))
     while relay.relay_all():
         while queue.batches:
             dispatcher.dispatch(queue.batches.pop(0))

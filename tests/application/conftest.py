@@ -7,10 +7,9 @@ from collections.abc import Callable
 import pytest
 
 from backend.application import accounts
-from backend.application.command_runner import CommandRunner
 from backend.application.commands import Deposit, OpenAccount
-from backend.application.ports import EventMetadata
-from tests.fakes import InMemoryApp
+from backend.application.ports.event_store import EventMetadata
+from tests.fakes import BusRunner, InMemoryApp
 
 #: Opens an account for an owner with a starting balance; returns the account id.
 AccountOpener = Callable[..., str]
@@ -22,12 +21,12 @@ def memory_app() -> InMemoryApp:
 
 
 @pytest.fixture
-def runner(memory_app: InMemoryApp) -> CommandRunner:
+def runner(memory_app: InMemoryApp) -> BusRunner:
     return memory_app.runner()
 
 
 @pytest.fixture
-def open_account(runner: CommandRunner) -> AccountOpener:
+def open_account(runner: BusRunner) -> AccountOpener:
     def open_(owner_id: str = "owner-1", balance: int = 0, currency: str = "EUR") -> str:
         meta = EventMetadata(user_id=owner_id)
         command = OpenAccount(owner_id, "Everyday", currency)

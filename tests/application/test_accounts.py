@@ -1,4 +1,4 @@
-"""Account use cases through the CommandRunner over in-memory adapters."""
+"""Account use cases through the BusRunner over in-memory adapters."""
 
 from __future__ import annotations
 
@@ -9,26 +9,26 @@ from typing import TypeVar
 import pytest
 
 from backend.application import accounts
-from backend.application.command_runner import CommandContext, CommandRunner
+from backend.application.command_bus import CommandContext
 from backend.application.commands import CloseAccount, Deposit, OpenAccount, Withdraw
 from backend.application.errors import NotFound, PreconditionFailed
-from backend.application.ports import EventMetadata
+from backend.application.ports.event_store import EventMetadata
 from backend.domain import errors
 from backend.domain.account import Account
 from backend.domain.money import Money
 from backend.domain.transfer import Transfer
 from tests.application.conftest import AccountOpener
-from tests.fakes import InMemoryApp
+from tests.fakes import BusRunner, InMemoryApp
 
 T = TypeVar("T")
 META = EventMetadata(user_id="owner-1", request_id="req-1")
 
 
-def run(runner: CommandRunner, handler: Callable[[CommandContext], T]) -> T:
+def run(runner: BusRunner, handler: Callable[[CommandContext], T]) -> T:
     return runner.run(handler, META)
 
 
-def load(runner: CommandRunner, account_id: str) -> Account:
+def load(runner: BusRunner, account_id: str) -> Account:
     account = run(runner, lambda ctx: ctx.accounts.get(account_id))
     assert account is not None
     return account
@@ -39,7 +39,7 @@ def stream_types(app: InMemoryApp, account_id: str) -> list[str]:
 
 
 def test_open_account_stores_account_opened_for_the_owner(
-    runner: CommandRunner, memory_app: InMemoryApp
+    runner: BusRunner, memory_app: InMemoryApp
 ) -> None:
     account = run(
         runner, lambda ctx: accounts.open_account(OpenAccount("owner-1", "Rent", "JPY"), ctx)
@@ -56,30 +56,37 @@ def test_open_account_stores_account_opened_for_the_owner(
     assert stream_types(memory_app, account.id) == ["AccountOpened"]
 
 
-def test_deposit_returns_the_stored_event_that_is_the_transaction(
-    runner: CommandRunner, open_account: AccountOpener, memory_app: InMemoryApp
+def test_deposit_returns_the_transaction_its_stored_event_is(
+    runner: BusRunner, open_account: AccountOpener, memory_app: InMemoryApp
 ) -> None:
     account_id = open_account()
-    event = run(
+    moved = run(
         runner, lambda ctx: accounts.deposit(Deposit("owner-1", account_id, 1050, "pay"), ctx)
     )
 
-    assert (event.type, event.stream_id, event.version) == ("MoneyDeposited", account_id, 2)
+    event = memory_app.db.streams[account_id][-1]
+    assert (event.type, event.version) == ("MoneyDeposited", 2)
     assert event.data == {"amount": 1050, "currency": "EUR", "reference": "pay"}
-    assert memory_app.db.streams[account_id][-1].event_id == event.event_id
+    assert (moved.id, moved.account_id, moved.kind) == (event.event_id, account_id, "deposit")
+    assert (moved.amount, moved.currency, moved.balance_after) == (1050, "EUR", 1050)
+    assert (moved.reference, moved.transfer_id, moved.occurred_at) == (
+        "pay",
+        None,
+        event.occurred_at,
+    )
     assert load(runner, account_id).balance == 1050
 
 
-def test_withdraw_lowers_the_balance(runner: CommandRunner, open_account: AccountOpener) -> None:
+def test_withdraw_lowers_the_balance(runner: BusRunner, open_account: AccountOpener) -> None:
     account_id = open_account(balance=1000)
-    event = run(runner, lambda ctx: accounts.withdraw(Withdraw("owner-1", account_id, 300), ctx))
+    moved = run(runner, lambda ctx: accounts.withdraw(Withdraw("owner-1", account_id, 300), ctx))
 
-    assert (event.type, event.data["amount"]) == ("MoneyWithdrawn", 300)
+    assert (moved.kind, moved.amount, moved.balance_after) == ("withdrawal", 300, 700)
     assert load(runner, account_id).balance == 700
 
 
 def test_a_withdrawal_beyond_the_balance_is_refused_and_stores_nothing(
-    runner: CommandRunner, open_account: AccountOpener, memory_app: InMemoryApp
+    runner: BusRunner, open_account: AccountOpener, memory_app: InMemoryApp
 ) -> None:
     account_id = open_account(balance=100)
     with pytest.raises(errors.InsufficientFunds):
@@ -93,7 +100,7 @@ def test_a_withdrawal_beyond_the_balance_is_refused_and_stores_nothing(
 
 @pytest.mark.parametrize("amount", [0, -1, 1.5, True])
 def test_an_amount_that_is_not_a_positive_integer_is_refused(
-    runner: CommandRunner, open_account: AccountOpener, amount: int
+    runner: BusRunner, open_account: AccountOpener, amount: int
 ) -> None:
     account_id = open_account(balance=100)
     with pytest.raises(errors.InvalidAmount):
@@ -102,7 +109,7 @@ def test_an_amount_that_is_not_a_positive_integer_is_refused(
 
 
 def test_close_account_closes_an_empty_account(
-    runner: CommandRunner, open_account: AccountOpener, memory_app: InMemoryApp
+    runner: BusRunner, open_account: AccountOpener, memory_app: InMemoryApp
 ) -> None:
     account_id = open_account(balance=100)
     run(runner, lambda ctx: accounts.withdraw(Withdraw("owner-1", account_id, 100), ctx))
@@ -117,7 +124,7 @@ def test_close_account_closes_an_empty_account(
 
 
 def test_close_account_refuses_an_account_with_money(
-    runner: CommandRunner, open_account: AccountOpener
+    runner: BusRunner, open_account: AccountOpener
 ) -> None:
     account_id = open_account(balance=1)
     with pytest.raises(errors.AccountNotEmpty):
@@ -134,7 +141,7 @@ COMMANDS: dict[str, Callable[[str, str], Callable[[CommandContext], object]]] = 
 
 @pytest.mark.parametrize("command", COMMANDS)
 def test_another_owners_account_is_not_found(
-    runner: CommandRunner, open_account: AccountOpener, memory_app: InMemoryApp, command: str
+    runner: BusRunner, open_account: AccountOpener, memory_app: InMemoryApp, command: str
 ) -> None:
     account_id = open_account(owner_id="owner-1", balance=10)
     with pytest.raises(NotFound):
@@ -143,13 +150,13 @@ def test_another_owners_account_is_not_found(
 
 
 @pytest.mark.parametrize("command", COMMANDS)
-def test_an_unknown_account_is_not_found(runner: CommandRunner, command: str) -> None:
+def test_an_unknown_account_is_not_found(runner: BusRunner, command: str) -> None:
     with pytest.raises(NotFound):
         run(runner, COMMANDS[command]("owner-1", "no-such-account"))
 
 
 def test_a_transfer_id_used_as_an_account_id_is_not_found(
-    runner: CommandRunner, open_account: AccountOpener
+    runner: BusRunner, open_account: AccountOpener
 ) -> None:
     source, target = open_account(balance=10), open_account()
 
@@ -173,16 +180,17 @@ def test_a_transfer_id_used_as_an_account_id_is_not_found(
 
 
 def test_a_matching_expected_version_lets_the_command_through(
-    runner: CommandRunner, open_account: AccountOpener
+    runner: BusRunner, open_account: AccountOpener
 ) -> None:
     account_id = open_account(balance=10)  # version 2
     command = Withdraw("owner-1", account_id, 5, expected_version=2)
-    assert run(runner, lambda ctx: accounts.withdraw(command, ctx)).version == 3
+    assert run(runner, lambda ctx: accounts.withdraw(command, ctx)).balance_after == 5
+    assert load(runner, account_id).version == 3
 
 
 @pytest.mark.parametrize("expected_version", [1, 3])
 def test_a_stale_expected_version_is_a_failed_precondition(
-    runner: CommandRunner,
+    runner: BusRunner,
     open_account: AccountOpener,
     memory_app: InMemoryApp,
     expected_version: int,
@@ -201,7 +209,7 @@ def test_a_stale_expected_version_is_a_failed_precondition(
 
 
 def test_not_found_wins_over_a_precondition_on_someone_elses_account(
-    runner: CommandRunner, open_account: AccountOpener
+    runner: BusRunner, open_account: AccountOpener
 ) -> None:
     account_id = open_account(owner_id="owner-1")
     command = Deposit("intruder", account_id, 5, expected_version=99)

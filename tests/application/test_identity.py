@@ -6,8 +6,6 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from backend.adapters.outbound.memory.event_store import InMemoryDatabase, InMemoryUnitOfWork
-from backend.adapters.outbound.memory.idempotency_store import InMemoryIdempotencyStore
 from backend.adapters.outbound.memory.identity_store import (
     InMemoryRefreshTokenStore,
     InMemoryTokenDenylist,
@@ -16,12 +14,6 @@ from backend.adapters.outbound.memory.identity_store import (
 from backend.adapters.outbound.memory.rate_limiter import InMemoryRateLimiter
 from backend.adapters.outbound.security.argon2_hasher import Argon2PasswordHasher
 from backend.adapters.outbound.security.jwt_tokens import JwtTokenIssuer
-from backend.application.idempotency import (
-    Claim,
-    IdempotencyKeyInUse,
-    IdempotencyKeyReused,
-    IdempotencyService,
-)
 from backend.application.identity import (
     EmailTaken,
     IdentityService,
@@ -29,7 +21,6 @@ from backend.application.identity import (
     Unauthenticated,
     hash_refresh_token,
 )
-from backend.application.identity_ports import StoredResponse
 from backend.application.rate_limits import LoginThrottle, RateLimited
 from tests.fakes import FixedClock, SequentialIds
 
@@ -184,77 +175,6 @@ def test_expired_refresh_tokens_are_refused(identity: Identity) -> None:
     identity.clock.advance(days=31)
     with pytest.raises(Unauthenticated):
         identity.service.refresh(pair.refresh_token)
-
-
-# --- idempotency ---------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def keys() -> tuple[IdempotencyService, FixedClock]:
-    clock = FixedClock()
-    return IdempotencyService(InMemoryIdempotencyStore(), clock, SequentialIds("lease")), clock
-
-
-def _finish(service: IdempotencyService, claim: Claim, body: dict[str, object]) -> None:
-    with InMemoryUnitOfWork(InMemoryDatabase()) as uow:
-        service.complete(uow, claim, StoredResponse(201, body))
-        uow.commit()
-
-
-def test_a_completed_key_replays_its_response(keys: tuple[IdempotencyService, FixedClock]) -> None:
-    service, _ = keys
-    claim = service.begin("u1", "k1", "digest")
-    assert isinstance(claim, Claim)
-    _finish(service, claim, {"id": "t1"})
-    assert service.begin("u1", "k1", "digest") == StoredResponse(201, {"id": "t1"})
-
-
-def test_the_same_key_with_another_request_is_refused(
-    keys: tuple[IdempotencyService, FixedClock],
-) -> None:
-    service, _ = keys
-    claim = service.begin("u1", "k1", "digest")
-    assert isinstance(claim, Claim)
-    _finish(service, claim, {"id": "t1"})
-    with pytest.raises(IdempotencyKeyReused):
-        service.begin("u1", "k1", "another digest")
-
-
-def test_keys_are_scoped_per_user(keys: tuple[IdempotencyService, FixedClock]) -> None:
-    service, _ = keys
-    assert isinstance(service.begin("u1", "k1", "digest"), Claim)
-    assert isinstance(service.begin("u2", "k1", "digest"), Claim)
-
-
-def test_a_running_key_is_in_use_until_its_lease_runs_out(
-    keys: tuple[IdempotencyService, FixedClock],
-) -> None:
-    service, clock = keys
-    stale = service.begin("u1", "k1", "digest")
-    assert isinstance(stale, Claim)
-    with pytest.raises(IdempotencyKeyInUse):
-        service.begin("u1", "k1", "digest")
-    clock.advance(seconds=31)
-    assert isinstance(service.begin("u1", "k1", "digest"), Claim)
-    with pytest.raises(IdempotencyKeyInUse):  # the crashed request may not finish any more
-        _finish(service, stale, {"id": "late"})
-
-
-def test_a_released_key_can_be_used_again(keys: tuple[IdempotencyService, FixedClock]) -> None:
-    service, _ = keys
-    claim = service.begin("u1", "k1", "digest")
-    assert isinstance(claim, Claim)
-    service.release(claim)
-    assert isinstance(service.begin("u1", "k1", "other digest"), Claim)
-
-
-def test_keys_expire_after_a_day(keys: tuple[IdempotencyService, FixedClock]) -> None:
-    service, clock = keys
-    claim = service.begin("u1", "k1", "digest")
-    assert isinstance(claim, Claim)
-    _finish(service, claim, {"id": "t1"})
-    clock.advance(hours=24)
-    assert isinstance(service.begin("u1", "k1", "another digest"), Claim)
 
 
 def test_expired_refresh_tokens_are_purged_every_thousand_issued_pairs(

@@ -1,4 +1,4 @@
-"""Metrics without a server: the CommandRunner's hook, transfer outcomes counted once, the
+"""Metrics without a server: the CommandBus's observers, transfer outcomes counted once, the
 Prometheus adapter, the HTTP hooks and /metrics, scrape-time gauges, multiprocess mode."""
 
 from __future__ import annotations
@@ -19,55 +19,51 @@ from backend.app import create_app
 from backend.application.accounts import deposit, open_account
 from backend.application.commands import Deposit, OpenAccount
 from backend.application.errors import ConcurrencyError
-from backend.application.metrics_ports import (
+from backend.application.ports.event_store import EventMetadata, StoredEvent
+from backend.application.ports.metrics import (
     COMMITTED,
     CONFLICT,
     ERROR,
-    NO_REASON,
     REJECTED,
     UNCHANGED,
     FinishedCommand,
-    TransferOutcomes,
-    command_type,
 )
-from backend.application.ports import EventMetadata, StoredEvent
+from backend.application.transfer_outcomes import NO_REASON, TransferOutcomes
 from backend.config import Settings
 from tests.api.conftest import js
 from tests.conftest import SettingsFactory
-from tests.fakes import FixedClock, InMemoryApp
+from tests.fakes import BusRunner, FixedClock, InMemoryApp, InTransaction
 from tests.ops.live import samples_of, value
 
 META = EventMetadata(correlation_id="c-1", user_id="u-1")
 
 
-def observed_runner(app: InMemoryApp) -> tuple[list[FinishedCommand], InMemoryApp]:
+def observed_runner(app: InMemoryApp) -> tuple[list[FinishedCommand], BusRunner]:
     reports: list[FinishedCommand] = []
-    runner = app.runner()
-    runner.on_finished = reports.append
-    app.runner = lambda: runner  # type: ignore[method-assign]
-    return reports, app
+    return reports, app.runner(observers=(reports.append,))
 
 
-# --- the CommandRunner's hook ----------------------------------------------------------------
+# --- the CommandBus's observers --------------------------------------------------------------
 
 
-def test_the_runner_reports_each_command_with_its_type_outcome_and_events() -> None:
-    reports, app = observed_runner(InMemoryApp())
-    with command_type("accounts.open_account"):
-        account = app.runner().run(
-            lambda ctx: open_account(OpenAccount("u-1", "Main", "EUR"), ctx), META
-        )
-    app.runner().run(lambda ctx: None, META)
+def test_the_bus_reports_each_command_with_its_type_outcome_and_events() -> None:
+    reports, runner = observed_runner(InMemoryApp())
+    account = runner.bus.execute(OpenAccount("u-1", "Main", "EUR"), META)
+    runner.run(lambda ctx: None, META)
 
     opened, nothing = reports
-    assert (opened.command_type, opened.outcome) == ("accounts.open_account", COMMITTED)
+    assert (opened.command_type, opened.outcome) == ("OpenAccount", COMMITTED)
     assert [e.stream_id for e in opened.events] == [account.id] and opened.seconds >= 0
-    assert (nothing.command_type, nothing.outcome, nothing.events) == ("other", UNCHANGED, ())
+    assert (nothing.command_type, nothing.outcome, nothing.events) == (
+        InTransaction.__name__,
+        UNCHANGED,
+        (),
+    )
 
 
 def test_refused_conflicting_and_crashing_commands_are_reported_and_still_raise() -> None:
-    reports, app = observed_runner(InMemoryApp())
-    account = app.runner().run(lambda ctx: open_account(OpenAccount("u-1", "A", "EUR"), ctx), META)
+    reports, runner = observed_runner(InMemoryApp())
+    account = runner.run(lambda ctx: open_account(OpenAccount("u-1", "A", "EUR"), ctx), META)
 
     def conflict(_ctx: object) -> None:
         raise ConcurrencyError("moved")
@@ -82,7 +78,7 @@ def test_refused_conflicting_and_crashing_commands_are_reported_and_still_raise(
         crash,
     ):
         try:
-            app.runner().run(handler, META)
+            runner.run(handler, META)
         except Exception:  # noqa: S112 - each must raise; the report is what is checked
             continue
         raise AssertionError("the command should have raised")
@@ -91,13 +87,10 @@ def test_refused_conflicting_and_crashing_commands_are_reported_and_still_raise(
 
 
 def test_a_failing_observer_never_fails_the_command() -> None:
-    app = InMemoryApp()
-    runner = app.runner()
-
     def broken(_finished: FinishedCommand) -> None:
         raise RuntimeError("metrics backend down")
 
-    runner.on_finished = broken
+    runner = InMemoryApp().runner(observers=(broken,))
     account = runner.run(lambda ctx: open_account(OpenAccount("u-1", "A", "EUR"), ctx), META)
     assert account.currency == "EUR"
 
@@ -163,7 +156,7 @@ def test_requests_are_labelled_by_route_template_never_by_raw_path(
     assert value(seen, "hexbank_job_queue_depth") == 0
 
 
-def test_http_commands_are_named_after_their_endpoint(make_settings: SettingsFactory) -> None:
+def test_http_commands_are_named_after_their_command_type(make_settings: SettingsFactory) -> None:
     client = create_app(make_settings()).test_client()
     body = {"email": "ops@example.com", "password": "correct horse battery"}
     client.post("/api/v1/users", json=body | {"name": "O"})
@@ -173,7 +166,7 @@ def test_http_commands_are_named_after_their_endpoint(make_settings: SettingsFac
 
     seen = samples_of(client.get("/metrics").get_data(as_text=True))
     commands = "hexbank_commands_total"
-    assert value(seen, commands, type="accounts.open_account", outcome=COMMITTED) == 1
+    assert value(seen, commands, type="OpenAccount", outcome=COMMITTED) == 1
 
 
 class Broken:

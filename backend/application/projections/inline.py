@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from backend.application.command_runner import InlineProjector
-from backend.application.ports import EventStore, StoredEvent, UnitOfWork
+from backend.application.command_bus import InlineProjector
+from backend.application.ports.event_store import EventStore, StoredEvent
+from backend.application.ports.read_models import ReadModelStore
+from backend.application.ports.unit_of_work import UnitOfWork
 from backend.application.projections.base import Projection
-from backend.application.read_models import ReadModelStore
 
 Applier = Callable[[Sequence[StoredEvent], ReadModelStore, EventStore], None]
 
 
 def inline_projector(projections: Sequence[Projection]) -> InlineProjector:
-    """The CommandRunner hook: the follower applies the same events later and changes nothing.
+    """The CommandBus hook: the follower applies the same events later and changes nothing.
 
     A projection with an `apply_appended` (a cheaper path for a transaction's own events,
     which continue streams the rows already reflect) is given the events through it."""

@@ -1,10 +1,10 @@
-"""/api/v1 accounts: thin views that validate, run a command and answer from the read model."""
+"""/api/v1 accounts: thin views that validate, run a command on the bus and answer."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, jsonify, request
@@ -12,7 +12,7 @@ from marshmallow import Schema
 
 from backend.adapters.inbound.http.api_services import ApiServices
 from backend.adapters.inbound.http.auth import current_user_id, requires_auth
-from backend.adapters.inbound.http.idempotency import Recorder, idempotency_key, idempotent
+from backend.adapters.inbound.http.idempotency import idempotency_key, marked, request_key
 from backend.adapters.inbound.http.json_body import json_object_body
 from backend.adapters.inbound.http.middleware import current_request_id
 from backend.adapters.inbound.http.problems import ProblemError
@@ -31,15 +31,11 @@ from backend.adapters.inbound.http.schemas import (
     load_query,
     shared,
 )
-from backend.application import accounts
-from backend.application.command_runner import CommandContext
 from backend.application.commands import CloseAccount, Deposit, OpenAccount, Withdraw
-from backend.application.identity_ports import StoredResponse
-from backend.application.ports import EventMetadata, StoredEvent
+from backend.application.ports.event_store import EventMetadata
+from backend.application.queries import TransactionView
 
 _ETAG = re.compile(r'(?:W/)?"?(\d{1,18})"?')
-MoneyHandler = Callable[[Any, CommandContext], StoredEvent]
-T = TypeVar("T")
 
 
 def account_blueprint(services: ApiServices) -> Blueprint:
@@ -63,7 +59,7 @@ def account_blueprint(services: ApiServices) -> Blueprint:
 
 
 class AccountViews:
-    """The account endpoints: validate, run the command, answer from the read model."""
+    """The account endpoints: validate, build the command, run it on the bus, answer."""
 
     def __init__(self, services: ApiServices) -> None:
         self.services = services
@@ -72,7 +68,7 @@ class AccountViews:
         data = load(shared(OpenAccountSchema), json_object_body())
         _check_currency(data["currency"], self.services.settings.currencies)
         command = OpenAccount(current_user_id(), data["name"].strip(), data["currency"])
-        account = self._run(lambda ctx: accounts.open_account(command, ctx))
+        account = self.services.bus().execute(command, metadata())
         response = _account(self._queries().account(command.owner_id, account.id), 201)
         response.headers["Location"] = f"{request.script_root}/api/v1/accounts/{account.id}"
         return response
@@ -80,7 +76,7 @@ class AccountViews:
     def list_accounts(self) -> Response:
         page = load_query(shared(PageQuerySchema))
         found = self._queries().accounts(current_user_id(), page["limit"], page.get("cursor"))
-        return _page(shared(AccountPageSchema), found, page["limit"])
+        return page_response(shared(AccountPageSchema), found, page["limit"])
 
     def get_account(self, account_id: str) -> Response:
         as_of = load_query(shared(AccountQuerySchema)).get("as_of")
@@ -90,15 +86,15 @@ class AccountViews:
         return _account(queries.account_as_of(current_user_id(), account_id, as_of))
 
     def deposit(self, account_id: str) -> Response:
-        return _money(self.services, account_id, Deposit, accounts.deposit, "deposit")
+        return self._move_money(Deposit, account_id)
 
     def withdraw(self, account_id: str) -> Response:
-        return _money(self.services, account_id, Withdraw, accounts.withdraw, "withdrawal")
+        return self._move_money(Withdraw, account_id)
 
     def close(self, account_id: str) -> Response:
         load(shared(EmptySchema), json_object_body(required=False))
         command = CloseAccount(current_user_id(), account_id, expected_version())
-        self._run(lambda ctx: accounts.close_account(command, ctx))
+        self.services.bus().execute(command, metadata())
         return _account(self._queries().account(command.owner_id, account_id))
 
     def transactions(self, account_id: str) -> Response:
@@ -106,20 +102,30 @@ class AccountViews:
         found = self._queries().transactions(
             current_user_id(), account_id, page["limit"], page.get("cursor")
         )
-        return _page(shared(TransactionPageSchema), found, page["limit"])
+        return page_response(shared(TransactionPageSchema), found, page["limit"])
 
     def events(self, account_id: str) -> Response:
         page = load_query(shared(PageQuerySchema))
         found = self._queries().events(
             current_user_id(), account_id, page["limit"], page.get("cursor")
         )
-        return _page(shared(EventPageSchema), found, page["limit"])
+        return page_response(shared(EventPageSchema), found, page["limit"])
+
+    def _move_money(self, command_type: type[Deposit | Withdraw], account_id: str) -> Response:
+        key = idempotency_key()  # a malformed key is refused before anything else is looked at
+        body = json_object_body()
+        data = load(shared(MoneyCommandSchema), body)
+        user_id = current_user_id()
+        command = command_type(
+            user_id, account_id, data["amount"], data.get("reference"), expected_version()
+        )
+        outcome = self.services.bus().execute_once(
+            command, metadata(), request_key(key, user_id, body)
+        )
+        return marked(_transaction(outcome.result), outcome)
 
     def _queries(self) -> Any:
         return self.services.account_queries()
-
-    def _run(self, handler: Callable[[CommandContext], T]) -> T:
-        return self.services.runner().run(handler, metadata())
 
 
 def metadata() -> EventMetadata:
@@ -140,45 +146,11 @@ def expected_version() -> int | None:
     return int(match[1])
 
 
-def _money(
-    services: ApiServices, account_id: str, command_type: Any, handler: MoneyHandler, kind: str
-) -> Response:
-    idempotency_key()  # a malformed key is refused before anything else is looked at
-    body = json_object_body()
-    data = load(shared(MoneyCommandSchema), body)
-    command = command_type(
-        current_user_id(), account_id, data["amount"], data.get("reference"), expected_version()
-    )
-
-    def perform(record: Recorder) -> StoredResponse:
-        def run(ctx: CommandContext) -> StoredResponse:
-            event = handler(command, ctx)
-            stored = StoredResponse(201, _transaction(ctx, event, kind))
-            record(ctx.uow, stored)  # in the command's transaction: the key and the effect
-            return stored
-
-        return services.runner().run(run, metadata())
-
-    return idempotent(services.idempotency(), current_user_id(), body, perform)
-
-
-def _transaction(ctx: CommandContext, event: StoredEvent, kind: str) -> dict[str, Any]:
-    """The Transaction of a deposit or withdrawal event (its id is the event's id)."""
-    account = ctx.accounts.get(event.stream_id)
-    balance_after = account.balance if account is not None else 0
-    transaction = {
-        "id": event.event_id,
-        "account_id": event.stream_id,
-        "kind": kind,
-        "amount": event.data["amount"],
-        "currency": event.data["currency"],
-        "balance_after": balance_after,
-        "reference": event.data.get("reference"),
-        "transfer_id": None,
-        "occurred_at": event.occurred_at,
-    }
-    dumped: dict[str, Any] = shared(TransactionSchema).dump(transaction)
-    return dumped
+def _transaction(view: TransactionView) -> Response:
+    """201 with the Transaction a deposit or withdrawal made."""
+    response = jsonify(shared(TransactionSchema).dump(view))
+    response.status_code = 201
+    return response
 
 
 def _check_currency(currency: str, supported: tuple[str, ...]) -> None:
@@ -197,7 +169,8 @@ def _account(view: Any, status: int = 200) -> Response:
     return response
 
 
-def _page(schema: Schema, page: Any, limit: int) -> Response:
+def page_response(schema: Schema, page: Any, limit: int) -> Response:
+    """A page of resources, with `Link: <next>; rel="next"` when there is a next page."""
     response = jsonify(schema.dump(page))
     if page.next_cursor is not None:
         query = {**request.args.to_dict(flat=True), "limit": str(limit), "cursor": page.next_cursor}

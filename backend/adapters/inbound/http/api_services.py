@@ -6,11 +6,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from backend.application.command_runner import CommandRunner
-from backend.application.idempotency import IdempotencyService
+from backend.application.command_bus import CommandBus
 from backend.application.identity import IdentityService
-from backend.application.identity_ports import TokenIssuer
-from backend.application.ports import Clock
+from backend.application.ports.clock_and_ids import Clock
+from backend.application.ports.tokens import TokenIssuer
 from backend.application.rate_limits import RequestThrottle
 from backend.config import Settings
 
@@ -21,10 +20,9 @@ class ApiServices:
 
     settings: Settings
     identity: Callable[[], IdentityService]
-    runner: Callable[[], CommandRunner]
+    bus: Callable[[], CommandBus]
     #: backend.application.queries.AccountQueries
     account_queries: Callable[[], Any]
-    idempotency: Callable[[], IdempotencyService]
     request_throttle: Callable[[], RequestThrottle | None]
     token_issuer: Callable[[], TokenIssuer]
     clock: Callable[[], Clock]

@@ -1,53 +1,18 @@
-"""HTTP glue of Idempotency-Key: claim, run, replay with `Idempotent-Replayed: true`."""
+"""HTTP glue of Idempotency-Key: read and check the header, mark a replayed response."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from flask import Response, json, request
+from flask import Response, request
 
 from backend.adapters.inbound.http.problems import ProblemError
-from backend.application.idempotency import Claim, IdempotencyService, fingerprint
-from backend.application.identity_ports import StoredResponse
-from backend.application.ports import UnitOfWork
+from backend.application.command_bus import Outcome
+from backend.application.idempotency import IdempotencyKey, fingerprint
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
-
-#: Called inside the command's transaction with the response to remember.
-Recorder = Callable[[UnitOfWork, StoredResponse], None]
-#: Runs the command (recording its response through the Recorder before commit).
-Perform = Callable[[Recorder], StoredResponse]
-
-
-def idempotent(service: IdempotencyService, user_id: str, body: Any, perform: Perform) -> Response:
-    """Run `perform` once per Idempotency-Key; replay the first response to its twins."""
-    key = idempotency_key()
-    if key is None:
-        return to_response(perform(_forget))
-    outcome = service.begin(user_id, key, fingerprint(request.method, request.path, body))
-    if isinstance(outcome, StoredResponse):
-        response = to_response(outcome)
-        response.headers["Idempotent-Replayed"] = "true"
-        return response
-    return _run_claimed(service, outcome, perform)
-
-
-def _run_claimed(service: IdempotencyService, claim: Claim, perform: Perform) -> Response:
-    try:
-        stored = perform(lambda uow, response: service.complete(uow, claim, response))
-    except BaseException:
-        # Nothing committed: free the key so that the client may retry with it.
-        service.release(claim)
-        raise
-    return to_response(stored)
-
-
-def to_response(stored: StoredResponse) -> Response:
-    response = Response(json.dumps(stored.body), status=stored.status, mimetype="application/json")
-    response.headers.update(stored.headers)
-    return response
+REPLAYED_HEADER = "Idempotent-Replayed"
 
 
 def idempotency_key() -> str | None:
@@ -65,5 +30,15 @@ def idempotency_key() -> str | None:
     return key
 
 
-def _forget(uow: UnitOfWork, response: StoredResponse) -> None:
-    """No key: nothing to remember."""
+def request_key(key: str | None, user_id: str, body: Any) -> IdempotencyKey | None:
+    """The key with what this request asks (method, path, body): same key, same request."""
+    if key is None:
+        return None
+    return IdempotencyKey(user_id, key, fingerprint(request.method, request.path, body))
+
+
+def marked(response: Response, outcome: Outcome[Any]) -> Response:
+    """`Idempotent-Replayed: true` on the response of a replayed outcome."""
+    if outcome.replayed:
+        response.headers[REPLAYED_HEADER] = "true"
+    return response

@@ -7,22 +7,16 @@ connection for its whole life, not as one very slow request.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Callable
-from contextvars import Token
 from typing import Final, Protocol
 
 from flask import Flask, Response, g, request
-
-from backend.application.metrics_ports import name_commands, unname_commands
 
 METRICS_PATH: Final = "/metrics"
 #: The route label of a request that matched no route (404s, 405s of unknown paths).
 UNMATCHED: Final = "<unmatched>"
 _METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-#: Endpoint names start with their blueprint's; this one adds nothing to a command's name.
-_API_PREFIX: Final = "api_v1."
 
 #: The body and content type of one scrape.
 Exposition = Callable[[], tuple[bytes, str]]
@@ -68,8 +62,6 @@ class _Hooks:
 
     def start(self) -> None:
         g.metrics_started = time.perf_counter()
-        endpoint = request.endpoint or "unmatched"
-        g.metrics_command_token = name_commands(endpoint.removeprefix(_API_PREFIX))
         if route_of() == self._websocket_route:
             g.metrics_websocket = True
             self._metrics.websocket_opened()
@@ -86,7 +78,3 @@ class _Hooks:
     def end(self, _error: BaseException | None) -> None:
         if g.pop("metrics_websocket", False):
             self._metrics.websocket_closed()
-        token: Token[str] | None = g.pop("metrics_command_token", None)
-        if token is not None:
-            with contextlib.suppress(ValueError):  # a server that tore down in another context
-                unname_commands(token)

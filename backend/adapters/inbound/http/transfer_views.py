@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 from marshmallow import Schema, fields, validate
 
 # The account views' paging (Link header) and event metadata serve transfers alike.
-from backend.adapters.inbound.http.account_views import _page as page_response
-from backend.adapters.inbound.http.account_views import metadata
+from backend.adapters.inbound.http.account_views import metadata, page_response
 from backend.adapters.inbound.http.api_services import ApiServices
 from backend.adapters.inbound.http.auth import current_user_id, requires_auth
-from backend.adapters.inbound.http.idempotency import Recorder, idempotent
+from backend.adapters.inbound.http.idempotency import idempotency_key, marked, request_key
 from backend.adapters.inbound.http.json_body import json_object_body
 from backend.adapters.inbound.http.schemas import (
     JsonInteger,
@@ -24,12 +23,10 @@ from backend.adapters.inbound.http.schemas import (
     load_query,
     shared,
 )
-from backend.application.command_runner import CommandContext
 from backend.application.commands import RequestTransfer
-from backend.application.identity_ports import StoredResponse
-from backend.application.transfers import request_transfer
+from backend.application.queries import TransferView
 from backend.domain.money import MAX_AMOUNT
-from backend.domain.transfer import FailureReason, Transfer
+from backend.domain.transfer import FailureReason
 
 STATUSES = ["pending", "completed", "failed"]
 _ID = validate.Length(1, 128)
@@ -76,49 +73,46 @@ def transfer_blueprint(services: ApiServices) -> Blueprint:
     """Transfer routes: out of the caller's accounts; visible to both accounts' owners."""
     blueprint = Blueprint("transfers", __name__)
     authenticated = requires_auth(services.identity)
+    views = TransferViews(services)
+    routes: list[tuple[str, str, Callable[..., Response]]] = [
+        ("/transfers", "POST", views.create_transfer),
+        ("/transfers/<transfer_id>", "GET", views.get_transfer),
+        ("/transfers", "GET", views.list_transfers),
+    ]
+    for rule, method, view in routes:
+        blueprint.add_url_rule(rule, view.__name__, authenticated(view), methods=[method])
+    return blueprint
 
-    def queries() -> Any:
-        if services.transfer_queries is None:
-            raise RuntimeError("ApiServices.transfer_queries is not wired")
-        return services.transfer_queries()
 
-    @blueprint.post("/transfers")
-    @authenticated
-    def create_transfer() -> Response:
+class TransferViews:
+    """The transfer endpoints: validate, build the command, run it on the bus, answer."""
+
+    def __init__(self, services: ApiServices) -> None:
+        self.services = services
+
+    def create_transfer(self) -> Response:
+        key = idempotency_key()  # a malformed key is refused before anything else is looked at
         body = json_object_body()
         data = load(shared(RequestTransferSchema), body)
+        user_id = current_user_id()
         command = RequestTransfer(
-            current_user_id(),
+            user_id,
             data["source_account_id"],
             data["target_account_id"],
             data["amount"],
             data.get("reference"),
         )
-        timeout = timedelta(seconds=services.settings.transfer_timeout)
-
-        def perform(record: Recorder) -> StoredResponse:
-            def run(ctx: CommandContext) -> StoredResponse:
-                transfer = request_transfer(command, ctx, timeout)
-                stored = _accepted(ctx, transfer)
-                record(ctx.uow, stored)  # the key and the transfer commit together
-                return stored
-
-            return services.runner().run(run, metadata())
-
-        return idempotent(services.idempotency(), current_user_id(), body, perform)
-
-    @blueprint.get("/transfers/<transfer_id>")
-    @authenticated
-    def get_transfer(transfer_id: str) -> Response:
-        return jsonify(
-            shared(TransferSchema).dump(queries().transfer(current_user_id(), transfer_id))
+        outcome = self.services.bus().execute_once(
+            command, metadata(), request_key(key, user_id, body)
         )
+        return marked(transfer_response(outcome.result, 202), outcome)
 
-    @blueprint.get("/transfers")
-    @authenticated
-    def list_transfers() -> Response:
+    def get_transfer(self, transfer_id: str) -> Response:
+        return transfer_response(self._queries().transfer(current_user_id(), transfer_id))
+
+    def list_transfers(self) -> Response:
         query = load_query(shared(TransferListQuerySchema))
-        page = queries().transfers(
+        page = self._queries().transfers(
             current_user_id(),
             query.get("account_id"),
             query.get("status"),
@@ -127,24 +121,16 @@ def transfer_blueprint(services: ApiServices) -> Blueprint:
         )
         return page_response(shared(TransferPageSchema), page, query["limit"])
 
-    return blueprint
+    def _queries(self) -> Any:
+        if self.services.transfer_queries is None:
+            raise RuntimeError("ApiServices.transfer_queries is not wired")
+        return self.services.transfer_queries()
 
 
-def _accepted(ctx: CommandContext, transfer: Transfer) -> StoredResponse:
-    """202 with the pending transfer, straight from the command (the saga has not started)."""
-    requested_at = ctx.transfers.appended[-1].occurred_at
-    body = {
-        "id": transfer.id,
-        "source_account_id": transfer.source_account_id,
-        "target_account_id": transfer.target_account_id,
-        "amount": transfer.money.amount,
-        "currency": transfer.money.currency,
-        "reference": transfer.reference,
-        "status": transfer.status,
-        "failure_reason": None,
-        "created_at": requested_at,
-        "updated_at": requested_at,
-        "completed_at": None,
-    }
-    location = f"{request.script_root}/api/v1/transfers/{transfer.id}"
-    return StoredResponse(202, shared(TransferSchema).dump(body), {"Location": location})
+def transfer_response(view: TransferView, status: int = 200) -> Response:
+    """A Transfer: 200 when read, 202 with its Location when just accepted (the saga runs on)."""
+    response = jsonify(shared(TransferSchema).dump(view))
+    response.status_code = status
+    if status == 202:
+        response.headers["Location"] = f"{request.script_root}/api/v1/transfers/{view.id}"
+    return response

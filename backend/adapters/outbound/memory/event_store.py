@@ -1,4 +1,4 @@
-"""In-memory event store, snapshot store, outbox and unit of work.
+"""In-memory database, event store, snapshot store and outbox.
 
 It mirrors the SQL adapters' concurrency design: a unit of work takes the database's global
 append lock at its first append and holds it until commit or rollback. Positions are handed
@@ -12,22 +12,18 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC
-from types import TracebackType
-from typing import Self
 
-from backend.adapters.outbound.memory.read_models import (
-    InMemoryReadModelData,
-    InMemoryReadModelStore,
-)
+from backend.adapters.outbound.memory.idempotency_store import InMemoryKeyData
+from backend.adapters.outbound.memory.read_models import InMemoryReadModelData
 from backend.application.errors import ConcurrencyError
-from backend.application.ports import (
+from backend.application.ports.event_store import (
     EventRecord,
     NewEvent,
-    OutboxMessage,
     Snapshot,
     StoredEvent,
     StreamHistory,
 )
+from backend.application.ports.outbox import OutboxMessage
 
 
 @dataclass
@@ -39,10 +35,17 @@ class InMemoryDatabase:
     snapshots: dict[str, Snapshot] = field(default_factory=dict)
     outbox: dict[int, StoredEvent] = field(default_factory=dict)
     read_models: InMemoryReadModelData = field(default_factory=InMemoryReadModelData)
+    idempotency_keys: InMemoryKeyData = field(default_factory=InMemoryKeyData)
     #: Guards the containers above for readers and the commit.
     lock: threading.RLock = field(default_factory=threading.RLock)
     #: Held by a unit of work from its first append to its end (the global append lock).
     append_lock: threading.Lock = field(default_factory=threading.Lock)
+    #: Per-stream queues of writers that conflicted once (EventStore.queue_for).
+    stream_queues: dict[str, threading.Lock] = field(default_factory=dict)
+
+    def stream_queue(self, stream_id: str) -> threading.Lock:
+        with self.lock:
+            return self.stream_queues.setdefault(stream_id, threading.Lock())
 
 
 class InMemoryEventStore:
@@ -53,6 +56,7 @@ class InMemoryEventStore:
         self._snapshots = snapshots
         self.staged: list[StoredEvent] = []
         self.holds_append_lock = False
+        self.queued: list[threading.Lock] = []
 
     def append(
         self, stream_id: str, stream_type: str, expected_version: int, events: Sequence[NewEvent]
@@ -61,7 +65,7 @@ class InMemoryEventStore:
             self._db.append_lock.acquire()
             self.holds_append_lock = True
         if self._version(stream_id) != expected_version:
-            raise ConcurrencyError(f"{stream_id} is not at version {expected_version}")
+            raise ConcurrencyError(f"{stream_id} is not at version {expected_version}", stream_id)
         first_position = self._next_position()
         stored = [
             _stored(event, position, stream_id, stream_type, expected_version + offset)
@@ -71,6 +75,12 @@ class InMemoryEventStore:
         ]
         self.staged.extend(stored)
         return stored
+
+    def queue_for(self, stream_id: str) -> None:
+        queue = self._db.stream_queue(stream_id)
+        if queue not in self.queued:
+            queue.acquire()
+            self.queued.append(queue)
 
     def read_stream(
         self, stream_id: str, after_version: int = 0, limit: int | None = None
@@ -116,6 +126,8 @@ class InMemoryEventStore:
     def end(self) -> None:
         """Forget staged events and let the next writer append."""
         self.staged.clear()
+        while self.queued:
+            self.queued.pop().release()
         if self.holds_append_lock:
             self.holds_append_lock = False
             self._db.append_lock.release()
@@ -170,37 +182,3 @@ class InMemoryOutbox:
         with self._db.lock:
             for outbox_id in outbox_ids:
                 self._db.outbox.pop(outbox_id, None)
-
-
-class InMemoryUnitOfWork:
-    """A transaction over an InMemoryDatabase: nothing is visible to others before commit."""
-
-    def __init__(self, db: InMemoryDatabase) -> None:
-        self.db = db
-        self.snapshots = InMemorySnapshotStore(db)
-        self.events = InMemoryEventStore(db, self.snapshots)
-        self.outbox = InMemoryOutbox(db)
-        self.read_models = InMemoryReadModelStore(db.read_models)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.rollback()
-
-    def commit(self) -> None:
-        with self.db.lock:
-            self.events.publish()
-            self.db.snapshots.update(self.snapshots.staged)
-            self.read_models.publish()
-        self.rollback()  # the writes are published: clear the buffers, free the append lock
-
-    def rollback(self) -> None:
-        self.events.end()
-        self.snapshots.staged.clear()
-        self.read_models.discard()

@@ -1,62 +1,75 @@
-"""In-memory adapter of the IdempotencyStore port."""
+"""In-memory adapter of the IdempotencyKeys port, a member of the in-memory unit of work."""
 
 from __future__ import annotations
 
 import threading
-from dataclasses import replace
+from dataclasses import dataclass, field
 from datetime import datetime
 
+from backend.application.errors import ConcurrencyError
 from backend.application.idempotency import IdempotencyKeyInUse
-from backend.application.identity_ports import IdempotencyRecord, StoredResponse
-from backend.application.ports import UnitOfWork
+from backend.application.ports.idempotency import KeyRecord
+
+KeyId = tuple[str, str]
 
 
-class InMemoryIdempotencyStore:
-    """Keys in a dict under a lock.
+@dataclass
+class InMemoryKeyData:
+    """The committed key records, and the keys that open units of work hold."""
 
-    complete() writes at once rather than at the unit of work's commit: the in-memory unit of
-    work has no commit hook, and its commit cannot fail after the handler has returned.
-    """
+    records: dict[KeyId, KeyRecord] = field(default_factory=dict)
+    held: set[KeyId] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._records: dict[tuple[str, str], IdempotencyRecord] = {}
 
-    def claim(self, record: IdempotencyRecord) -> IdempotencyRecord | None:
-        with self._lock:
-            existing = self._records.setdefault((record.user_id, record.key), record)
-        return None if existing is record else existing
+class InMemoryIdempotencyKeys:
+    """Keys of one unit of work: writes are staged and published at its commit."""
 
-    def take_over(self, stale: IdempotencyRecord, record: IdempotencyRecord) -> bool:
-        with self._lock:
-            if self._current_lease(stale) != stale.lease_token:
-                return False
-            self._records[(record.user_id, record.key)] = record
-            return True
+    def __init__(self, data: InMemoryKeyData) -> None:
+        self._data = data
+        self._held: set[KeyId] = set()
+        self._added: dict[KeyId, KeyRecord] = {}
+        self._forgotten: set[KeyId] = set()
+        self._purge_before: datetime | None = None
 
-    def complete(
-        self, uow: UnitOfWork, record: IdempotencyRecord, response: StoredResponse
-    ) -> None:
-        with self._lock:
-            if self._current_lease(record) != record.lease_token:
-                raise IdempotencyKeyInUse("the idempotency key was taken over by another request")
-            self._records[(record.user_id, record.key)] = replace(record, response=response)
+    def hold(self, user_id: str, key: str) -> KeyRecord | None:
+        key_id = (user_id, key)
+        with self._data.lock:
+            if key_id not in self._held:
+                if key_id in self._data.held:
+                    raise IdempotencyKeyInUse("a request with this Idempotency-Key is running")
+                self._data.held.add(key_id)
+                self._held.add(key_id)
+            return None if key_id in self._forgotten else self._data.records.get(key_id)
 
-    def release(self, record: IdempotencyRecord) -> None:
-        with self._lock:
-            current = self._records.get((record.user_id, record.key))
-            if current is not None and (current.response, current.lease_token) == (
-                None,
-                record.lease_token,
-            ):
-                del self._records[(record.user_id, record.key)]
+    def add(self, record: KeyRecord) -> None:
+        key_id = (record.user_id, record.key)
+        with self._data.lock:
+            if key_id in self._data.records and key_id not in self._forgotten:
+                raise ConcurrencyError(f"idempotency key {record.key!r} was stored meanwhile")
+        self._added[key_id] = record
+
+    def forget(self, user_id: str, key: str) -> None:
+        self._forgotten.add((user_id, key))
 
     def purge(self, created_before: datetime) -> None:
-        with self._lock:
-            self._records = {
-                k: r for k, r in self._records.items() if r.created_at >= created_before
-            }
+        self._purge_before = created_before
 
-    def _current_lease(self, record: IdempotencyRecord) -> str | None:
-        current = self._records.get((record.user_id, record.key))
-        return current.lease_token if current is not None else None
+    def publish(self) -> None:
+        """Make the staged writes visible (at the unit of work's commit)."""
+        with self._data.lock:
+            records = self._data.records
+            for key_id in self._forgotten:
+                records.pop(key_id, None)
+            records.update(self._added)
+            if (before := self._purge_before) is not None:
+                self._data.records = {k: r for k, r in records.items() if r.created_at >= before}
+
+    def discard(self) -> None:
+        """Drop the staged writes and let go of the held keys."""
+        with self._data.lock:
+            self._data.held -= self._held
+        self._held.clear()
+        self._added.clear()
+        self._forgotten.clear()
+        self._purge_before = None

@@ -8,7 +8,8 @@ from dataclasses import replace
 from datetime import datetime
 
 from backend.application.identity import EmailTaken
-from backend.application.identity_ports import RefreshToken, User
+from backend.application.ports.tokens import RefreshToken
+from backend.application.ports.users import User
 
 
 class InMemoryUserRepository:
@@ -80,3 +81,7 @@ class InMemoryTokenDenylist:
     def any_revoked(self, token_ids: Sequence[str], now: datetime) -> bool:
         with self._lock:
             return any(self._until.get(token_id, now) > now for token_id in token_ids)
+
+    def in_force(self, now: datetime) -> dict[str, datetime]:
+        with self._lock:
+            return {key: until for key, until in self._until.items() if until > now}

@@ -5,30 +5,26 @@ context (correlation id, causation id, position) of everything it logs meanwhile
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any
 
 from structlog.contextvars import bound_contextvars
 
-from backend.application.messaging import MessageDispatcher, Subscriber
-from backend.application.metrics_ports import (
+from backend.application.messaging import Subscriber
+from backend.application.ports.event_store import StoredEvent
+from backend.application.ports.metrics import (
     COMMITTED,
     REJECTED,
     UNCHANGED,
     FinishedCommand,
     Metrics,
-    command_type,
 )
-from backend.application.ports import StoredEvent
 from backend.logging_setup import get_logger
 
 log = get_logger("hexbank.commands")
 
-#: The command type of a step run in reaction to an event, e.g. `react.FundsHeld`.
-REACTION_PREFIX: Final = "react."
-
 
 class CommandLog:
-    """The CommandRunner's observer: counts each command and logs it as one line.
+    """The CommandBus's observer: counts each command and logs it as one line.
 
     The line carries the correlation id and positions of what the command appended, so a
     transfer can be followed by its id from the web process (the request) to the workers
@@ -59,24 +55,16 @@ def _log_method(outcome: str) -> Callable[..., Any]:
     return log.debug if outcome == UNCHANGED else log.warning
 
 
-def instrument_dispatcher(dispatcher: MessageDispatcher) -> MessageDispatcher:
-    """Run each subscriber (a saga step, a counter) in the log context of its event."""
-    for event_type, subscribers in dispatcher.subscribers.items():
-        dispatcher.subscribers[event_type] = [_in_event_context(s) for s in subscribers]
-    return dispatcher
-
-
-def _in_event_context(subscriber: Subscriber) -> Subscriber:
-    def handle(event: StoredEvent) -> None:
-        fields: dict[str, Any] = {
-            "correlation_id": event.metadata.correlation_id,
-            "causation_id": event.event_id,
-            "position": event.position,
-            "event_type": event.type,
-        }
-        if event.metadata.user_id is not None:
-            fields["user_id"] = event.metadata.user_id
-        with bound_contextvars(**fields), command_type(REACTION_PREFIX + event.type):
-            subscriber(event)
-
-    return handle
+def deliver_in_event_context(subscriber: Subscriber, event: StoredEvent) -> None:
+    """The dispatcher's delivery: run the subscriber (a saga step, a counter) in the log
+    context of its event (its commands are named by their types, as everywhere)."""
+    fields: dict[str, Any] = {
+        "correlation_id": event.metadata.correlation_id,
+        "causation_id": event.event_id,
+        "position": event.position,
+        "event_type": event.type,
+    }
+    if event.metadata.user_id is not None:
+        fields["user_id"] = event.metadata.user_id
+    with bound_contextvars(**fields):
+        subscriber(event)

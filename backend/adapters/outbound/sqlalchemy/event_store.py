@@ -34,7 +34,7 @@ from backend.adapters.outbound.sqlalchemy.driver import execute_many, fetch_all
 from backend.adapters.outbound.sqlalchemy.event_store_tables import events
 from backend.adapters.outbound.sqlalchemy.json_documents import dumps, loads
 from backend.application.errors import ConcurrencyError
-from backend.application.ports import (
+from backend.application.ports.event_store import (
     EventMetadata,
     EventRecord,
     NewEvent,
@@ -71,6 +71,9 @@ _BARRIER_SQL = (
 #: How long a reader waits at the barrier before giving up (a follower retries at its next poll).
 BARRIER_TIMEOUT_MS = 5000
 VERSION_CONSTRAINT = "uq_events_stream_version"
+#: A stream's writers queue here after a conflict; one 64-bit key, a space apart from the
+#: two-key append lock, with the schema in it like the append lock's.
+_QUEUE_SQL = "SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || '/' || %s, 0))"
 
 _EVENT_COLUMNS = [c.name for c in events.columns if c.name != "position"]
 # SQLite: the events of an append as one multi-row INSERT ... RETURNING, then the outbox rows
@@ -136,7 +139,7 @@ class SqlAlchemyEventStore:
         except IntegrityError as error:
             if _is_version_conflict(error):
                 moved = f"{stream_id} moved past version {expected_version}"
-                raise ConcurrencyError(moved) from error
+                raise ConcurrencyError(moved, stream_id) from error
             raise
         return [_stored(row, positions[row["version"]], events[i]) for i, row in enumerate(rows)]
 
@@ -154,6 +157,11 @@ class SqlAlchemyEventStore:
             positions.update((v, p) for p, v in fetch_all(self._connection, sql, params))
         execute_many(self._connection, _SQLITE_OUTBOX, [(p,) for p in positions.values()])
         return positions
+
+    def queue_for(self, stream_id: str) -> None:
+        # SQLite's writers already run one at a time (IMMEDIATE transactions).
+        if self._postgres:
+            fetch_all(self._connection, _QUEUE_SQL, (stream_id,))
 
     def read_stream(
         self, stream_id: str, after_version: int = 0, limit: int | None = None

@@ -1,7 +1,9 @@
-"""SQL adapter of the IdempotencyStore port.
+"""SQL adapter of the IdempotencyKeys port, on the unit of work's connection.
 
-The claim is its own committed transaction (so a twin request sees it at once); the response
-is written through the command's unit of work, in the transaction that commits the effect.
+A key's row is inserted by the transaction that commits the command's effect. On PostgreSQL
+that transaction first takes a transaction-level advisory lock on the key, without waiting: a
+twin request that cannot get it is answered "in use" at once rather than queued. SQLite runs
+writers one at a time, so a twin simply finds the committed row.
 """
 
 from __future__ import annotations
@@ -9,122 +11,65 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, delete, insert, select, update
+from sqlalchemy import Connection, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from backend.adapters.outbound.sqlalchemy.engine import deferred
+from backend.adapters.outbound.sqlalchemy.driver import fetch_all
 from backend.adapters.outbound.sqlalchemy.identity_tables import as_utc, idempotency_keys
+from backend.application.errors import ConcurrencyError
 from backend.application.idempotency import IdempotencyKeyInUse
-from backend.application.identity_ports import IdempotencyRecord, StoredResponse
-from backend.application.ports import UnitOfWork
+from backend.application.ports.idempotency import KeyRecord
 
 _TABLE = idempotency_keys
+#: One 64-bit key per (schema, user, key): a space apart from the two-key append lock, and
+#: named apart from the stream queues (event_store._QUEUE_SQL) by its '/idempotency/' part.
+_TRY_HOLD_SQL = (
+    "SELECT pg_try_advisory_xact_lock(hashtextextended("
+    "current_schema() || '/idempotency/' || %s || '/' || %s, 0))"
+)
 
 
-class SqlAlchemyIdempotencyStore:
+class SqlAlchemyIdempotencyKeys:
     """Idempotency keys in one table, primary key (user_id, key)."""
 
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+        self._postgres = connection.dialect.name == "postgresql"
 
-    def claim(self, record: IdempotencyRecord) -> IdempotencyRecord | None:
-        # Bounded: the holder may release the key between our insert and our read.
-        for _ in range(3):
-            if self._insert(record):
-                return None
-            with deferred(self._engine).connect() as connection:
-                existing = _load(connection, record.user_id, record.key)
-            if existing is not None:
-                return existing
-        raise IdempotencyKeyInUse("the idempotency key keeps changing hands")
+    def hold(self, user_id: str, key: str) -> KeyRecord | None:
+        if self._postgres and not fetch_all(self._connection, _TRY_HOLD_SQL, (user_id, key))[0][0]:
+            raise IdempotencyKeyInUse("a request with this Idempotency-Key is still running")
+        query = select(_TABLE).where(_TABLE.c.user_id == user_id, _TABLE.c.key == key)
+        row = self._connection.execute(query).mappings().first()
+        return _record(row) if row is not None else None
 
-    def _insert(self, record: IdempotencyRecord) -> bool:
-        try:
-            with self._engine.begin() as connection:
-                connection.execute(insert(_TABLE).values(**_row(record)))
-        except IntegrityError:
-            return False
-        return True
+    def add(self, record: KeyRecord) -> None:
+        try:  # the bus retries in a fresh transaction: no savepoint needed
+            self._connection.execute(insert(_TABLE).values(**_row(record)))
+        except IntegrityError as error:
+            raise ConcurrencyError(
+                f"idempotency key {record.key!r} was stored meanwhile"
+            ) from error
 
-    def take_over(self, stale: IdempotencyRecord, record: IdempotencyRecord) -> bool:
-        statement = update(_TABLE).where(_same_claim(stale)).values(**_row(record))
-        with self._engine.begin() as connection:
-            return connection.execute(statement).rowcount == 1
-
-    def complete(
-        self, uow: UnitOfWork, record: IdempotencyRecord, response: StoredResponse
-    ) -> None:
-        connection = _connection_of(uow)
-        statement = (
-            update(_TABLE)
-            .where(_same_claim(record))
-            .values(
-                response_status=response.status,
-                response_body=response.body,
-                response_headers=response.headers,
-            )
-        )
-        if connection.execute(statement).rowcount != 1:
-            # Our lease ran out and a twin took the key: our effect must not commit as well.
-            raise IdempotencyKeyInUse("the idempotency key was taken over by another request")
-
-    def release(self, record: IdempotencyRecord) -> None:
-        with self._engine.begin() as connection:
-            connection.execute(
-                delete(_TABLE).where(_same_claim(record), _TABLE.c.response_status.is_(None))
-            )
+    def forget(self, user_id: str, key: str) -> None:
+        where = (_TABLE.c.user_id == user_id, _TABLE.c.key == key)
+        self._connection.execute(delete(_TABLE).where(*where))
 
     def purge(self, created_before: datetime) -> None:
-        with self._engine.begin() as connection:
-            connection.execute(delete(_TABLE).where(_TABLE.c.created_at < created_before))
+        self._connection.execute(delete(_TABLE).where(_TABLE.c.created_at < created_before))
 
 
-def _connection_of(uow: UnitOfWork) -> Connection:
-    connection = getattr(uow, "connection", None)
-    if not isinstance(connection, Connection):
-        raise TypeError("SqlAlchemyIdempotencyStore needs a SQL unit of work (with .connection)")
-    return connection
-
-
-def _same_claim(record: IdempotencyRecord) -> Any:
-    return and_(
-        _TABLE.c.user_id == record.user_id,
-        _TABLE.c.key == record.key,
-        _TABLE.c.lease_token == record.lease_token,
-    )
-
-
-def _row(record: IdempotencyRecord) -> dict[str, Any]:
-    response = record.response
+def _row(record: KeyRecord) -> dict[str, Any]:
     return {
         "user_id": record.user_id,
         "key": record.key,
         "fingerprint": record.fingerprint,
         "created_at": record.created_at,
-        "lease_token": record.lease_token,
-        "lease_expires_at": record.lease_expires_at,
-        "response_status": response.status if response else None,
-        "response_body": response.body if response else None,
-        "response_headers": response.headers if response else None,
+        "result": record.result,
     }
 
 
-def _load(connection: Connection, user_id: str, key: str) -> IdempotencyRecord | None:
-    query = select(_TABLE).where(_TABLE.c.user_id == user_id, _TABLE.c.key == key)
-    row = connection.execute(query).mappings().first()
-    if row is None:
-        return None
-    response = None
-    if row["response_status"] is not None:
-        response = StoredResponse(
-            row["response_status"], row["response_body"], row["response_headers"] or {}
-        )
-    return IdempotencyRecord(
-        row["user_id"],
-        row["key"],
-        row["fingerprint"],
-        as_utc(row["created_at"]),
-        row["lease_token"],
-        as_utc(row["lease_expires_at"]),
-        response,
+def _record(row: Any) -> KeyRecord:
+    return KeyRecord(
+        row["user_id"], row["key"], row["fingerprint"], as_utc(row["created_at"]), row["result"]
     )

@@ -20,7 +20,8 @@ from backend.adapters.outbound.sqlalchemy.identity_tables import (
     users,
 )
 from backend.application.identity import EmailTaken
-from backend.application.identity_ports import RefreshToken, User
+from backend.application.ports.tokens import RefreshToken
+from backend.application.ports.users import User
 
 
 class SqlAlchemyUserRepository:
@@ -155,3 +156,9 @@ class SqlAlchemyTokenDenylist:
             at = sqlite_datetime(now) if dialect == "sqlite" else now
             params = (value_set(dialect, token_ids), at)
             return bool(fetch_all(connection, _any_revoked_sql(dialect), params))
+
+    def in_force(self, now: datetime) -> dict[str, datetime]:
+        table = token_denylist
+        query = select(table.c.token_id, table.c.expires_at).where(table.c.expires_at > now)
+        with self._engine.connect() as connection:
+            return {row.token_id: as_utc(row.expires_at) for row in connection.execute(query)}

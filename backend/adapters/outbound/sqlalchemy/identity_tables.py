@@ -11,7 +11,6 @@ from sqlalchemy import (
     Column,
     DateTime,
     Index,
-    Integer,
     String,
     Table,
     Text,
@@ -64,11 +63,7 @@ idempotency_keys = Table(
     Column("key", String(255), primary_key=True),
     Column("fingerprint", String(HASH_LENGTH), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("lease_token", String(ID_LENGTH), nullable=False),
-    Column("lease_expires_at", DateTime(timezone=True), nullable=False),
-    Column("response_status", Integer, nullable=True),
-    Column("response_body", JSON, nullable=True),
-    Column("response_headers", JSON, nullable=True),
+    Column("result", JSON, nullable=False),
     Index("ix_idempotency_keys_created_at", "created_at"),
 )
 

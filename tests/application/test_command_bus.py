@@ -1,4 +1,5 @@
-"""CommandRunner: one fresh unit of work per attempt, conflicts retried, metadata carried."""
+"""CommandBus: one handler per command type, one fresh unit of work per attempt, conflicts
+retried (queueing for a hot stream), metadata carried, idempotency keys in the same transaction."""
 
 from __future__ import annotations
 
@@ -10,21 +11,19 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from backend.adapters.outbound.memory.event_store import (
-    InMemoryDatabase,
-    InMemoryEventStore,
-    InMemoryUnitOfWork,
-)
+from backend.adapters.outbound.memory.event_store import InMemoryDatabase, InMemoryEventStore
+from backend.adapters.outbound.memory.unit_of_work import InMemoryUnitOfWork
 from backend.application import accounts
-from backend.application.command_runner import CommandContext, CommandRunner
+from backend.application.command_bus import CommandContext, RetryPolicy
 from backend.application.commands import Deposit, Withdraw
 from backend.application.errors import ConcurrencyError, ConcurrentModification
-from backend.application.event_codec import default_codec
-from backend.application.ports import EventMetadata, NewEvent, StoredEvent, UnitOfWork
+from backend.application.ports.event_store import EventMetadata, NewEvent, StoredEvent
+from backend.application.ports.unit_of_work import UnitOfWork
+from backend.application.queries import TransactionView
 from backend.domain.errors import InsufficientFunds
 from backend.domain.money import Money
 from tests.application.conftest import AccountOpener
-from tests.fakes import InMemoryApp
+from tests.fakes import BusRunner, InMemoryApp, bus_for_tests
 
 META = EventMetadata(
     correlation_id="corr-1", causation_id="cause-1", user_id="owner-1", request_id="req-1"
@@ -54,12 +53,13 @@ class ConflictingUnitOfWorks:
         return uow
 
 
+RETRY = RetryPolicy(max_attempts=5)
+
+
 def runner_over(
     app: InMemoryApp, factory: ConflictingUnitOfWorks, sleeps: list[float]
-) -> CommandRunner:
-    return CommandRunner(
-        factory, default_codec(), app.clock, app.ids, max_attempts=5, sleep=sleeps.append
-    )
+) -> BusRunner:
+    return BusRunner(bus_for_tests(factory, app.clock, app.ids, retry=RETRY, sleep=sleeps.append))
 
 
 def deposit_one(account_id: str) -> Deposit:
@@ -67,11 +67,12 @@ def deposit_one(account_id: str) -> Deposit:
 
 
 def test_stored_events_carry_the_commands_metadata(
-    memory_app: InMemoryApp, runner: CommandRunner, open_account: AccountOpener
+    memory_app: InMemoryApp, runner: BusRunner, open_account: AccountOpener
 ) -> None:
     account_id = open_account()
-    event = runner.run(lambda ctx: accounts.deposit(deposit_one(account_id), ctx), META)
+    runner.run(lambda ctx: accounts.deposit(deposit_one(account_id), ctx), META)
 
+    event = memory_app.db.streams[account_id][-1]
     assert event.metadata == META
     assert memory_app.db.streams[account_id][-1].metadata.to_dict() == {
         "correlation_id": "corr-1",
@@ -90,10 +91,10 @@ def test_a_conflict_is_retried_in_a_fresh_unit_of_work(
     sleeps: list[float] = []
     runner = runner_over(memory_app, factory, sleeps)
 
-    event = runner.run(lambda ctx: accounts.deposit(deposit_one(account_id), ctx), META)
+    moved = runner.run(lambda ctx: accounts.deposit(deposit_one(account_id), ctx), META)
 
     assert (factory.made, len(sleeps)) == (3, 2)
-    assert [e.event_id for e in memory_app.db.streams[account_id]][-1] == event.event_id
+    assert [e.event_id for e in memory_app.db.streams[account_id]][-1] == moved.id
     assert len(memory_app.db.streams[account_id]) == 2
 
 
@@ -108,13 +109,13 @@ def test_conflicts_past_max_attempts_give_up_with_concurrent_modification(
     with pytest.raises(ConcurrentModification):
         runner.run(lambda ctx: accounts.deposit(deposit_one(account_id), ctx), META)
 
-    assert factory.made == runner.max_attempts == 5
-    assert all(0 <= d <= runner.base_delay * 2**i for i, d in enumerate(sleeps))
+    assert factory.made == RETRY.max_attempts == 5
+    assert all(0 <= d <= RETRY.base_delay * 2**i for i, d in enumerate(sleeps))
     assert len(memory_app.db.streams[account_id]) == 1
 
 
 def test_a_retry_sees_what_the_winner_committed(
-    memory_app: InMemoryApp, runner: CommandRunner, open_account: AccountOpener
+    memory_app: InMemoryApp, runner: BusRunner, open_account: AccountOpener
 ) -> None:
     account_id = open_account(balance=10)
     seen_balances: list[int] = []
@@ -159,7 +160,7 @@ def test_the_inline_projector_sees_the_appended_events_before_commit(
         seen.append(([e.type for e in events], len(memory_app.db.streams[account_id])))
 
     runner = memory_app.runner()
-    runner.inline_projector = project
+    runner.bus.inline_projector = project
     runner.run(lambda ctx: accounts.deposit(deposit_one(account_id), ctx), META)
 
     assert seen == [(["MoneyDeposited"], 1)]  # not yet committed while projecting
@@ -175,7 +176,7 @@ def test_a_failing_inline_projector_rolls_the_command_back(
         raise RuntimeError("read model down")
 
     runner = memory_app.runner()
-    runner.inline_projector = project
+    runner.bus.inline_projector = project
     with pytest.raises(RuntimeError):
         runner.run(lambda ctx: accounts.deposit(deposit_one(account_id), ctx), META)
     assert len(memory_app.db.streams[account_id]) == 1
@@ -195,12 +196,15 @@ def test_fifty_concurrent_withdrawals_never_overdraw(
     memory_app: InMemoryApp, open_account: AccountOpener
 ) -> None:
     account_id = open_account(balance=30)
-    runner = CommandRunner(
-        memory_app.uow, default_codec(), memory_app.clock, memory_app.ids, base_delay=0.0005
+    retry = RetryPolicy(base_delay=0.0005)
+    runner = BusRunner(
+        bus_for_tests(
+            memory_app.uow, memory_app.clock, memory_app.ids, retry=retry, sleep=time.sleep
+        )
     )
     start = threading.Barrier(50)
 
-    def withdraw_one(_: int) -> StoredEvent | None:
+    def withdraw_one(_: int) -> TransactionView | None:
         start.wait()
         for _attempt in range(100):  # a client retrying ConcurrentModification (HTTP 409)
             try:
@@ -220,7 +224,7 @@ def test_fifty_concurrent_withdrawals_never_overdraw(
     stream = memory_app.db.streams[account_id]
     withdrawn = [event for event in stream if event.type == "MoneyWithdrawn"]
     assert len(successes) == 30
-    assert sorted(e.event_id for e in successes) == sorted(e.event_id for e in withdrawn)
+    assert sorted(e.id for e in successes) == sorted(e.event_id for e in withdrawn)
     assert [event.version for event in stream] == list(range(1, 33))
     final = memory_app.runner().run(lambda ctx: ctx.accounts.get(account_id), META)
     assert final is not None
