@@ -2,13 +2,16 @@
 
 Workload, identical on both sides: open N accounts; then M deposits per account, round-robin,
 each one command = load the aggregate (snapshot + later events) and save one event in its own
-transaction; then load every account once. Snapshots every 100 events on both sides, no
-aggregate cache (eventsourcing's default). Rate = (N opens + N*M deposits) / elapsed seconds
+transaction; then load every account once. Snapshots every 100 events on both sides.
+eventsourcing runs without its aggregate cache (its default); hexbank as `hexbank serve` runs,
+with its per-process account cache (a deposit then loads nothing: the version guard and a
+re-read check the cached state; docs/commands.md). Rate = (N opens + N*M deposits) / elapsed seconds
 of the whole workload (the final loads included).
 
-- hexbank: the production CommandRunner from the container (inline read-model projection and
-  the transfer-deadline index in the command's transaction, outbox row per event), and for
-  information a bare CommandRunner with no projection.
+- hexbank: the production CommandBus from the container (inline read-model projection and
+  the transfer-deadline index in the command's transaction, outbox row per event, the account
+  cache), and for information a bare CommandBus with neither projection nor cache (each
+  command loads its account, as eventsourcing's do).
 - eventsourcing 9.5: `Application` with `snapshotting_intervals = {BankAccount: 100}`,
   PERSISTENCE_MODULE=eventsourcing.sqlite / eventsourcing.postgres.
 

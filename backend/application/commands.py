@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, TypeVar
 
-from backend.application.queries import TransactionView, TransferView
+from backend.application.queries import TransactionView
+from backend.application.read_models import TransferSummary
 from backend.domain.account import Account
 from backend.domain.transfer import Transfer
 
@@ -57,7 +58,7 @@ class CloseAccount(Command[Account]):
 
 
 @dataclass(frozen=True, slots=True)
-class RequestTransfer(Command[TransferView]):
+class RequestTransfer(Command[TransferSummary]):
     owner_id: str
     source_account_id: str
     target_account_id: str

@@ -25,10 +25,11 @@ from backend.application.commands import (
     Withdraw,
 )
 from backend.application.idempotency import ResultCodec
-from backend.application.queries import TransactionView, TransferView
+from backend.application.queries import TransactionView
+from backend.application.read_models import TransferSummary
 
 #: What keyed commands (Idempotency-Key) return, stored with the key and replayed.
-KEYED_RESULTS = ResultCodec(TransactionView, TransferView)
+KEYED_RESULTS = ResultCodec(TransactionView, TransferSummary)
 
 
 def command_handlers(

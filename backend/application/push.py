@@ -22,7 +22,8 @@ from backend.application.ports.push import (
     PushViews,
 )
 from backend.application.ports.read_models import ReadModelReader
-from backend.application.queries import AccountView, TransferView, account_view, transfer_view
+from backend.application.queries import AccountView, account_view
+from backend.application.read_models import TransferSummary
 from backend.domain.account import Account
 from backend.domain.transfer import Transfer
 
@@ -82,7 +83,7 @@ def _streams_of(batch: Iterable[StoredEvent], stream_type: str) -> list[str]:
     return list(dict.fromkeys(e.stream_id for e in batch if e.stream_type == stream_type))
 
 
-def _to_both_sides(transfer: TransferView) -> list[PushMessage]:
+def _to_both_sides(transfer: TransferSummary) -> list[PushMessage]:
     # The target may have no owner (an unknown account); one owner of both sides gets one copy.
     owners = dict.fromkeys(o for o in (transfer.source_owner_id, transfer.target_owner_id) if o)
     return [PushMessage(owner, TRANSFER_UPDATED, transfer) for owner in owners]
@@ -102,6 +103,5 @@ class ReadModelPushViews:
         row = self._reader.account(account_id)
         return account_view(row) if row is not None else None
 
-    def transfer(self, transfer_id: str) -> TransferView | None:
-        row = self._reader.transfer(transfer_id)
-        return transfer_view(row) if row is not None else None
+    def transfer(self, transfer_id: str) -> TransferSummary | None:
+        return self._reader.transfer(transfer_id)

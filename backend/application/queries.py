@@ -32,10 +32,8 @@ __all__ = [
     "Page",
     "TransactionView",
     "TransferQueries",
-    "TransferView",
     "account_view",
     "transaction_view",
-    "transfer_view",
 ]
 
 #: Events folded per read when answering `as_of`.
@@ -83,25 +81,6 @@ class EventView:
     data: dict[str, Any]
     occurred_at: datetime
     correlation_id: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class TransferView:
-    """A transfer as the API shows it, with the owners who may see it."""
-
-    id: str
-    source_account_id: str
-    target_account_id: str
-    amount: int
-    currency: str
-    reference: str | None
-    status: str
-    failure_reason: str | None
-    created_at: datetime
-    updated_at: datetime
-    completed_at: datetime | None
-    source_owner_id: str
-    target_owner_id: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,11 +187,11 @@ class TransferQueries:
     def __init__(self, reader: ReadModelReader) -> None:
         self._reader = reader
 
-    def transfer(self, viewer_id: str, transfer_id: str) -> TransferView:
+    def transfer(self, viewer_id: str, transfer_id: str) -> TransferSummary:
         row = self._reader.transfer(transfer_id)
         if row is None or viewer_id not in (row.source_owner_id, row.target_owner_id):
             raise NotFound(f"transfer {transfer_id}")
-        return _transfer_view(row)
+        return row
 
     def transfers(
         self,
@@ -221,7 +200,7 @@ class TransferQueries:
         status: str | None = None,
         limit: int = DEFAULT_LIMIT,
         cursor: str | None = None,
-    ) -> Page[TransferView]:
+    ) -> Page[TransferSummary]:
         """Newest first, keyed by the position of TransferRequested; `account_id` must be
         the viewer's own account (else NotFound, as on every account endpoint)."""
         before = decode_cursor(cursor, "transfers")
@@ -231,7 +210,7 @@ class TransferQueries:
                 raise NotFound(f"account {account_id}")
         rows = self._reader.transfers_visible_to(viewer_id, account_id, status, before, limit + 1)
         items, next_cursor = page_of(rows, limit, "transfers", lambda r: r.created_position)
-        return Page([_transfer_view(row) for row in items], next_cursor)
+        return Page(items, next_cursor)
 
 
 def _account_view(row: AccountSummary) -> AccountView:
@@ -245,14 +224,6 @@ def _transaction_view(row: TransactionRow) -> TransactionView:
     return TransactionView(
         row.transaction_id, row.account_id, row.kind, row.amount, row.currency,
         row.balance_after, row.reference, row.transfer_id, row.occurred_at,
-    )  # fmt: skip
-
-
-def _transfer_view(row: TransferSummary) -> TransferView:
-    return TransferView(
-        row.transfer_id, row.source_account_id, row.target_account_id, row.amount, row.currency,
-        row.reference, row.status, row.failure_reason, row.created_at, row.updated_at,
-        row.completed_at, row.source_owner_id, row.target_owner_id,
     )  # fmt: skip
 
 
@@ -272,8 +243,3 @@ def account_view(row: AccountSummary) -> AccountView:
 def transaction_view(row: TransactionRow) -> TransactionView:
     """The API's view of a transaction row (the one a deposit or withdrawal just wrote)."""
     return _transaction_view(row)
-
-
-def transfer_view(row: TransferSummary) -> TransferView:
-    """The API's view of a transfer row, with no viewer check (see `account_view`)."""
-    return _transfer_view(row)

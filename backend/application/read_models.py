@@ -74,7 +74,8 @@ class DailyTotal:
 
 @dataclass(frozen=True, slots=True)
 class TransferSummary:
-    """A transfer as the API shows it, at transfer stream `version`."""
+    """A transfer at transfer stream `version`: the read model's row, and the application's one
+    shape of a transfer (queries, pushes and the 202 of a request all hand out this)."""
 
     transfer_id: str
     source_account_id: str
@@ -91,6 +92,11 @@ class TransferSummary:
     target_owner_id: str | None
     version: int
     created_position: int
+
+    @property
+    def id(self) -> str:
+        """The transfer's id, by the name every resource uses."""
+        return self.transfer_id
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,7 +36,7 @@ from backend.application.commands import (
 from backend.application.errors import NotFound
 from backend.application.ports.event_store import EventMetadata
 from backend.application.projections.transfers import requested
-from backend.application.queries import TransferView, transfer_view
+from backend.application.read_models import TransferSummary
 from backend.domain.money import Money
 from backend.domain.transfer import Transfer, TransferRequested, TransferStage
 
@@ -61,7 +61,7 @@ _STAGE_STEPS: Final[dict[TransferStage, type[SagaAccountStep]]] = {
 
 def request_transfer(
     command: RequestTransfer, ctx: CommandContext, timeout: timedelta = DEFAULT_TRANSFER_TIMEOUT
-) -> TransferView:
+) -> TransferSummary:
     """Accept a transfer out of the caller's account, the saga decides the rest; the pending
     transfer, built as the read model builds its row."""
     source = load_owned(ctx, command.source_account_id, command.owner_id, cached=False)
@@ -77,7 +77,7 @@ def request_transfer(
     assert isinstance(event, TransferRequested)  # noqa: S101 - what Transfer.request records
     target = ctx.uow.read_models.account_summaries([command.target_account_id])
     owner = target[command.target_account_id].owner_id if target else None
-    return transfer_view(requested(event, stored, owner))
+    return requested(event, stored, owner)
 
 
 class AccountStepHandler:

@@ -22,7 +22,7 @@ from backend.application.ports.push import (
 from backend.application.projections import default_projections
 from backend.application.projections.inline import inline_projector
 from backend.application.push import PushNotifier, ReadModelPushViews, subscribe_push_notifier
-from backend.application.queries import AccountQueries, AccountView, TransferQueries, TransferView
+from backend.application.queries import AccountQueries, AccountView, TransferQueries
 from backend.application.read_models import AccountSummary, TransferSummary
 from tests.application.saga_harness import Bank
 
@@ -72,9 +72,9 @@ def pushing() -> Pushing:
     return Pushing(bank, channel, notifier)
 
 
-def transfers_to(messages: list[PushMessage], status: str) -> list[TransferView]:
+def transfers_to(messages: list[PushMessage], status: str) -> list[TransferSummary]:
     views = [m.resource for m in messages if m.type == TRANSFER_UPDATED]
-    return [v for v in views if isinstance(v, TransferView) and v.status == status]
+    return [v for v in views if isinstance(v, TransferSummary) and v.status == status]
 
 
 def account_views(messages: list[PushMessage], account_id: str) -> list[AccountView]:
@@ -95,7 +95,7 @@ def test_both_owners_of_a_completed_transfer_are_told_its_outcome(pushing: Pushi
         # job of the saga's later events finds the same view and does not repeat it.
         assert [view.id for view in transfers_to(told, "completed")] == [transfer_id]
         last = [m.resource for m in told if m.type == TRANSFER_UPDATED][-1]
-        assert isinstance(last, TransferView) and last.status == "completed"
+        assert isinstance(last, TransferSummary) and last.status == "completed"
     assert account_views(pushing.channel.to(ALICE), source)[-1].balance == 700
     assert account_views(pushing.channel.to(BOB), target)[-1].balance == 300
 

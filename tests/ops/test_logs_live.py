@@ -39,14 +39,17 @@ def test_a_transfer_is_traced_by_its_id_through_web_and_worker_logs_without_secr
     wait_for(worker_logged_the_end, 10, "the worker to log the transfer's last step")
     web_lines = json_lines(web.log())
     accepted = lines_of(web_lines, transfer_id)
-    assert accepted and accepted[0]["command"] == "transfers.create_transfer"
+    assert accepted and accepted[0]["command"] == "RequestTransfer"
     assert accepted[0]["user_id"] and accepted[0]["request_id"] and accepted[0]["positions"]
     requests = [line for line in web_lines if line.get("event") == "request"]
     assert all(line["request_id"] for line in requests)
     assert any(line.get("user_id") == accepted[0]["user_id"] for line in requests)
     steps = lines_of(json_lines(worker.log()), transfer_id)
-    # The first job drives the whole saga: every step's line names the triggering event.
-    assert {s.get("command") for s in steps if s.get("events")} == {"react.TransferRequested"}
+    # The first job drives the whole saga: every step's line names the triggering event, and
+    # its command by type.
+    assert {s.get("event_type") for s in steps if s.get("events")} == {"TransferRequested"}
+    saga = {"PlaceHold", "CreditTarget", "CaptureHold", "RecordTransferStep"}
+    assert {s.get("command") for s in steps if s.get("events")} == saga
     logged = [event for step in steps for event in step.get("events", [])]
     assert {"FundsHeld", "MoneyCredited", "HoldCaptured", "TransferCompleted"} <= set(logged)
     assert all(isinstance(step["position"], int) and step["causation_id"] for step in steps)

@@ -187,7 +187,7 @@ MULTIPROCESS_SCRIPT = textwrap.dedent(
     """
     import os, sys
     from pathlib import Path
-    from backend.adapters.inbound.cli.serve import prepare_metrics_dir
+    from backend.entrypoints.cli.serve import prepare_metrics_dir
     from backend.adapters.outbound.metrics.prometheus import PrometheusMetrics, render
     from backend.config import Settings
 

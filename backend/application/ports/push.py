@@ -7,7 +7,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final, Protocol
 
-from backend.application.queries import AccountView, TransferView
+from backend.application.queries import AccountView
+from backend.application.read_models import TransferSummary
 
 ACCOUNT_UPDATED: Final = "account.updated"
 TRANSFER_UPDATED: Final = "transfer.updated"
@@ -19,7 +20,7 @@ class PushMessage:
 
     user_id: str
     type: str  # ACCOUNT_UPDATED or TRANSFER_UPDATED
-    resource: AccountView | TransferView
+    resource: AccountView | TransferSummary
 
 
 #: Renders a message as the text a socket receives (the API's JSON shapes live in adapters).
@@ -61,6 +62,6 @@ class PushViews(Protocol):
         """The account as GET shows it now, or None."""
         ...
 
-    def transfer(self, transfer_id: str) -> TransferView | None:
+    def transfer(self, transfer_id: str) -> TransferSummary | None:
         """The transfer as GET shows it now, or None."""
         ...

@@ -24,7 +24,7 @@ from backend.adapters.inbound.http.schemas import (
     shared,
 )
 from backend.application.commands import RequestTransfer
-from backend.application.queries import TransferView
+from backend.application.read_models import TransferSummary
 from backend.domain.money import MAX_AMOUNT
 from backend.domain.transfer import FailureReason
 
@@ -49,6 +49,8 @@ class TransferListQuerySchema(PageQuerySchema):
 
 
 class TransferSchema(Schema):
+    """A Transfer as the API shows it: the read model's row, without its owners and keys."""
+
     id = fields.String(required=True)
     source_account_id = fields.String(required=True)
     target_account_id = fields.String(required=True)
@@ -127,7 +129,7 @@ class TransferViews:
         return self.services.transfer_queries()
 
 
-def transfer_response(view: TransferView, status: int = 200) -> Response:
+def transfer_response(view: TransferSummary, status: int = 200) -> Response:
     """A Transfer: 200 when read, 202 with its Location when just accepted (the saga runs on)."""
     response = jsonify(shared(TransferSchema).dump(view))
     response.status_code = status
