@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import request
 
+from backend.adapters.inbound.http.input_policy import check_json
 from backend.adapters.inbound.http.problems import ProblemError
 
 
@@ -21,6 +22,7 @@ def json_object_body(*, required: bool = True) -> dict[str, Any]:
     data = _parse(request.get_data(cache=True))
     if not isinstance(data, dict):
         raise ProblemError("bad-request", "The body must be a JSON object.")
+    check_json(data)
     return data
 
 

@@ -9,6 +9,7 @@ import uuid
 import structlog
 from flask import Flask, Response, g, request
 
+from backend.adapters.inbound.http.input_policy import check_request
 from backend.adapters.inbound.http.problems import ProblemError
 from backend.logging_setup import get_logger
 
@@ -32,6 +33,7 @@ def install_middleware(app: Flask, max_body_bytes: int) -> None:
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
     app.before_request(_start_request)
     app.before_request(_refuse_oversized_body)
+    app.before_request(check_request)  # the input policy, before any view reads the request
     app.after_request(_finish_response)
     app.teardown_request(_forget_request)
 
