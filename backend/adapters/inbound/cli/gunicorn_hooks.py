@@ -17,6 +17,7 @@ from typing import Any, Final
 
 from flask import Flask
 
+from backend.adapters.inbound.cli import protocol_errors
 from backend.adapters.inbound.ws.endpoint import WS_EXTENSION
 from backend.adapters.outbound.metrics.prometheus import mark_process_dead
 from backend.adapters.outbound.queue.in_process import InProcessJobQueue
@@ -31,7 +32,9 @@ JOB_DRAIN_SECONDS: Final = 2.0
 
 
 def post_worker_init(worker: Any) -> None:
-    """Close the worker's WebSockets as soon as it is told to stop (SIGTERM)."""
+    """Close the worker's WebSockets as soon as it is told to stop (SIGTERM); answer
+    gunicorn's own refusals as problem+json."""
+    protocol_errors.install()
     stop = worker.handle_exit
 
     def handle_exit(sig: int, frame: FrameType | None) -> None:
