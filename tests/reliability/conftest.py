@@ -3,7 +3,6 @@ live stacks on them, and in-process apps (helpers in tests/reliability/stacks.py
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,9 +10,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from backend.adapters.inbound.cli.migrate import upgrade_database
 from backend.config import Settings
-from tests.conftest import SettingsFactory
 from tests.live_stack import Stack
 from tests.reliability.apps import build_app
 from tests.reliability.services import (
@@ -85,18 +82,7 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def any_mode_app(
-    request: pytest.FixtureRequest, make_settings: SettingsFactory, made_apps: list[Flask]
-) -> Flask:
+@pytest.fixture
+def any_mode_app(mode_settings: Settings, made_apps: list[Flask]) -> Flask:
     """The real app in each mode: embedded (SQLite) and distributed (PostgreSQL and Redis)."""
-    if request.param == "sqlite":
-        return build_app(make_settings(), made_apps)
-    url: str = request.getfixturevalue("fresh_postgres_url")
-    upgrade_database(url)
-    settings = make_settings(
-        HEXBANK_DATABASE_URL=url,
-        HEXBANK_REDIS_URL=request.getfixturevalue("redis_url"),
-        HEXBANK_REDIS_PREFIX=f"{request.getfixturevalue('redis_prefix')}:{uuid.uuid4().hex[:8]}:",
-    )
-    return build_app(settings, made_apps)
+    return build_app(mode_settings, made_apps)

@@ -21,8 +21,11 @@ FORBIDDEN_IN_TEXT = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 #: In header values (latin-1 as HTTP carries them, RFC 9110 field-value): C0 but tab, and DEL.
 #: Bytes 0x80-0xFF are obs-text there (UTF-8 sent raw), so C1 is not refused in headers.
 FORBIDDEN_IN_HEADER = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
+_CLEAN = "[^\\u0000-\\u001f\\u007f-\\u009f]"
 #: The JSON-Schema `pattern` the OpenAPI document gives every request string.
-TEXT_PATTERN = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
+TEXT_PATTERN = f"^{_CLEAN}*$"
+#: Clean text with something besides whitespace in it (for what the server trims).
+NOT_BLANK_PATTERN = f"^{_CLEAN}*[^\\s\\u0000-\\u001f\\u007f-\\u009f]{_CLEAN}*$"
 MESSAGE = "Must not contain control characters or lone UTF-16 surrogates."
 
 
