@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from dependency_injector import providers
 
+from backend.adapters.inbound.cli.instance_lock import unserved
 from backend.adapters.inbound.cli.settings import load_settings
 from backend.adapters.outbound.sqlalchemy.migrations_check import ensure_migrated
 from backend.application.demo import (
@@ -15,6 +16,7 @@ from backend.application.demo import (
     SteppingClock,
 )
 from backend.application.errors import UnmigratedDatabase
+from backend.config import Settings
 from backend.container import Container, build_container
 
 
@@ -53,6 +55,17 @@ def demo() -> None:
             "hexbank demo seeds the embedded database only: unset HEXBANK_REDIS_URL "
             "(it must not write demo data into a shared deployment)"
         )
+    with unserved(settings.data_dir) as alone:
+        if not alone:
+            raise click.ClickException(
+                f"a hexbank server is running on {settings.data_dir}: stop it, run "
+                "`hexbank demo`, then start it again (its sweeper would time out the demo's "
+                "back-dated transfers)"
+            )
+        _seed(settings)
+
+
+def _seed(settings: Settings) -> None:
     container = build_container(settings)
     try:
         ensure_migrated(container.engine())

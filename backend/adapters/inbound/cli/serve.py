@@ -12,6 +12,7 @@ from gunicorn.glogging import Logger as GunicornLogger
 from sqlalchemy.exc import OperationalError
 
 from backend.adapters.inbound.cli import gunicorn_hooks
+from backend.adapters.inbound.cli.instance_lock import hold_while_serving
 from backend.adapters.inbound.cli.settings import load_settings
 from backend.adapters.outbound.metrics.prometheus import multiprocess_dir, use_multiprocess_dir
 from backend.adapters.outbound.sqlalchemy.engine import create_engine_for
@@ -99,6 +100,8 @@ def serve(host: str | None, port: int | None, workers: int | None, threads: int 
     except ConfigError as error:
         raise click.ClickException(str(error)) from error
     _check_schema(settings)
+    if settings.embedded:
+        hold_while_serving(settings.data_dir)  # `hexbank demo` must not seed under a server
     prepare_metrics_dir(settings)
     log.info("serving", url=f"http://{settings.host}:{settings.port}", workers=settings.workers)
     HexbankApplication(settings).run()
