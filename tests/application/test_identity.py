@@ -309,3 +309,12 @@ def test_a_logout_in_the_middle_of_a_refresh_leaves_nothing_of_the_login(after_a
         identity.service.verify_access(renewed.access_token)
     with pytest.raises(Unauthenticated):
         identity.service.refresh(renewed.refresh_token)
+
+
+@pytest.mark.parametrize(
+    "token", ["\ud800", "a.\udfff.b", "\x00"], ids=["surrogate", "in-part", "NUL"]
+)
+def test_a_token_no_encoding_can_carry_is_unauthenticated(identity: Identity, token: str) -> None:
+    # The WebSocket's JSON auth message can carry a lone surrogate (HTTP headers cannot).
+    with pytest.raises(Unauthenticated):
+        identity.service.verify_access(token)
