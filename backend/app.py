@@ -15,23 +15,18 @@ from backend.adapters.inbound.http.middleware import install_middleware
 from backend.adapters.inbound.http.ops import ReadinessCheck, ops_blueprint
 from backend.adapters.inbound.http.problems import register_problem_handlers
 from backend.adapters.inbound.http.spa import spa_blueprint
-from backend.adapters.inbound.worker.loops import MessagingLoops, start_messaging
 from backend.adapters.inbound.ws.endpoint import WS_PATH, register_ws
 from backend.adapters.outbound.metrics.prometheus import render
 from backend.adapters.outbound.sqlalchemy.engine import ping_database
 from backend.adapters.outbound.sqlalchemy.migrations_check import ensure_migrated
-from backend.application.command_runner import CommandRunner
-from backend.application.metrics_ports import FinishedCommand
 from backend.config import Settings
 from backend.container import Container, build_container
 from backend.logging_setup import configure_logging, get_logger
 
 log = get_logger(__name__)
 
-# Where views find the container when they need it (prefer passing providers to blueprints).
+# Where the entry points (and tests) find the app's container; views get providers instead.
 CONTAINER_EXTENSION = "hexbank.container"
-# The relay, sweeper and follower loops of an embedded server process (stopped on shutdown).
-BACKGROUND_EXTENSION = "hexbank.background"
 
 
 def create_app(settings: Settings | None = None, container: Container | None = None) -> Flask:
@@ -55,41 +50,6 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     register_problem_handlers(app)
     _register_blueprints(app, container, settings)
     return app
-
-
-def create_server_app(settings: Settings | None = None) -> Flask:
-    """The app as a server process runs it (`hexbank serve`, `backend.wsgi`).
-
-    Embedded mode has no `hexbank worker`, so this process also runs the outbox relay, the
-    jobs, the transfer sweeper and the projection follower. Call it in the server's worker
-    process, after any fork: threads do not survive one.
-    """
-    settings = settings if settings is not None else Settings.from_env()
-    container = build_container(settings)
-    app = create_app(settings, container)
-    if settings.embedded:
-        loops = start_messaging(
-            container.outbox_relay(),
-            container.transfer_sweeper(),
-            container.message_dispatcher(),
-            projections=container.projection_runner(),
-        )
-        app.extensions[BACKGROUND_EXTENSION] = loops
-        _wake_relay_after_commands(container.command_runner(), loops)
-    return app
-
-
-def _wake_relay_after_commands(runner: CommandRunner, loops: MessagingLoops) -> None:
-    # A request's events (e.g. TransferRequested) reach the in-process queue at once rather
-    # than at the relay's next idle poll, up to RELAY_IDLE later: the saga starts right away.
-    observe = runner.on_finished
-
-    def finished(command: FinishedCommand) -> None:
-        observe(command)
-        if command.events:
-            loops.wake_relay()
-
-    runner.on_finished = finished
 
 
 def _install_metrics(app: Flask, container: Container) -> None:

@@ -7,18 +7,56 @@ The other order could lose a message, which no subscriber could ever notice. Sub
 idempotent, so a duplicate costs work, never money.
 
 A queue that lives in process memory (embedded mode) loses its jobs with the process, so
-there the relay marks a row only once its job has run (`acknowledge_after_processing`):
-after a kill -9 everything not yet processed is still pending and is sent again on start.
+there the relay marks a row only once its job has run (through `InFlightRows`, which the
+queue acknowledges to): after a kill -9 everything not yet processed is still pending and is
+sent again on start.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
-from backend.application.messaging_ports import JobQueue
-from backend.application.ports import OutboxMessage, StoredEvent, UnitOfWorkFactory
+from backend.application.ports.event_store import StoredEvent
+from backend.application.ports.job_queue import JobQueue
+from backend.application.ports.metrics import FinishedCommand
+from backend.application.ports.outbox import OutboxMessage
+from backend.application.ports.unit_of_work import UnitOfWorkFactory
+
+
+class InFlightRows:
+    """Outbox rows handed to a queue that dies with its process, marked dispatched only once
+    their job ran: the queue calls `acknowledge` (its success hook), the relay skips them."""
+
+    def __init__(self, uow_factory: UnitOfWorkFactory) -> None:
+        self._uow_factory = uow_factory
+        self._rows: dict[int, int] = {}  # outbox id by position, enqueued, not acknowledged
+        self._lock = threading.Lock()
+
+    def take_fresh(self, pending: list[OutboxMessage]) -> list[OutboxMessage]:
+        """The pending messages not already in flight, now counted as in flight."""
+        with self._lock:
+            fresh = [m for m in pending if m.event.position not in self._rows]
+            self._rows.update((m.event.position, m.outbox_id) for m in fresh)
+        return fresh
+
+    def acknowledge(self, events: Sequence[StoredEvent]) -> None:
+        """A job delivered these events: their rows need not be sent again."""
+        with self._lock:
+            rows = {e.position: self._rows[e.position] for e in events if e.position in self._rows}
+        if rows:
+            with self._uow_factory() as uow:
+                uow.outbox.mark_dispatched(list(rows.values()))
+                uow.commit()
+        # Only once marked: until then the relay must still skip them, not send them again.
+        self.forget_positions(rows)
+
+    def forget_positions(self, positions: Iterable[int]) -> None:
+        """Stop counting these positions as in flight."""
+        with self._lock:
+            for position in positions:
+                self._rows.pop(position, None)
 
 
 @dataclass
@@ -29,11 +67,9 @@ class OutboxRelay:
     queue: JobQueue
     batch_size: int = 100
     max_batches: int = 10
-    #: Mark rows when their job succeeded (call `acknowledge`) instead of when enqueued.
-    acknowledge_after_processing: bool = False
-    #: Outbox ids by position, enqueued and not acknowledged yet (with the flag only).
-    _in_flight: dict[int, int] = field(default_factory=dict, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    #: With a queue that dies with its process: rows are marked when their job succeeded
+    #: (the queue acknowledges them here) instead of when enqueued.
+    in_flight: InFlightRows | None = None
 
     def relay_once(self) -> int:
         """Enqueue up to `max_batches` batches of pending events; the number of events sent."""
@@ -44,9 +80,11 @@ class OutboxRelay:
             try:
                 self._enqueue([message.event for message in pending])
             except BaseException:
-                self._forget(pending)  # not enqueued: the next poll sends them
+                if self.in_flight is not None:
+                    # Not enqueued: the next poll sends them.
+                    self.in_flight.forget_positions(m.event.position for m in pending)
                 raise
-            if not self.acknowledge_after_processing:
+            if self.in_flight is None:
                 uow.outbox.mark_dispatched([message.outbox_id for message in pending])
                 uow.commit()
             return len(pending)
@@ -59,28 +97,31 @@ class OutboxRelay:
             total += sent
         return total
 
-    def acknowledge(self, events: Sequence[StoredEvent]) -> None:
-        """A job delivered these events: their rows need not be sent again."""
-        with self._lock:
-            ids = [self._in_flight.pop(e.position) for e in events if e.position in self._in_flight]
-        if ids:
-            with self.uow_factory() as uow:
-                uow.outbox.mark_dispatched(ids)
-                uow.commit()
-
     def _enqueue(self, events: list[StoredEvent]) -> None:
         size = self.batch_size
         self.queue.enqueue_batches([events[i : i + size] for i in range(0, len(events), size)])
 
-    def _forget(self, pending: list[OutboxMessage]) -> None:
-        with self._lock:
-            for message in pending:
-                self._in_flight.pop(message.event.position, None)
-
     def _not_in_flight(self, pending: list[OutboxMessage]) -> list[OutboxMessage]:
-        if not self.acknowledge_after_processing:
-            return pending
-        with self._lock:
-            fresh = [m for m in pending if m.event.position not in self._in_flight]
-            self._in_flight.update((m.event.position, m.outbox_id) for m in fresh)
-        return fresh
+        return pending if self.in_flight is None else self.in_flight.take_fresh(pending)
+
+
+class Wakeup:
+    """Wakes a polling loop before its idle wait ends; for the relay: events were just committed,
+    so that they reach the queue now rather than at its next poll (a saga step starts at once)."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def wake(self) -> None:
+        """Relay now (also ends a wait early when the loop is stopping)."""
+        self._event.set()
+
+    def after_command(self, finished: FinishedCommand) -> None:
+        """A command observer: wake the relay when the command appended events."""
+        if finished.events:
+            self.wake()
+
+    def wait(self, seconds: float) -> None:
+        """Wait until woken or `seconds` have passed, then rearm."""
+        self._event.wait(seconds)
+        self._event.clear()

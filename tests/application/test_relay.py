@@ -6,14 +6,14 @@ from collections.abc import Sequence
 
 import pytest
 
-from backend.adapters.outbound.memory.event_store import InMemoryUnitOfWork
+from backend.adapters.outbound.memory.unit_of_work import InMemoryUnitOfWork
 from backend.application.messaging import (
     MessageDispatcher,
     event_from_message,
     event_to_message,
 )
-from backend.application.ports import StoredEvent
-from backend.application.relay import OutboxRelay
+from backend.application.ports.event_store import StoredEvent
+from backend.application.relay import InFlightRows, OutboxRelay
 from tests.application.saga_harness import Bank, CollectingJobQueue
 
 
@@ -131,7 +131,7 @@ def test_queued_event_survives_the_wire_format_unchanged() -> None:
 
 
 def acknowledging_relay(bank: Bank) -> OutboxRelay:
-    return OutboxRelay(bank.app.uow, bank.queue, acknowledge_after_processing=True)
+    return OutboxRelay(bank.app.uow, bank.queue, in_flight=InFlightRows(bank.app.uow))
 
 
 def pending_positions(bank: Bank) -> list[int]:
@@ -146,7 +146,8 @@ def test_acknowledging_relay_keeps_rows_until_their_job_ran() -> None:
     assert relay.relay_once() == 2
     assert relay.relay_once() == 0  # in flight: not sent twice by the same relay
     assert pending_positions(bank) == [1, 2]
-    relay.acknowledge(bank.queue.batches[0])
+    assert relay.in_flight is not None
+    relay.in_flight.acknowledge(bank.queue.batches[0])
     assert pending_positions(bank) == []
 
 
@@ -171,7 +172,7 @@ def test_acknowledging_relay_sends_again_what_it_failed_to_enqueue() -> None:
     bank = Bank()
     bank.open(100)
     queue = FlakyQueue()
-    relay = OutboxRelay(bank.app.uow, queue, acknowledge_after_processing=True)
+    relay = OutboxRelay(bank.app.uow, queue, in_flight=InFlightRows(bank.app.uow))
     with pytest.raises(ConnectionError):
         relay.relay_once()
     queue.down = False

@@ -1,4 +1,4 @@
-"""`hexbank demo`: one demo user, a month of history on each account, every transfer ended."""
+"""`hexbank demo`: one demo user, months of history on each account, every transfer ended."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from backend.adapters.inbound.cli.main import cli
 from backend.application.demo import DEMO_ACCOUNTS, DEMO_EMAIL, DEMO_PASSWORD, DEMO_SCHEDULE
 from backend.application.queries import TransactionView
 from backend.config import Settings
 from backend.container import Container, build_container
+from backend.entrypoints.cli.main import cli
 from tests.conftest import TEST_SECRET_KEY, SettingsFactory
 from tests.live_stack import Stack
 
@@ -107,3 +107,17 @@ def test_the_demo_refuses_to_seed_beside_a_live_server(tmp_path: Path) -> None:
 
     assert refused.exit_code == 1 and "server is running" in refused.output, refused.output
     assert seeded.exit_code == 0, seeded.output
+
+
+def test_main_has_more_than_a_page_of_transactions_for_load_more(
+    settings: Settings, container: Container
+) -> None:
+    assert run_demo(settings).exit_code == 0
+    user = container.identity_service().authenticate(DEMO_EMAIL, DEMO_PASSWORD)
+    main = next(a for a in container.account_queries().accounts(user.id).items if a.name == "Main")
+
+    first_page = container.account_queries().transactions(user.id, main.id)  # the web app's page
+
+    assert first_page.next_cursor is not None
+    days = container.account_queries().daily_totals(user.id, main.id)
+    assert len(days) >= 50  # the chart has months to show, not one burst

@@ -1,13 +1,11 @@
-"""`hexbank demo`: seed the embedded database with a demo user and a month of history."""
+"""`hexbank demo`: seed the embedded database with a demo user and three months of history."""
 
 from __future__ import annotations
 
 import click
-from dependency_injector import providers
 
-from backend.adapters.inbound.cli.instance_lock import unserved
-from backend.adapters.inbound.cli.settings import load_settings
 from backend.adapters.outbound.sqlalchemy.migrations_check import ensure_migrated
+from backend.adapters.outbound.system import SystemClock
 from backend.application.demo import (
     DEMO_EMAIL,
     DEMO_PASSWORD,
@@ -18,13 +16,11 @@ from backend.application.demo import (
 from backend.application.errors import UnmigratedDatabase
 from backend.config import Settings
 from backend.container import Container, build_container
+from backend.entrypoints.cli.instance_lock import unserved
+from backend.entrypoints.cli.runtime import Runtime, pass_runtime
 
 
-def _seeder(container: Container) -> DemoSeeder:
-    # The seeder back-dates history by holding this clock; everything built after the
-    # override (runner, saga, identity) reads it.
-    clock = SteppingClock(container.clock())
-    container.clock.override(providers.Object(clock))
+def _seeder(container: Container, clock: SteppingClock) -> DemoSeeder:
     return DemoSeeder(
         identity=container.identity_service(),
         runner=container.command_runner(),
@@ -40,16 +36,17 @@ def _report(outcome: DemoOutcome) -> None:
         return
     ended = sum(status in ("completed", "failed") for status in outcome.transfer_statuses.values())
     click.echo(
-        f"Created {len(outcome.account_ids)} accounts with a month of history and "
+        f"Created {len(outcome.account_ids)} accounts with three months of history and "
         f"{ended} finished transfers."
     )
     click.echo(f"Sign in as {DEMO_EMAIL} with the password {DEMO_PASSWORD}.")
 
 
 @click.command()
-def demo() -> None:
-    """Create a demo user with accounts and a month of history (embedded mode only; idempotent)."""
-    settings = load_settings()
+@pass_runtime
+def demo(runtime: Runtime) -> None:
+    """Create a demo user with accounts and months of history (embedded mode only; idempotent)."""
+    settings = runtime.settings()
     if not settings.embedded:
         raise click.ClickException(
             "hexbank demo seeds the embedded database only: unset HEXBANK_REDIS_URL "
@@ -66,10 +63,13 @@ def demo() -> None:
 
 
 def _seed(settings: Settings) -> None:
-    container = build_container(settings)
+    # The seeder back-dates history by holding this clock; the container's runner, saga and
+    # identity service all read it.
+    clock = SteppingClock(SystemClock())
+    container = build_container(settings, clock)
     try:
         ensure_migrated(container.engine())
-        _report(_seeder(container).seed())
+        _report(_seeder(container, clock).seed())
     except UnmigratedDatabase as error:
         raise click.ClickException(str(error)) from error
     finally:

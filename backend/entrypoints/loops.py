@@ -12,9 +12,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from backend.application.messaging import MessageDispatcher
 from backend.application.projections.runner import ProjectionRunner
-from backend.application.relay import OutboxRelay
+from backend.application.relay import OutboxRelay, Wakeup
 from backend.application.sweeper import TransferSweeper
 from backend.logging_setup import get_logger
 
@@ -39,21 +38,18 @@ class PollingLoop:
     name: str
     tick: Callable[[], int]
     idle: float
+    #: What ends an idle wait early (the relay's is shared with whatever commits events).
+    wakeup: Wakeup = field(default_factory=Wakeup)
     stop_event: threading.Event = field(default_factory=threading.Event)
-    _wake: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
         self._thread.start()
 
-    def wake(self) -> None:
-        """Tick now instead of at the end of the idle wait."""
-        self._wake.set()
-
     def stop(self, timeout: float = 5.0) -> None:
         self.stop_event.set()
-        self._wake.set()
+        self.wakeup.wake()
         if self._thread is not None:
             self._thread.join(timeout)
 
@@ -67,8 +63,7 @@ class PollingLoop:
                 log.exception("loop failed; backing off", loop=self.name, seconds=backoff)
                 wait, backoff = backoff, min(max(backoff, 0.1) * 2, MAX_ERROR_BACKOFF_SECONDS)
             if wait:
-                self._wake.wait(wait)
-                self._wake.clear()
+                self.wakeup.wait(wait)
 
 
 @dataclass
@@ -78,11 +73,17 @@ class MessagingLoops:
     relay: OutboxRelay
     sweeper: TransferSweeper
     projections: ProjectionRunner | None = None
+    #: Woken by this process's commands and deliveries (the container's `relay_wakeup`). Only
+    #: the relay: inline projection already applied those events, and waking the follower per
+    #: job cost a lag query per projection and a page per job (a third of a worker's CPU under
+    #: load); it catches up in large pages every PROJECTION_IDLE instead.
+    relay_wakeup: Wakeup = field(default_factory=Wakeup)
     loops: dict[str, PollingLoop] = field(default_factory=dict)
 
     def start(self, relay: bool = True, sweep: bool = True) -> None:
         if relay:
-            self.loops[RELAY_LOOP] = PollingLoop(RELAY_LOOP, self.relay.relay_once, RELAY_IDLE)
+            tick, wakeup = self.relay.relay_once, self.relay_wakeup
+            self.loops[RELAY_LOOP] = PollingLoop(RELAY_LOOP, tick, RELAY_IDLE, wakeup)
         if sweep:
             self.loops[SWEEP_LOOP] = PollingLoop(SWEEP_LOOP, self._sweep, SWEEP_EVERY)
         if self.projections is not None:
@@ -92,14 +93,6 @@ class MessagingLoops:
             self.loops[PROJECTION_LOOP] = PollingLoop(PROJECTION_LOOP, tick, PROJECTION_IDLE)
         for loop in self.loops.values():
             loop.start()
-
-    def wake_relay(self) -> None:
-        """Relay now: a job just committed the next steps' events."""
-        # Not the follower: inline projection already applied those events, and waking it per
-        # job cost a lag query per projection and a page per job (a third of a worker's CPU
-        # under load); it catches up in large pages every PROJECTION_IDLE instead.
-        if RELAY_LOOP in self.loops:
-            self.loops[RELAY_LOOP].wake()
 
     def stop(self) -> None:
         for loop in self.loops.values():
@@ -116,7 +109,7 @@ class MessagingLoops:
 def start_messaging(
     relay: OutboxRelay,
     sweeper: TransferSweeper,
-    dispatcher: MessageDispatcher | None = None,
+    relay_wakeup: Wakeup | None = None,
     run_relay: bool = True,
     run_sweeper: bool = True,
     projections: ProjectionRunner | None = None,
@@ -125,15 +118,13 @@ def start_messaging(
 
     First the backlog: rows a killed process enqueued but never marked (or never enqueued)
     are sent again before anything new. Then the relay and sweeper loops; the sweeper ends
-    the transfers whose jobs died with a previous process. With the dispatcher of this
-    process, each delivered batch wakes the relay, so a saga does not wait for polls.
+    the transfers whose jobs died with a previous process. With this process's relay wakeup
+    (which its dispatcher wakes after each batch), a saga does not wait for polls.
     """
     if run_relay:
         _relay_backlog(relay)
-    loops = MessagingLoops(relay, sweeper, projections)
+    loops = MessagingLoops(relay, sweeper, projections, relay_wakeup or Wakeup())
     loops.start(run_relay, run_sweeper)
-    if dispatcher is not None:
-        dispatcher.after_dispatch.append(loops.wake_relay)
     return loops
 
 

@@ -1,5 +1,4 @@
-"""Ports of the messaging side: the job queue that carries committed events to their
-subscribers, and the index of transfers that the sweeper drives past their deadline."""
+"""The job-queue port: carries batches of committed events to their subscribers."""
 
 from __future__ import annotations
 
@@ -8,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from backend.application.ports import StoredEvent, UnitOfWork
+from backend.application.ports.event_store import StoredEvent
 
 #: What a job does with its batch: run every subscriber of every event (raising fails the job).
 BatchHandler = Callable[[list[StoredEvent]], None]
@@ -39,20 +38,4 @@ class JobQueue(Protocol):
 
     def failed_jobs(self, limit: int = 100) -> list[FailedJob]:
         """Jobs that exhausted their retries, newest first."""
-        ...
-
-
-class TransferDeadlines(Protocol):
-    """Which transfers are still pending after their deadline (what the sweeper drives).
-
-    `track` runs inside the writing transaction (as an inline projector), so the index commits
-    together with the transfer events it reflects and survives any crash of the process.
-    """
-
-    def track(self, uow: UnitOfWork, events: Sequence[StoredEvent]) -> None:
-        """Record new transfers' deadlines and forget those that ended."""
-        ...
-
-    def overdue(self, now: datetime, limit: int = 100) -> list[str]:
-        """Ids of pending transfers whose deadline is before `now`, oldest deadline first."""
         ...
