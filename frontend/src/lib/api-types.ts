@@ -344,7 +344,7 @@ export interface components {
             max_amount: number;
         };
         MoneyCommand: {
-            /** @description Minor units of the account's currency (cents, yen, …). */
+            /** @description Minor units of the account's currency (cents, yen, …). Written as a JSON integer literal: 7.0 or 7e0 is refused (422), like any float. */
             amount: number;
             reference?: string | null;
         };
@@ -376,7 +376,7 @@ export interface components {
             password: string;
         };
         RequestTransfer: {
-            /** @description Minor units of the source account's currency. */
+            /** @description Minor units of the source account's currency. Written as a JSON integer literal: 7.0 or 7e0 is refused (422), like any float. */
             amount: number;
             reference?: string | null;
             source_account_id: string;
@@ -465,6 +465,7 @@ export interface operations {
         parameters: {
             query?: {
                 limit?: number;
+                /** @description Opaque: the `next_cursor` of the page before, as the server minted it. Any other value, even one of the right shape, is 422. */
                 cursor?: string;
             };
             header?: never;
@@ -721,7 +722,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Refuse (412) unless the account is at this version, e.g. "3"; an unreadable value never matches. */
+                /** @description Refuse (412) unless the account is at this version, e.g. "3", or `*`; a value not of this pattern never matches (412). */
                 "If-Match"?: string;
             };
             path: {
@@ -921,7 +922,7 @@ export interface operations {
             header?: {
                 /** @description Makes the request safe to retry for 24 hours (scoped to the caller). */
                 "Idempotency-Key"?: string;
-                /** @description Refuse (412) unless the account is at this version, e.g. "3"; an unreadable value never matches. */
+                /** @description Refuse (412) unless the account is at this version, e.g. "3", or `*`; a value not of this pattern never matches (412). */
                 "If-Match"?: string;
             };
             path: {
@@ -1053,6 +1054,7 @@ export interface operations {
         parameters: {
             query?: {
                 limit?: number;
+                /** @description Opaque: the `next_cursor` of the page before, as the server minted it. Any other value, even one of the right shape, is 422. */
                 cursor?: string;
             };
             header?: never;
@@ -1136,6 +1138,7 @@ export interface operations {
         parameters: {
             query?: {
                 limit?: number;
+                /** @description Opaque: the `next_cursor` of the page before, as the server minted it. Any other value, even one of the right shape, is 422. */
                 cursor?: string;
             };
             header?: never;
@@ -1221,7 +1224,7 @@ export interface operations {
             header?: {
                 /** @description Makes the request safe to retry for 24 hours (scoped to the caller). */
                 "Idempotency-Key"?: string;
-                /** @description Refuse (412) unless the account is at this version, e.g. "3"; an unreadable value never matches. */
+                /** @description Refuse (412) unless the account is at this version, e.g. "3", or `*`; a value not of this pattern never matches (412). */
                 "If-Match"?: string;
             };
             path: {
@@ -1697,6 +1700,7 @@ export interface operations {
         parameters: {
             query?: {
                 limit?: number;
+                /** @description Opaque: the `next_cursor` of the page before, as the server minted it. Any other value, even one of the right shape, is 422. */
                 cursor?: string;
                 account_id?: string;
                 status?: "pending" | "completed" | "failed";
