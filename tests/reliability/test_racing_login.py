@@ -1,8 +1,9 @@
 """R20: racing the same login, in both modes (SQLite and PostgreSQL).
 
-Ten concurrent refreshes of one refresh token: exactly one wins, the others are 401 (and, a
-rotated token having been presented again, the login is revoked). A logout racing a refresh:
-never a 5xx, and once both have answered nothing of that login works any more, whichever won.
+Ten concurrent refreshes of one refresh token: exactly one wins, the others are 401, and, a
+rotated token having been presented again, the login is revoked (the winner's pair too).
+A logout racing a refresh: never a 5xx, and once both have answered nothing of that login
+works any more, whichever won.
 """
 
 from __future__ import annotations
@@ -60,6 +61,12 @@ def test_ten_racing_refreshes_of_one_token_one_wins(any_mode_app: Flask) -> None
         assert len(winners) == 1, [r.status_code for r in responses]
         for loser in (r for r in responses if r.status_code != 200):
             assert_problem(loser, 401)
+        # The losers presented a rotated token: the whole login is revoked (API.md), the
+        # winner's new pair included, whichever order the revocations landed in.
+        pair = winners[0].get_json()
+        assert_problem(refresh(pair["refresh_token"])(client), 401)
+        bearer = {"Authorization": f"Bearer {pair['access_token']}"}
+        assert_problem(client.get(f"{API}/users/me", headers=bearer), 401)
 
 
 def test_a_logout_racing_a_refresh_leaves_nothing_of_the_login_alive(any_mode_app: Flask) -> None:
