@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import redis
@@ -11,6 +12,7 @@ from sqlalchemy import Engine
 from backend.adapters.inbound.ws.messages import encode_push
 from backend.adapters.outbound.memory.pubsub import InMemoryPushChannel
 from backend.adapters.outbound.memory.rate_limiter import InMemoryRateLimiter
+from backend.adapters.outbound.memory.read_models import InMemoryScratchReadModels
 from backend.adapters.outbound.metrics.collectors import scrape_collectors
 from backend.adapters.outbound.metrics.observers import CommandLog, deliver_in_event_context
 from backend.adapters.outbound.metrics.prometheus import PrometheusMetrics
@@ -19,7 +21,7 @@ from backend.adapters.outbound.redis.pubsub import RedisPushChannel
 from backend.adapters.outbound.redis.rate_limiter import RedisRateLimiter
 from backend.adapters.outbound.security.argon2_hasher import Argon2PasswordHasher
 from backend.adapters.outbound.security.jwt_tokens import JwtTokenIssuer
-from backend.adapters.outbound.sqlalchemy.engine import create_engine_for
+from backend.adapters.outbound.sqlalchemy.engine import create_engine_for, deferred
 from backend.adapters.outbound.sqlalchemy.idempotency_store import SqlAlchemyIdempotencyStore
 from backend.adapters.outbound.sqlalchemy.identity_store import (
     SqlAlchemyRefreshTokenStore,
@@ -31,6 +33,7 @@ from backend.adapters.outbound.sqlalchemy.rebuild import SqlAlchemyProjectionReb
 from backend.adapters.outbound.sqlalchemy.transfer_deadlines import SqlAlchemyOverdueTransfers
 from backend.adapters.outbound.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from backend.adapters.outbound.system import SystemClock, UuidGenerator
+from backend.application.audit.verify import AuditSources
 from backend.application.command_runner import CommandRunner
 from backend.application.event_codec import default_codec
 from backend.application.idempotency import IdempotencyService
@@ -56,6 +59,14 @@ from backend.config import Settings
 
 def _projections() -> list[Projection]:
     return default_projections(default_codec())
+
+
+def _audit_sources(engine: Engine) -> AuditSources:
+    # The primary, not a replica: the rows must be compared with the log they came from. Reads
+    # only (SQLite: DEFERRED transactions, never the write lock).
+    reads, reader = deferred(engine), SqlAlchemyReadModelReader(engine)
+    uow_factory = functools.partial(SqlAlchemyUnitOfWork, reads)
+    return AuditSources(uow_factory, reader, reader, InMemoryScratchReadModels(), reader)
 
 
 def _read_engine(settings: Settings, primary: Callable[[], Engine]) -> Engine:
@@ -143,6 +154,8 @@ class Container(containers.DeclarativeContainer):
     projection_rebuilder = providers.Factory(
         SqlAlchemyProjectionRebuilder, engine=engine, projections=projections
     )
+    #: What `hexbank audit verify` reads: the log and the live read models on the primary.
+    audit_sources = providers.Factory(_audit_sources, engine=engine)
 
     # --- identity, rate limits and idempotency (REST API v1) -----------------------------------
     clock = providers.ThreadSafeSingleton(SystemClock)
