@@ -9,6 +9,7 @@ PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-main
 BENCH_STAMP := $(VENV)/.bench-installed
 HOST ?= $(or $(HEXBANK_HOST),127.0.0.1)
 PORT ?= $(or $(HEXBANK_PORT),8000)
@@ -23,16 +24,28 @@ help: ## List the targets
 $(PY):
 	python3 -m venv $(VENV)
 
-# Re-synced whenever pyproject.toml or a lock file is newer than the stamp.
-$(STAMP): pyproject.toml requirements/main.lock requirements/dev.lock | $(PY)
-	[ -x $(UV) ] && $(UV) --version | grep -q " $(UV_VERSION)" || $(VENV)/bin/pip install --quiet uv==$(UV_VERSION)
-	$(UV) pip sync --python $(PY) requirements/dev.lock
+ENSURE_UV := [ -x $(UV) ] && $(UV) --version | grep -q " $(UV_VERSION)" \
+	|| $(VENV)/bin/pip install --quiet uv==$(UV_VERSION)
+
+# What serving needs (requirements/main.lock), for `make run`: added to whatever is there,
+# so it never removes the dev toolchain of a contributor's .venv.
+$(RUN_STAMP): pyproject.toml requirements/main.lock | $(PY)
+	$(ENSURE_UV)
+	$(UV) pip install --python $(PY) -r requirements/main.lock
 	$(UV) pip install --python $(PY) --no-deps -e .
 	touch $@
 
-install: $(STAMP) ## Create or refresh .venv from the locks
+# The whole dev toolchain (a superset of main.lock); re-synced whenever pyproject.toml or a
+# lock file is newer than the stamp.
+$(STAMP): pyproject.toml requirements/main.lock requirements/dev.lock | $(PY)
+	$(ENSURE_UV)
+	$(UV) pip sync --python $(PY) requirements/dev.lock
+	$(UV) pip install --python $(PY) --no-deps -e .
+	touch $@ $(RUN_STAMP)
 
-run: install web ## Build the web app, migrate and serve (embedded mode) on HOST:PORT
+install: $(STAMP) ## Create or refresh .venv from the locks (with the dev toolchain)
+
+run: $(RUN_STAMP) web ## Build the web app, migrate and serve (embedded mode) on HOST:PORT
 	$(VENV)/bin/hexbank migrate
 	exec $(VENV)/bin/hexbank serve --host $(HOST) --port $(PORT)
 

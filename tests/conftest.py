@@ -101,3 +101,19 @@ def make_settings(tmp_path: Path, migrated_template: Path) -> SettingsFactory:
 def settings(make_settings: SettingsFactory) -> Settings:
     """Embedded-mode test settings (SQLite in tmp_path, no Redis)."""
     return make_settings()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def mode_settings(request: pytest.FixtureRequest, make_settings: SettingsFactory) -> Settings:
+    """Settings of each mode in turn: embedded (SQLite) and distributed (a migrated schema of
+    this test's own on PostgreSQL, and Redis under a key prefix of its own)."""
+    if request.param == "sqlite":
+        return make_settings()
+    url: str = request.getfixturevalue("fresh_postgres_url")
+    upgrade_database(url)
+    prefix = f"{request.getfixturevalue('redis_prefix')}:{unique_name()}:"
+    return make_settings(
+        HEXBANK_DATABASE_URL=url,
+        HEXBANK_REDIS_URL=request.getfixturevalue("redis_url"),
+        HEXBANK_REDIS_PREFIX=prefix[:64],
+    )

@@ -122,7 +122,14 @@ class IdentityService:
         if not self.refresh_tokens.mark_rotated(token.token_hash, now):
             self._revoke_family(token.family_id)
             raise Unauthenticated("refresh token reused: the login is revoked")
-        return self._issue(token.user_id, token.family_id)
+        pair = self._issue(token.user_id, token.family_id)
+        # The login may have been revoked between the rotation and the new token's insert (a
+        # logout, or a twin of this refresh presenting the rotated token): revocation
+        # denylists the family before revoking its tokens, so this check or the revocation
+        # sees the new token, which dies with its login. This refresh still won the race.
+        if self.denylist.any_revoked([token.family_id], self.clock.now()):
+            self.refresh_tokens.revoke_family(token.family_id)
+        return pair
 
     def verify_access(self, access_token: str) -> AccessClaims:
         """The claims of a genuine, unexpired, unrevoked access token."""
@@ -146,9 +153,12 @@ class IdentityService:
     def _revoke_family(self, family_id: str) -> None:
         # Access tokens carry their family id: denylisting it for one access lifetime
         # kills every access token the login handed out, without a lookup per token.
-        self.refresh_tokens.revoke_family(family_id)
+        # Denylisted first, then the refresh tokens: a racing refresh checks the denylist
+        # after storing its new token, so either it sees the entry or the revocation sees
+        # its token.
         now = self.clock.now()
         self.denylist.revoke(family_id, now + timedelta(seconds=self.access_ttl), now)
+        self.refresh_tokens.revoke_family(family_id)
 
     def _issue(self, user_id: str, family_id: str) -> TokenPair:
         now = self.clock.now()

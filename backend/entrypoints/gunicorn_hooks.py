@@ -19,6 +19,7 @@ from flask import Flask
 
 from backend.adapters.inbound.ws.endpoint import WS_EXTENSION
 from backend.adapters.outbound.metrics.prometheus import mark_process_dead
+from backend.entrypoints import protocol_errors
 from backend.entrypoints.server import stop_background
 from backend.logging_setup import get_logger
 
@@ -30,7 +31,9 @@ JOB_DRAIN_SECONDS: Final = 2.0
 
 
 def post_worker_init(worker: Any) -> None:
-    """Close the worker's WebSockets as soon as it is told to stop (SIGTERM)."""
+    """Close the worker's WebSockets as soon as it is told to stop (SIGTERM); answer
+    gunicorn's own refusals as problem+json."""
+    protocol_errors.install()
     stop = worker.handle_exit
 
     def handle_exit(sig: int, frame: FrameType | None) -> None:

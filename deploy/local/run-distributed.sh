@@ -17,20 +17,25 @@ export HEXBANK_PROXY_HOPS=${HEXBANK_PROXY_HOPS:-1}  # the local nginx in front
 LISTEN=${LISTEN:-127.0.0.1:8000}
 WEB_PORT=${WEB_PORT:-8100}
 RUN_DIR=$ROOT/var/run-distributed
+SBIN=${SBIN:-/usr/sbin}  # where apt puts nginx (off a normal user's PATH)
 
 log() { echo "run-distributed: $*" >&2; }
 
 ensure_nginx() {
     command -v nginx >/dev/null && return 0
-    [ -x /usr/sbin/nginx ] && { export PATH="$PATH:/usr/sbin"; return 0; }
-    if apt-cache policy nginx 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+    [ -x "$SBIN/nginx" ] && { export PATH="$PATH:$SBIN"; return 0; }
+    # A fresh machine has empty package lists: no candidate until `apt-get update` has run.
+    has_candidate || { log "updating the package lists (apt-get update)"; apt-get update -qq >/dev/null; }
+    if has_candidate; then
         log "installing nginx (apt-get install -y nginx)"
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null
-        export PATH="$PATH:/usr/sbin"
+        export PATH="$PATH:$SBIN"
     else
         log "nginx is not installed and apt has no candidate for it; install nginx first"; exit 1
     fi
 }
+
+has_candidate() { apt-cache policy nginx 2>/dev/null | grep -q 'Candidate: [0-9]'; }
 
 # The database named in HEXBANK_DATABASE_URL, created through the server's `postgres` database.
 ensure_database() {
@@ -69,6 +74,9 @@ for key, value in {"prefix": prefix, "listen": listen, "servers": servers, "user
 (Path(prefix) / "nginx.conf").write_text(template)
 PY
 }
+
+# `source run-distributed.sh` defines the functions only (the tests call them one by one).
+[ "${BASH_SOURCE[0]}" = "$0" ] || return 0
 
 ensure_nginx
 ensure_database

@@ -192,6 +192,32 @@ def test_revoking_twice_keeps_the_id_denied(denylist: TokenDenylist) -> None:
     assert denylist.any_revoked(["jti-1"], NOW)
 
 
+def test_concurrent_revocations_of_one_id_all_succeed(denylist: TokenDenylist) -> None:
+    # Racing refreshes of one login each revoke its family: never a duplicate-key error.
+    start, failures = threading.Barrier(8), []
+
+    def revoke(minutes: int) -> None:
+        start.wait()
+        try:
+            denylist.revoke("fam-1", NOW + timedelta(minutes=minutes), NOW)
+        except Exception as error:  # the test reports any failure
+            failures.append(error)
+
+    threads = [threading.Thread(target=revoke, args=(15 + n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert failures == []
+    assert denylist.any_revoked(["fam-1"], NOW + timedelta(minutes=21))
+
+
+def test_a_shorter_revocation_never_shortens_a_longer_one(denylist: TokenDenylist) -> None:
+    denylist.revoke("jti-1", NOW + timedelta(minutes=30), NOW)
+    denylist.revoke("jti-1", NOW + timedelta(minutes=15), NOW)
+    assert denylist.any_revoked(["jti-1"], NOW + timedelta(minutes=20))
+
+
 @pytest.mark.parametrize("denylist", ALL_BACKENDS, indirect=True)
 def test_expired_entries_no_longer_deny(denylist: TokenDenylist) -> None:
     # Redis expires keys in real time, so only the clock-driven adapters are checked here.

@@ -74,6 +74,12 @@ def app(make_api_app: Callable[..., Flask]) -> Flask:
 
 
 @pytest.fixture
+def any_mode_app(make_api_app: Callable[..., Flask], mode_settings: Settings) -> Flask:
+    """The app in each mode: embedded (SQLite) and distributed (PostgreSQL and Redis)."""
+    return make_api_app(mode_settings)
+
+
+@pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
 

@@ -15,6 +15,8 @@ from backend.adapters.inbound.http.problem_types import PROBLEM_TYPES
 from backend.adapters.inbound.http.problems import ProblemError
 from backend.app import create_app
 from backend.config import Settings
+from tests.api.conftest import ApiUser
+from tests.api.test_accounts_api import API, open_account
 from tests.conftest import SettingsFactory
 
 API_SLUGS = {
@@ -341,3 +343,21 @@ def test_other_origins_get_no_cors_headers(
 
     assert "Access-Control-Allow-Origin" not in preflight.headers
     assert "Access-Control-Allow-Origin" not in response.headers
+
+
+@pytest.mark.parametrize("listing", ["accounts", "transfers"])
+def test_the_next_link_never_carries_the_host_header(
+    client: FlaskClient, user: ApiUser, listing: str
+) -> None:
+    source, target = (open_account(client, user)["id"] for _ in range(2))
+    client.post(f"{API}/accounts/{source}/deposits", json={"amount": 5}, headers=user.auth)
+    for _ in range(2):
+        move = {"source_account_id": source, "target_account_id": target, "amount": 1}
+        client.post(f"{API}/transfers", json=move, headers=user.auth)
+    headers = {**user.auth, "Host": "evil.example", "X-Forwarded-Host": "evil.example"}
+
+    response = client.get(f"{API}/{listing}?limit=1", headers=headers)
+
+    link = response.headers["Link"]
+    assert link.startswith(f"</api/v1/{listing}?"), link
+    assert "evil" not in link

@@ -7,7 +7,7 @@ import re
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.api.conftest import js
+from tests.api.conftest import ApiUser, js
 
 V1_ROUTES = {
     ("post", "/api/v1/users"), ("get", "/api/v1/users/me"), ("post", "/api/v1/auth/token"),
@@ -68,3 +68,30 @@ def test_the_docs_page_is_served_locally_under_the_csp(client: FlaskClient) -> N
     assert "http" not in "".join(attrs for attrs, _ in scripts)
     for asset in ("/api/docs/static/docs.js", "/api/docs/static/docs.css"):
         assert client.get(asset).status_code == 200
+
+
+def test_the_document_says_what_the_input_policy_refuses(client: FlaskClient) -> None:
+    spec = js(client.get("/api/v1/openapi.json"))
+    schemas = spec["components"]["schemas"]
+    for name in ("RegisterUser", "TokenRequest", "RefreshRequest", "OpenAccount",
+                 "MoneyCommand", "RequestTransfer"):  # fmt: skip
+        for field, prop in schemas[name]["properties"].items():
+            if "string" in prop["type"] and prop.get("format") != "email":
+                assert not re.search(prop["pattern"], "o\x00k"), (name, field)
+    name = schemas["OpenAccount"]["properties"]["name"]["pattern"]
+    assert not re.search(name, "   ") and re.search(name, " Savings ")
+    assert "7.0" in schemas["MoneyCommand"]["properties"]["amount"]["description"]
+    if_match = next(
+        p for p in spec["paths"]["/api/v1/accounts/{account_id}/close"]["post"]["parameters"]
+        if p["name"] == "If-Match"
+    )  # fmt: skip
+    assert not re.search(if_match["schema"]["pattern"], "") and re.search(
+        if_match["schema"]["pattern"], '"3"'
+    )
+
+
+def test_a_name_of_spaces_only_is_refused_naming_it(client: FlaskClient, user: ApiUser) -> None:
+    response = client.post(
+        "/api/v1/accounts", json={"name": "   ", "currency": "EUR"}, headers=user.auth
+    )
+    assert response.status_code == 422 and "name" in js(response)["errors"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import pytest
@@ -118,3 +119,30 @@ def test_an_unbuilt_app_is_a_clear_503(tmp_path: Path) -> None:
         assert "npm run build" in response.get_json()["detail"]
         assert response.headers["Retry-After"] == "30"
     assert client.get("/api/v1/things").status_code == 200
+
+
+def test_the_javascript_is_served_gzipped_to_clients_that_accept_it(dist: Path) -> None:
+    script = "console.log('hexbank');\n" * 400
+    (dist / "assets" / "big-def456.js").write_text(script)
+    client = _app(dist).test_client()
+
+    zipped = client.get("/assets/big-def456.js", headers={"Accept-Encoding": "gzip, br"})
+    plain = client.get("/assets/big-def456.js", headers={"Accept-Encoding": "identity"})
+    revalidate = {"Accept-Encoding": "gzip", "If-None-Match": zipped.headers["ETag"]}
+    again = client.get("/assets/big-def456.js", headers=revalidate)
+
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(zipped.data).decode() == script
+    assert len(zipped.data) < len(script) / 3
+    assert zipped.mimetype == "text/javascript" and zipped.headers["Cache-Control"] == IMMUTABLE
+    assert "Content-Encoding" not in plain.headers and plain.get_data(as_text=True) == script
+    assert (
+        "Accept-Encoding" in zipped.headers["Vary"] and "Accept-Encoding" in plain.headers["Vary"]
+    )
+    assert again.status_code == 304
+
+
+def test_a_nul_in_a_web_app_path_is_404_not_500(client: FlaskClient) -> None:
+    response = client.get("/assets/x%00.js")
+    assert response.status_code == 404
+    assert response.mimetype == "application/problem+json"

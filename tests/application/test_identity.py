@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
@@ -21,6 +22,7 @@ from backend.application.identity import (
     Unauthenticated,
     hash_refresh_token,
 )
+from backend.application.ports.tokens import RefreshToken
 from backend.application.rate_limits import LoginThrottle, RateLimited
 from tests.fakes import FixedClock, SequentialIds
 
@@ -190,3 +192,50 @@ def test_expired_refresh_tokens_are_purged_every_thousand_issued_pairs(
     identity.service.refresh(second.refresh_token)  # the third issue purges
     assert store.get(hash_refresh_token(first.refresh_token)) is None
     assert store.get(hash_refresh_token(second.refresh_token)) is not None  # rotated, live
+
+
+class InterruptedTokenStore(InMemoryRefreshTokenStore):
+    """Runs `interruption` once, before or after the next token is stored: a logout that
+    lands in the middle of a refresh, between its rotation and its new token's insert."""
+
+    def __init__(self, after_add: bool) -> None:
+        super().__init__()
+        self.after_add = after_add
+        self.interruption: Callable[[], None] | None = None
+
+    def add(self, token: RefreshToken) -> None:
+        interruption, self.interruption = self.interruption, None
+        if interruption is not None and not self.after_add:
+            interruption()
+        super().add(token)
+        if interruption is not None and self.after_add:
+            interruption()
+
+
+@pytest.mark.parametrize("after_add", [False, True], ids=["before-insert", "after-insert"])
+def test_a_logout_in_the_middle_of_a_refresh_leaves_nothing_of_the_login(after_add: bool) -> None:
+    identity = Identity()
+    store = InterruptedTokenStore(after_add)
+    identity.service.refresh_tokens = store
+    identity.service.register("ann@example.com", PASSWORD, "Ann")
+    pair = identity.service.login("ann@example.com", PASSWORD, "10.0.0.1")
+    claims = identity.service.verify_access(pair.access_token)
+    store.interruption = lambda: identity.service.logout(claims, pair.refresh_token)
+
+    try:
+        renewed = identity.service.refresh(pair.refresh_token)
+    except Unauthenticated:
+        return  # the logout won outright
+    with pytest.raises(Unauthenticated):
+        identity.service.verify_access(renewed.access_token)
+    with pytest.raises(Unauthenticated):
+        identity.service.refresh(renewed.refresh_token)
+
+
+@pytest.mark.parametrize(
+    "token", ["\ud800", "a.\udfff.b", "\x00"], ids=["surrogate", "in-part", "NUL"]
+)
+def test_a_token_no_encoding_can_carry_is_unauthenticated(identity: Identity, token: str) -> None:
+    # The WebSocket's JSON auth message can carry a lone surrogate (HTTP headers cannot).
+    with pytest.raises(Unauthenticated):
+        identity.service.verify_access(token)

@@ -9,7 +9,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.live_stack import Process, Stack, wait_for
+from tests.live_stack import STARTUP_SECONDS, Process, Stack, wait_for
 
 LISTENING = "*** Listening on"  # rq's log line once a worker has started taking jobs
 
@@ -18,7 +18,9 @@ def start_workers(stack: Stack, count: int) -> list[Process]:
     """`count` `hexbank worker` processes, started together, once each has relayed the
     backlog and listens on the queue."""
     workers = [stack.worker(f"worker-{n}") for n in range(1, count + 1)]
-    wait_for(lambda: all(_listening(w, 1) for w in workers), 30, "the workers to listen")
+    wait_for(
+        lambda: all(_listening(w, 1) for w in workers), STARTUP_SECONDS, "the workers to listen"
+    )
     return workers
 
 
@@ -47,7 +49,7 @@ class Workers:
     def crash_one(self, rng: random.Random) -> None:
         """kill -9 a random worker that is taking jobs and start it again at once (without
         waiting for it: the next crash may come while it is still starting)."""
-        wait_for(lambda: bool(self.working()), 30, "a worker taking jobs")
+        wait_for(lambda: bool(self.working()), STARTUP_SECONDS, "a worker taking jobs")
         victim = rng.choice(self.working())
         # Only the worker's own pid: its forks (rq's scheduler) must die with it by themselves.
         victim.kill()
@@ -55,7 +57,9 @@ class Workers:
         self.starts[victim.name] += 1
 
     def wait_working(self) -> None:
-        wait_for(lambda: len(self.working()) == len(self.processes), 30, "every worker up")
+        wait_for(
+            lambda: len(self.working()) == len(self.processes), STARTUP_SECONDS, "every worker up"
+        )
 
     def strays(self) -> list[int]:
         """Processes of this deployment that outlived their parent, e.g. rq's scheduler

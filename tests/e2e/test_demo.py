@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
@@ -15,6 +16,7 @@ from backend.config import Settings
 from backend.container import Container, build_container
 from backend.entrypoints.cli.main import cli
 from tests.conftest import TEST_SECRET_KEY, SettingsFactory
+from tests.live_stack import Stack
 
 pytestmark = pytest.mark.e2e
 
@@ -90,6 +92,21 @@ def test_the_demo_refuses_a_deployment_with_redis(settings: Settings) -> None:
     assert result.exit_code == 1
     assert "HEXBANK_REDIS_URL" in result.output
     assert "Traceback" not in result.output
+
+
+def test_the_demo_refuses_to_seed_beside_a_live_server(tmp_path: Path) -> None:
+    stack = Stack(tmp_path / "embedded")
+    stack.migrate()
+    server = stack.serve()
+    data = Settings.from_env({**stack.env, "HEXBANK_ENV": "test"})
+    try:
+        refused = run_demo(data)
+    finally:
+        server.stop()
+    seeded = run_demo(data)
+
+    assert refused.exit_code == 1 and "server is running" in refused.output, refused.output
+    assert seeded.exit_code == 0, seeded.output
 
 
 def test_main_has_more_than_a_page_of_transactions_for_load_more(

@@ -276,3 +276,30 @@ def test_the_procfile_runs_cli_commands_and_run_distributed_is_valid_bash() -> N
     script = DEPLOY / "local" / "run-distributed.sh"
     assert subprocess.run(["bash", "-n", str(script)], timeout=30).returncode == 0
     assert "run-distributed:" in (ROOT / "Makefile").read_text()
+
+
+def test_run_distributed_updates_the_package_lists_when_nginx_has_no_candidate(
+    tmp_path: Path,
+) -> None:
+    # A fresh machine: no nginx, and no candidate for it until `apt-get update` has run.
+    bin_dir, updated = tmp_path / "bin", tmp_path / "updated"
+    bin_dir.mkdir()
+    stubs = {
+        "apt-cache": f'[ -e {updated} ] && echo "  Candidate: 1.22" || echo "  Candidate: (none)"',
+        "apt-get": f'case "$1" in update) touch {updated};; install) printf "#!/bin/sh\\n" > '
+        f"{tmp_path}/sbin/nginx; chmod +x {tmp_path}/sbin/nginx;; esac",
+    }
+    for name, body in stubs.items():
+        (bin_dir / name).write_text(f"#!/bin/sh\n{body}\n")
+        (bin_dir / name).chmod(0o755)
+    (tmp_path / "sbin").mkdir()
+    script = DEPLOY / "local" / "run-distributed.sh"
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "SBIN": str(tmp_path / "sbin")}
+    command = f"source {script} && ensure_nginx && command -v nginx"
+
+    done = subprocess.run(
+        ["bash", "-c", command], env=env, capture_output=True, text=True, timeout=60
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert updated.exists() and done.stdout.strip() == str(tmp_path / "sbin" / "nginx")

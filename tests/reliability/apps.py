@@ -40,7 +40,14 @@ def database(app: Flask) -> dict[str, list[tuple[Any, ...]]]:
     statements: dict[str, Any] = {t.name: select(t) for t in tables}
     statements |= {
         name: text(f"SELECT * FROM {name}")  # noqa: S608 (fixed table names)
-        for name in ("events", "outbox", "idempotency_keys", "users", "refresh_tokens")
+        for name in (
+            "events",
+            "outbox",
+            "idempotency_keys",
+            "users",
+            "refresh_tokens",
+            "token_denylist",
+        )
     }
     with engine.connect() as connection:
         return {

@@ -80,3 +80,9 @@ def app(settings: Settings, made_apps: list[Flask]) -> Flask:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+@pytest.fixture
+def any_mode_app(mode_settings: Settings, made_apps: list[Flask]) -> Flask:
+    """The real app in each mode: embedded (SQLite) and distributed (PostgreSQL and Redis)."""
+    return build_app(mode_settings, made_apps)

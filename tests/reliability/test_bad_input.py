@@ -29,11 +29,16 @@ FIELDS = [
     "source_account_id", "target_account_id", "balance", "owner_id", "status", "__proto__",
 ]  # fmt: skip
 NUMBERS = st.sampled_from([0, -1, 2**63, -(2**63) - 1, 10**30, 10**4000 // 10**3990, 1e308, -0.0])
-LATIN1 = st.text(st.characters(min_codepoint=32, max_codepoint=255), max_size=300)
+LATIN1 = st.text(
+    st.characters(min_codepoint=32, max_codepoint=255), max_size=300
+) | st.sampled_from(["a\x00b", "\x07", "\x1f", "\x7f", "x" * 10_000])
 
 
 def json_values() -> st.SearchStrategy[Any]:
-    odd_text = st.sampled_from(["", "EUR", "1e400", "NaN", "\u202e\U0001f4b8", "\x00"])
+    odd_text = st.sampled_from(
+        ["", "EUR", "1e400", "NaN", "\u202e\U0001f4b8", "\x00", "\ud800", "a\udfff", "\x1b", "\x85",
+         "x" * 10_000]
+    )  # fmt: skip
     scalars: st.SearchStrategy[Any] = st.one_of(
         st.none(), st.booleans(), st.integers(), NUMBERS, st.floats(allow_nan=False),
         st.text(max_size=50), odd_text,
@@ -69,6 +74,8 @@ LISTINGS = st.sampled_from(["accounts", "transactions", "events", "transfers"])
 CURSORS = st.builds(
     _cursor, st.fixed_dictionaries({"k": LISTINGS, "v": NUMBERS | st.integers()})
 ) | st.just(base64.urlsafe_b64encode(b"[" * 3000).decode())
+#: Path segments as sent, percent-encoded: NUL, a UTF-8-encoded surrogate, controls.
+RAW_SEGMENTS = ["%00", "a%00b", "%ED%A0%80", "%1B", "%7F", "%C2%85"]
 ODD_QUERY_VALUES = [
     "100000", "-1", "1e3", "0x10", "9" * 30, "9999-12-31T23:59:59Z", "0001-01-01T00:00:00+14:00",
     "2026-02-30T00:00:00Z", "2026-11-21T10:00:00", "pending", "\x00",
@@ -108,10 +115,12 @@ def routes(app: Flask) -> list[tuple[str, str]]:
 @st.composite
 def requests_to(draw: st.DrawFn, app: Flask, caller: dict[str, str]) -> dict[str, Any]:
     rule, method = draw(st.sampled_from(routes(app)))
-    ids = st.sampled_from([caller["account_id"], caller["transfer_id"], "x" * 300, "%00", ".."])
+    ids = st.sampled_from([caller["account_id"], caller["transfer_id"], "x" * 300, "..",
+                           "x" * 10_000]) | st.text(min_size=1, max_size=20)  # fmt: skip
+    encoded = ids.map(lambda text: quote(text, safe="")) | st.sampled_from(RAW_SEGMENTS)
     path = rule
     for name in ("<account_id>", "<transfer_id>"):
-        path = path.replace(name, quote(draw(ids | st.text(min_size=1, max_size=20)), safe=""))
+        path = path.replace(name, draw(encoded))
     body = draw(st.none() | RAW_BODIES | json_values().map(lambda v: json.dumps(v).encode()))
     headers = {"Content-Type": draw(CONTENT_TYPES)} if body is not None else {}
     token = draw(st.sampled_from([caller["token"]] * 4 + ["", "x.y.z", caller["refresh"]]))

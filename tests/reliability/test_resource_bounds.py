@@ -8,6 +8,7 @@ tests/reliability/test_bad_input.py (the fuzz).
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import statistics
 import threading
@@ -84,11 +85,22 @@ def test_a_flood_is_rate_limited_while_another_user_is_served(embedded: Stack) -
 
 
 def raw_exchange(server: Server, request: bytes) -> bytes:
-    """Send raw bytes, return what the server answers (b"" when it just closes)."""
+    """Send raw bytes, return what the server answers (b"" when it just closes).
+
+    The server may answer and close before it has read the whole request (a refusal needs
+    only the start of it): sending the rest then fails, or the half-close finds the
+    connection gone (ENOTCONN), and the answer is still there to read.
+    """
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as conn:
-        conn.sendall(request)
-        conn.shutdown(socket.SHUT_WR)
-        chunks = []
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError, OSError):
+            conn.sendall(request)
+            conn.shutdown(socket.SHUT_WR)
+        return read_until_closed(conn)
+
+
+def read_until_closed(conn: socket.socket) -> bytes:
+    chunks = []
+    with contextlib.suppress(ConnectionResetError):  # a reset after the answer ends it too
         while chunk := conn.recv(65536):
             chunks.append(chunk)
     return b"".join(chunks)
@@ -113,7 +125,27 @@ NASTY: dict[str, Any] = {
     "long path": b"GET /api/v1/" + b"a" * 20_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
     "not HTTP": b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 64,
     "limit=100000": b"GET /api/v1/accounts?limit=100000 HTTP/1.1\r\nHost: x\r\n\r\n",
+    "control character in a header": post("/api/v1/users", b"{}", "X-Junk: a\x01b"),
+    "NUL in a path": b"GET /api/v1/accounts/%00 HTTP/1.1\r\nHost: x\r\n\r\n",
+    "NUL in a web-app path": b"GET /x%00.js HTTP/1.1\r\nHost: x\r\n\r\n",
 }  # fmt: skip
+#: What gunicorn itself refuses, with the status it must answer (as problem+json).
+PROTOCOL_LIMITS = {"long path": 414, "huge header": 431, "many headers": 431,
+                   "control character in a header": 400}  # fmt: skip
+
+
+def chunked(body: bytes) -> bytes:
+    return b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+
+
+def status_and_type(answer: bytes) -> tuple[int | None, bytes]:
+    if not answer.startswith(b"HTTP/"):
+        return None, b""
+    head = answer.split(b"\r\n\r\n", 1)[0].lower()
+    content_type = next(
+        (line for line in head.split(b"\r\n") if line.startswith(b"content-type")), b""
+    )
+    return int(answer.split(b" ", 2)[1]), content_type
 
 
 def test_malformed_http_never_gets_a_5xx_nor_crashes_the_server(embedded: Stack) -> None:
@@ -133,9 +165,28 @@ def test_malformed_http_never_gets_a_5xx_nor_crashes_the_server(embedded: Stack)
     assert paging.status_code == 422 and "limit" in paging.json()["errors"]
     for name, request in NASTY.items():
         answer = raw_exchange(web, request)
-        status = int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/") else None
+        status, content_type = status_and_type(answer)
         assert status is None or 400 <= status < 500, (name, answer[:300])
+        assert status is None or b"application/problem+json" in content_type, (name, answer[:300])
+        if name in PROTOCOL_LIMITS:
+            assert status == PROTOCOL_LIMITS[name], (name, answer[:300])
         assert web.running, f"the server died on {name}"
     assert requests.get(f"{web.url}/healthz", timeout=5).status_code == 200
     client.expect(200, "GET", "/accounts", user)
     assert '"status": 500' not in web.log() and "Traceback" not in web.log()
+
+
+def test_a_chunked_body_over_the_limit_is_413(embedded: Stack) -> None:
+    web = embedded.serve()
+    over = b'{"email": "a@example.com", "password": "' + b"x" * 70_000 + b'"}'
+    fits = b'{"email": "a@example.com", "password": "' + b"x" * 60_000 + b'"}'
+    headers = ("Content-Type: application/json", "Transfer-Encoding: chunked")
+
+    refused = raw_exchange(web, post("/api/v1/auth/token", chunked(over), *headers))
+    read = raw_exchange(web, post("/api/v1/auth/token", chunked(fits), *headers))
+
+    assert status_and_type(refused) == (413, b"content-type: application/problem+json"), refused[
+        :300
+    ]
+    assert b"/problems/payload-too-large" in refused
+    assert status_and_type(read)[0] == 422, read[:300]  # read whole: the password is too long

@@ -14,7 +14,9 @@ from backend.application.demo import (
     SteppingClock,
 )
 from backend.application.errors import UnmigratedDatabase
+from backend.config import Settings
 from backend.container import Container, build_container
+from backend.entrypoints.cli.instance_lock import unserved
 from backend.entrypoints.cli.runtime import Runtime, pass_runtime
 
 
@@ -50,6 +52,17 @@ def demo(runtime: Runtime) -> None:
             "hexbank demo seeds the embedded database only: unset HEXBANK_REDIS_URL "
             "(it must not write demo data into a shared deployment)"
         )
+    with unserved(settings.data_dir) as alone:
+        if not alone:
+            raise click.ClickException(
+                f"a hexbank server is running on {settings.data_dir}: stop it, run "
+                "`hexbank demo`, then start it again (its sweeper would time out the demo's "
+                "back-dated transfers)"
+            )
+        _seed(settings)
+
+
+def _seed(settings: Settings) -> None:
     # The seeder back-dates history by holding this clock; the container's runner, saga and
     # identity service all read it.
     clock = SteppingClock(SystemClock())

@@ -18,6 +18,7 @@ from backend.application.errors import UnmigratedDatabase
 from backend.config import ConfigError, Settings
 from backend.container import Container
 from backend.entrypoints import gunicorn_hooks
+from backend.entrypoints.cli.instance_lock import hold_while_serving
 from backend.entrypoints.cli.runtime import Runtime, pass_runtime
 from backend.entrypoints.server import create_server_app
 from backend.logging_setup import get_logger
@@ -103,6 +104,8 @@ def serve(
     except ConfigError as error:
         raise click.ClickException(str(error)) from error
     _check_schema(runtime.container())
+    if settings.embedded:
+        hold_while_serving(settings.data_dir)  # `hexbank demo` must not seed under a server
     prepare_metrics_dir(settings)
     raise_open_file_limit(settings.ws_sockets)  # before the fork: workers inherit it
     log.info("serving", url=f"http://{settings.host}:{settings.port}", workers=settings.workers)

@@ -345,7 +345,7 @@ export interface components {
             max_amount: number;
         };
         MoneyCommand: {
-            /** @description Minor units of the account's currency (cents, yen, …). */
+            /** @description Minor units of the account's currency (cents, yen, …). Written as a JSON integer literal: 7.0 or 7e0 is refused (422), like any float. */
             amount: number;
             reference?: string | null;
         };
@@ -377,7 +377,7 @@ export interface components {
             password: string;
         };
         RequestTransfer: {
-            /** @description Minor units of the source account's currency. */
+            /** @description Minor units of the source account's currency. Written as a JSON integer literal: 7.0 or 7e0 is refused (422), like any float. */
             amount: number;
             reference?: string | null;
             source_account_id: string;
@@ -466,6 +466,7 @@ export interface operations {
         parameters: {
             query?: {
                 limit?: number;
+                /** @description Opaque: the `next_cursor` of the page before, as the server minted it. Any other value, even one of the right shape, is 422. */
                 cursor?: string;
             };
             header?: never;
@@ -722,7 +723,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Refuse (412) unless the account is at this version, e.g. "3"; an unreadable value never matches. */
+                /** @description Refuse (412) unless the account is at this version, e.g. "3", or `*`; a value not of this pattern never matches (412). */
                 "If-Match"?: string;
             };
             path: {
@@ -922,7 +923,7 @@ export interface operations {
             header?: {
                 /** @description Makes the request safe to retry for 24 hours (scoped to the caller). */
                 "Idempotency-Key"?: string;
-                /** @description Refuse (412) unless the account is at this version, e.g. "3"; an unreadable value never matches. */
+                /** @description Refuse (412) unless the account is at this version, e.g. "3", or `*`; a value not of this pattern never matches (412). */
                 "If-Match"?: string;
             };
             path: {
@@ -1054,6 +1055,7 @@ export interface operations {
         parameters: {
             query?: {
                 limit?: number;
+                /** @description Opaque: the `next_cursor` of the page before, as the server minted it. Any other value, even one of the right shape, is 422. */
                 cursor?: string;
             };
             header?: never;
@@ -1137,6 +1139,7 @@ export interface operations {
         parameters: {
             query?: {
                 limit?: number;
+                /** @description Opaque: the `next_cursor` of the page before, as the server minted it. Any other value, even one of the right shape, is 422. */
                 cursor?: string;
             };
             header?: never;
@@ -1222,7 +1225,7 @@ export interface operations {
             header?: {
                 /** @description Makes the request safe to retry for 24 hours (scoped to the caller). */
                 "Idempotency-Key"?: string;
-                /** @description Refuse (412) unless the account is at this version, e.g. "3"; an unreadable value never matches. */
+                /** @description Refuse (412) unless the account is at this version, e.g. "3", or `*`; a value not of this pattern never matches (412). */
                 "If-Match"?: string;
             };
             path: {
@@ -1698,6 +1701,7 @@ export interface operations {
         parameters: {
             query?: {
                 limit?: number;
+                /** @description Opaque: the `next_cursor` of the page before, as the server minted it. Any other value, even one of the right shape, is 422. */
                 cursor?: string;
                 account_id?: string;
                 status?: "pending" | "completed" | "failed";

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from flask import Blueprint, Response, jsonify, request
 from marshmallow import Schema
@@ -174,5 +174,7 @@ def page_response(schema: Schema, page: Any, limit: int) -> Response:
     response = jsonify(schema.dump(page))
     if page.next_cursor is not None:
         query = {**request.args.to_dict(flat=True), "limit": str(limit), "cursor": page.next_cursor}
-        response.headers["Link"] = f'<{request.base_url}?{urlencode(query)}>; rel="next"'
+        # Relative to this request: the Host header is the client's to forge, never echoed.
+        here = quote(request.script_root + request.path)
+        response.headers["Link"] = f'<{here}?{urlencode(query)}>; rel="next"'
     return response

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import request
 
+from backend.adapters.inbound.http.input_policy import check_json
 from backend.adapters.inbound.http.problems import ProblemError
 
 
@@ -18,9 +19,10 @@ def json_object_body(*, required: bool = True) -> dict[str, Any]:
         return {}
     if not is_json_media_type(request.mimetype):
         raise ProblemError("unsupported-media-type", "Send the body as application/json.")
-    data = _parse(request.get_data(cache=True))
+    data = _parse(_body_bytes())
     if not isinstance(data, dict):
         raise ProblemError("bad-request", "The body must be a JSON object.")
+    check_json(data)
     return data
 
 
@@ -29,6 +31,23 @@ def is_json_media_type(mimetype: str) -> bool:
     return mimetype == "application/json" or (
         mimetype.startswith("application/") and mimetype.endswith("+json")
     )
+
+
+def body_too_large(limit: int) -> ProblemError:
+    """413 payload-too-large for a body over `limit` bytes."""
+    return ProblemError("payload-too-large", f"The request body exceeds {limit} bytes.")
+
+
+def _body_bytes() -> bytes:
+    raw = request.get_data(cache=True)
+    limit = request.max_content_length
+    # A chunked body declares no length: werkzeug stops reading at the limit and hands over
+    # what it read. One more byte from the connection tells a cut body from one that fits.
+    if limit is None or request.content_length is not None or len(raw) < limit:
+        return raw
+    if request.environ["wsgi.input"].read(1):
+        raise body_too_large(limit)
+    return raw
 
 
 def _has_body() -> bool:

@@ -9,7 +9,8 @@ import uuid
 import structlog
 from flask import Flask, Response, g, request
 
-from backend.adapters.inbound.http.problems import ProblemError
+from backend.adapters.inbound.http.input_policy import check_request
+from backend.adapters.inbound.http.json_body import body_too_large
 from backend.logging_setup import get_logger
 
 log = get_logger("hexbank.http")
@@ -32,6 +33,7 @@ def install_middleware(app: Flask, max_body_bytes: int) -> None:
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
     app.before_request(_start_request)
     app.before_request(_refuse_oversized_body)
+    app.before_request(check_request)  # the input policy, before any view reads the request
     app.after_request(_finish_response)
     app.teardown_request(_forget_request)
 
@@ -59,7 +61,7 @@ def _refuse_oversized_body() -> None:
     # Flask only enforces MAX_CONTENT_LENGTH when a view reads the body; refuse early for all.
     limit = request.max_content_length
     if limit is not None and (request.content_length or 0) > limit:
-        raise ProblemError("payload-too-large", f"The request body exceeds {limit} bytes.")
+        raise body_too_large(limit)
 
 
 def _finish_response(response: Response) -> Response:

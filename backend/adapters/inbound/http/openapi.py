@@ -6,8 +6,10 @@ from typing import Any
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
+from marshmallow import fields
 
 from backend.adapters.inbound.http import daily_balance_views, meta_views, schemas, transfer_views
+from backend.adapters.inbound.http.input_policy import TEXT_PATTERN
 from backend.adapters.inbound.http.openapi_paths import PATHS, Operation
 from backend.adapters.inbound.http.problem_types import PROBLEM_TYPES
 from backend.config import Settings
@@ -42,20 +44,25 @@ DESCRIPTION = (
     "Every error is `application/problem+json` (RFC 9457); `GET /problems/{slug}` explains each "
     "type. Deposits, withdrawals and transfers accept `Idempotency-Key`: a repeat with the "
     "same body within 24 hours replays the first response with `Idempotent-Replayed: true`; "
-    "a refused command (4xx) frees its key for another try."
+    "a refused command (4xx) frees its key for another try. Strings (bodies, query parameters, "
+    "path segments) must not hold control characters or lone UTF-16 surrogates: 422 naming "
+    "the field (404 for a path segment), see `pattern`."
 )
 
 
 def build_spec(settings: Settings) -> dict[str, Any]:
     """The whole document as a dict (built once per app)."""
+    plugin = MarshmallowPlugin(schema_name_resolver=_no_auto_names)  # type: ignore[arg-type]
     spec = APISpec(
         title="hexbank API",
         version="1.0.0",
         openapi_version="3.1.0",
-        plugins=[MarshmallowPlugin(schema_name_resolver=_no_auto_names)],  # type: ignore[arg-type]
+        plugins=[plugin],
         info={"description": DESCRIPTION},
         servers=[{"url": "/"}],
     )
+    converter: Any = plugin.converter  # set when the spec initialised its plugins
+    converter.add_attribute_function(_what_the_server_accepts)
     for name, schema in COMPONENT_SCHEMAS.items():
         spec.components.schema(name, schema=schema)
     spec.components.security_scheme(
@@ -67,6 +74,21 @@ def build_spec(settings: Settings) -> dict[str, Any]:
     document = spec.to_dict()
     _enum_currencies(document, settings.currencies)
     return document
+
+
+def _what_the_server_accepts(
+    _converter: Any, field: fields.Field[Any], ret: dict[str, Any]
+) -> dict[str, Any]:
+    """What marshmallow's validators do not show: the input policy on request strings
+    (input_policy.py) and JSON integers that must be written as integers."""
+    if isinstance(field, schemas.JsonInteger):
+        said = ret.get("description")
+        return {"description": f"{said} {field.DOCUMENTED}" if said else field.DOCUMENTED}
+    request = isinstance(field.parent, schemas.StrictSchema)
+    if request and isinstance(field, fields.String) and not isinstance(field, fields.Email):
+        # A field's own pattern (currency, a name not blank, a cursor) already excludes them.
+        return {} if "pattern" in ret else {"pattern": TEXT_PATTERN}
+    return {}
 
 
 def _no_auto_names(schema: Any) -> None:

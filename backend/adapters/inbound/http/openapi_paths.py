@@ -8,6 +8,7 @@ from typing import Any
 from marshmallow import Schema
 
 from backend.adapters.inbound.http import schemas
+from backend.adapters.inbound.http.input_policy import TEXT_PATTERN
 from backend.adapters.inbound.http.transfer_views import TransferListQuerySchema
 
 PROBLEMS_BY_STATUS = {
@@ -27,8 +28,10 @@ PROBLEMS_BY_STATUS = {
 }
 _PROBLEM_HEADERS = {401: ["WWW-Authenticate"], 429: ["Retry-After"], 503: ["Retry-After"]}
 
-ACCOUNT_ID = {"in": "path", "name": "account_id", "required": True, "schema": {"type": "string"}}
-TRANSFER_ID = {"in": "path", "name": "transfer_id", "required": True, "schema": {"type": "string"}}
+# A segment breaking the input policy is 404, like an id that does not exist.
+_ID = {"type": "string", "pattern": TEXT_PATTERN}
+ACCOUNT_ID = {"in": "path", "name": "account_id", "required": True, "schema": _ID}
+TRANSFER_ID = {"in": "path", "name": "transfer_id", "required": True, "schema": _ID}
 IDEMPOTENCY_KEY = {
     "in": "header",
     "name": "Idempotency-Key",
@@ -40,9 +43,9 @@ IF_MATCH = {
     "in": "header",
     "name": "If-Match",
     "required": False,
-    "description": 'Refuse (412) unless the account is at this version, e.g. "3"; an '
-    "unreadable value never matches.",
-    "schema": {"type": "string"},
+    "description": 'Refuse (412) unless the account is at this version, e.g. "3", or `*`; '
+    "a value not of this pattern never matches (412).",
+    "schema": {"type": "string", "pattern": '^\\s*(\\*|(W/)?"?[0-9]{1,18}"?)\\s*$'},
 }
 
 

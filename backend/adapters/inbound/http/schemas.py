@@ -12,11 +12,14 @@ from typing import Any, TypeVar
 from flask import request
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
+from backend.adapters.inbound.http.input_policy import NOT_BLANK_PATTERN
 from backend.adapters.inbound.http.problems import ProblemError
 from backend.application.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from backend.domain.money import MAX_AMOUNT
 
 S = TypeVar("S", bound=Schema)
+#: Cursors are unpadded URL-safe base64.
+CURSOR_PATTERN = "^[A-Za-z0-9_-]+$"
 
 
 @cache
@@ -31,6 +34,8 @@ class JsonInteger(fields.Integer):
     """A JSON integer and nothing else: floats (even 7.0), strings and booleans are refused."""
 
     default_error_messages = {"invalid": "Not a valid integer."}  # noqa: RUF012
+    #: JSON Schema counts 7.0 as an integer; what the OpenAPI document adds to say otherwise.
+    DOCUMENTED = "Written as a JSON integer literal: 7.0 or 7e0 is refused (422), like any float."
 
     def _validated(self, value: Any) -> int:
         if type(value) is not int:  # bool is an int subclass, and must not pass
@@ -78,7 +83,14 @@ class RefreshRequestSchema(StrictSchema):
 
 
 class OpenAccountSchema(StrictSchema):
-    name = _text(1, 100, required=True)
+    # Stored trimmed: a name of spaces only is refused, and the document says so (a pattern).
+    name = fields.String(
+        required=True,
+        validate=[
+            validate.Length(1, 100),
+            validate.Regexp(NOT_BLANK_PATTERN, error="Must not be blank."),
+        ],
+    )
     currency = fields.String(
         required=True, validate=validate.Regexp(r"^[A-Z]{3}$"), metadata={"example": "EUR"}
     )
@@ -101,7 +113,13 @@ class PageQuerySchema(StrictSchema):
     limit = fields.Integer(
         load_default=DEFAULT_LIMIT, validate=validate.Range(1, MAX_LIMIT), strict=False
     )
-    cursor = _text(1, 2000)
+    cursor = fields.String(
+        validate=[validate.Length(1, 2000), validate.Regexp(CURSOR_PATTERN)],
+        metadata={
+            "description": "Opaque: the `next_cursor` of the page before, as the server minted "
+            "it. Any other value, even one of the right shape, is 422."
+        },
+    )
 
 
 class AccountQuerySchema(StrictSchema):

@@ -76,7 +76,7 @@ class InMemoryTokenDenylist:
     def revoke(self, token_id: str, until: datetime, now: datetime) -> None:
         with self._lock:
             self._until = {k: v for k, v in self._until.items() if v > now}
-            self._until[token_id] = until
+            self._until[token_id] = max(until, self._until.get(token_id, until))
 
     def any_revoked(self, token_ids: Sequence[str], now: datetime) -> bool:
         with self._lock:

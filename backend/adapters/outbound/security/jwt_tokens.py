@@ -69,6 +69,8 @@ class JwtTokenIssuer:
             )
         except jwt.PyJWTError as error:
             raise InvalidToken(f"invalid token: {type(error).__name__}") from None
+        except UnicodeEncodeError:  # a lone surrogate (a WebSocket's JSON can carry one)
+            raise InvalidToken("invalid token: not UTF-8") from None
         for claim in ("exp", "nbf", "iat"):
             if not isinstance(payload[claim], int | float) or isinstance(payload[claim], bool):
                 raise InvalidToken(f"invalid {claim}")

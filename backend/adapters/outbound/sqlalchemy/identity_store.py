@@ -7,10 +7,15 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Engine, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from backend.adapters.outbound.sqlalchemy.bulk import among, sqlite_datetime, value_set
+from backend.adapters.outbound.sqlalchemy.bulk import (
+    among,
+    insert_statement,
+    sqlite_datetime,
+    value_set,
+)
 from backend.adapters.outbound.sqlalchemy.driver import fetch_all
 from backend.adapters.outbound.sqlalchemy.engine import deferred, single_reads
 from backend.adapters.outbound.sqlalchemy.identity_tables import (
@@ -145,10 +150,19 @@ class SqlAlchemyTokenDenylist:
     def revoke(self, token_id: str, until: datetime, now: datetime) -> None:
         table = token_denylist
         with self._engine.begin() as connection:
-            # Delete-then-insert is an upsert on both dialects; the purge keeps the table small.
+            # One upsert: concurrent revocations of one id (racing refreshes of a login, a
+            # logout racing a refresh) all succeed, where delete-then-insert raced to a
+            # duplicate key on PostgreSQL. The later expiry wins. The purge keeps it small.
             connection.execute(delete(table).where(table.c.expires_at <= now))
-            connection.execute(delete(table).where(table.c.token_id == token_id))
-            connection.execute(insert(table).values(token_id=token_id, expires_at=until))
+            statement = insert_statement(connection.dialect.name, table)
+            # SQLite's two-argument max() is PostgreSQL's greatest().
+            later = func.greatest if connection.dialect.name == "postgresql" else func.max
+            latest = later(statement.excluded.expires_at, table.c.expires_at)
+            connection.execute(
+                statement.values(token_id=token_id, expires_at=until).on_conflict_do_update(
+                    index_elements=[table.c.token_id], set_={"expires_at": latest}
+                )
+            )
 
     def any_revoked(self, token_ids: Sequence[str], now: datetime) -> bool:
         with self._reads.connect() as connection:
