@@ -146,7 +146,9 @@ class SnapshotStore(Protocol):
 class Outbox(Protocol):
     """Committed events not yet handed to the queue, in position order."""
 
-    def pending(self, limit: int = 500) -> list[OutboxMessage]: ...
+    def pending(self, limit: int = 500, after: int = 0) -> list[OutboxMessage]:
+        """The oldest `limit` rows with a position above `after` (a relay's cursor)."""
+        ...
 
     def mark_dispatched(self, outbox_ids: Sequence[int]) -> None: ...
 
