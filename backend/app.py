@@ -15,13 +15,12 @@ from backend.adapters.inbound.http.middleware import install_middleware
 from backend.adapters.inbound.http.ops import ReadinessCheck, ops_blueprint
 from backend.adapters.inbound.http.problems import register_problem_handlers
 from backend.adapters.inbound.http.spa import spa_blueprint
-from backend.adapters.inbound.worker.loops import MessagingLoops, start_messaging
+from backend.adapters.inbound.worker.loops import start_messaging
 from backend.adapters.inbound.ws.endpoint import WS_PATH, register_ws
 from backend.adapters.outbound.metrics.prometheus import render
 from backend.adapters.outbound.sqlalchemy.engine import ping_database
 from backend.adapters.outbound.sqlalchemy.migrations_check import ensure_migrated
-from backend.application.command_runner import CommandRunner
-from backend.application.metrics_ports import FinishedCommand
+from backend.application.relay import signalling_commits
 from backend.config import Settings
 from backend.container import Container, build_container
 from backend.logging_setup import configure_logging, get_logger
@@ -73,23 +72,14 @@ def create_server_app(settings: Settings | None = None) -> Flask:
             container.transfer_sweeper(),
             container.message_dispatcher(),
             projections=container.projection_runner(),
+            signal=container.commit_signal(),
         )
         app.extensions[BACKGROUND_EXTENSION] = loops
-        _wake_relay_after_commands(container.command_runner(), loops)
+    # A request's events (e.g. TransferRequested) wake the relay, here or in a worker, rather
+    # than waiting for its next idle poll: the saga starts right away.
+    runner = container.command_runner()
+    runner.on_finished = signalling_commits(runner.on_finished, container.commit_signal())
     return app
-
-
-def _wake_relay_after_commands(runner: CommandRunner, loops: MessagingLoops) -> None:
-    # A request's events (e.g. TransferRequested) reach the in-process queue at once rather
-    # than at the relay's next idle poll, up to RELAY_IDLE later: the saga starts right away.
-    observe = runner.on_finished
-
-    def finished(command: FinishedCommand) -> None:
-        observe(command)
-        if command.events:
-            loops.wake_relay()
-
-    runner.on_finished = finished
 
 
 def _install_metrics(app: Flask, container: Container) -> None:
@@ -127,6 +117,7 @@ def _api_services(container: Container, settings: Settings) -> ApiServices:
         runner=lambda: container.command_runner(),
         account_queries=lambda: container.account_queries(),
         transfer_queries=lambda: container.transfer_queries(),
+        transfer_admission=lambda: container.transfer_admission(),
         idempotency=lambda: container.idempotency_service(),
         request_throttle=lambda: container.request_throttle(),
         token_issuer=lambda: container.token_issuer(),

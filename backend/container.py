@@ -9,17 +9,19 @@ from dependency_injector import containers, providers
 from sqlalchemy import Engine
 
 from backend.adapters.inbound.ws.messages import encode_push
+from backend.adapters.outbound.memory.commit_signal import InMemoryCommitSignal
 from backend.adapters.outbound.memory.pubsub import InMemoryPushChannel
 from backend.adapters.outbound.memory.rate_limiter import InMemoryRateLimiter
 from backend.adapters.outbound.metrics.collectors import scrape_collectors
 from backend.adapters.outbound.metrics.observers import CommandLog, instrument_dispatcher
 from backend.adapters.outbound.metrics.prometheus import PrometheusMetrics
 from backend.adapters.outbound.queue.factory import job_queue_for, outbox_relay_for
+from backend.adapters.outbound.redis.commit_signal import RedisCommitSignal
 from backend.adapters.outbound.redis.pubsub import RedisPushChannel
 from backend.adapters.outbound.redis.rate_limiter import RedisRateLimiter
 from backend.adapters.outbound.security.argon2_hasher import Argon2PasswordHasher
 from backend.adapters.outbound.security.jwt_tokens import JwtTokenIssuer
-from backend.adapters.outbound.sqlalchemy.engine import create_engine_for
+from backend.adapters.outbound.sqlalchemy.engine import create_engine_for, deferred
 from backend.adapters.outbound.sqlalchemy.idempotency_store import SqlAlchemyIdempotencyStore
 from backend.adapters.outbound.sqlalchemy.identity_store import (
     SqlAlchemyRefreshTokenStore,
@@ -28,15 +30,20 @@ from backend.adapters.outbound.sqlalchemy.identity_store import (
 )
 from backend.adapters.outbound.sqlalchemy.read_models import SqlAlchemyReadModelReader
 from backend.adapters.outbound.sqlalchemy.rebuild import SqlAlchemyProjectionRebuilder
-from backend.adapters.outbound.sqlalchemy.transfer_deadlines import SqlAlchemyTransferDeadlines
+from backend.adapters.outbound.sqlalchemy.transfer_deadlines import (
+    SqlAlchemyTransferBacklog,
+    SqlAlchemyTransferDeadlines,
+)
 from backend.adapters.outbound.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from backend.adapters.outbound.system import SystemClock, UuidGenerator
+from backend.application.admission import TransferAdmission
 from backend.application.command_runner import CommandRunner
 from backend.application.event_codec import default_codec
 from backend.application.idempotency import IdempotencyService
 from backend.application.identity import IdentityService
 from backend.application.identity_ports import RateLimiter
 from backend.application.messaging import MessageDispatcher, build_dispatcher
+from backend.application.messaging_ports import CommitSignal
 from backend.application.metrics_ports import TransferOutcomes, subscribe_transfer_outcomes
 from backend.application.ports import Clock
 from backend.application.projections import default_projections
@@ -109,6 +116,14 @@ def _push_channel(settings: Settings, client: Callable[[], redis.Redis | None]) 
     if redis_client is not None:
         return RedisPushChannel(redis_client, encode_push, prefix=settings.redis_prefix)
     return InMemoryPushChannel(encode_push)
+
+
+def _commit_signal(settings: Settings, client: Callable[[], redis.Redis | None]) -> CommitSignal:
+    # Distributed mode: commands commit in web processes, relays run in workers.
+    redis_client = client() if settings.redis_url is not None else None
+    if redis_client is not None:
+        return RedisCommitSignal(redis_client, prefix=settings.redis_prefix)
+    return InMemoryCommitSignal()
 
 
 class Container(containers.DeclarativeContainer):
@@ -230,7 +245,23 @@ class Container(containers.DeclarativeContainer):
     )
     # One relay per process: it keeps track of the rows it has in flight.
     outbox_relay = providers.ThreadSafeSingleton(
-        outbox_relay_for, uow_factory=unit_of_work.provider, queue=job_queue
+        outbox_relay_for,
+        uow_factory=unit_of_work.provider,
+        queue=job_queue,
+        # Its polls only read: on SQLite they need not queue for the write lock.
+        read_uow_factory=providers.Factory(
+            SqlAlchemyUnitOfWork, engine=providers.Callable(deferred, engine)
+        ).provider,
+    )
+    #: Refuses new transfers at the door when the backlog would not finish within the timeout.
+    transfer_admission = providers.ThreadSafeSingleton(
+        TransferAdmission,
+        backlog=providers.Factory(SqlAlchemyTransferBacklog, engine=engine),
+        timeout=settings.provided.transfer_timeout,
+    )
+    #: Wakes the relays when a web process commits (`hexbank serve` notifies, relays listen).
+    commit_signal = providers.ThreadSafeSingleton(
+        _commit_signal, settings=settings, client=redis_client.provider
     )
     transfer_sweeper = providers.ThreadSafeSingleton(
         TransferSweeper, deadlines=transfer_deadlines, process=transfer_process, clock=clock

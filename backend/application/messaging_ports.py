@@ -56,3 +56,24 @@ class TransferDeadlines(Protocol):
     def overdue(self, now: datetime, limit: int = 100) -> list[str]:
         """Ids of pending transfers whose deadline is before `now`, oldest deadline first."""
         ...
+
+
+#: Stops a wake-up registered with `CommitSignal.listen`.
+StopWaking = Callable[[], None]
+
+
+class CommitSignal(Protocol):
+    """Tells the relays, in whatever process they run, that outbox rows were committed.
+
+    A hint, not a message: a relay woken for nothing finds nothing, and one that misses a
+    signal still polls now and then. It spares every commit waiting for the next poll, and
+    every idle relay polling often enough to keep that wait short.
+    """
+
+    def notify(self) -> None:
+        """Outbox rows were committed (call after the commit; cheap, never raises)."""
+        ...
+
+    def listen(self, wake: Callable[[], None]) -> StopWaking:
+        """Call `wake` after notifications from any process (several may make one call)."""
+        ...

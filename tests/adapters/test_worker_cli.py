@@ -47,6 +47,7 @@ def distributed(
         transfer_sweeper=lambda: bank.sweeper,
         message_dispatcher=lambda: bank.dispatcher,
         projection_runner=lambda: None,  # the memory bank has no read side to follow
+        commit_signal=lambda: None,  # no web process commits here: the relay just polls
         engine=lambda: engine,  # the memory adapters use none; the worker guards its pool
     )
     monkeypatch.setattr(worker_cli, "worker_container", lambda: container)

@@ -12,8 +12,8 @@ from backend.application.messaging import (
     event_from_message,
     event_to_message,
 )
-from backend.application.ports import StoredEvent
-from backend.application.relay import OutboxRelay
+from backend.application.ports import OutboxMessage, StoredEvent
+from backend.application.relay import RESCAN_SECONDS, AcknowledgingRelay, OutboxRelay
 from tests.application.saga_harness import Bank, CollectingJobQueue
 
 
@@ -130,8 +130,8 @@ def test_queued_event_survives_the_wire_format_unchanged() -> None:
         assert event_from_message(event_to_message(event)) == event
 
 
-def acknowledging_relay(bank: Bank) -> OutboxRelay:
-    return OutboxRelay(bank.app.uow, bank.queue, acknowledge_after_processing=True)
+def acknowledging_relay(bank: Bank, rescan_every: float = RESCAN_SECONDS) -> AcknowledgingRelay:
+    return AcknowledgingRelay(bank.app.uow, bank.queue, rescan_every=rescan_every)
 
 
 def pending_positions(bank: Bank) -> list[int]:
@@ -171,8 +171,67 @@ def test_acknowledging_relay_sends_again_what_it_failed_to_enqueue() -> None:
     bank = Bank()
     bank.open(100)
     queue = FlakyQueue()
-    relay = OutboxRelay(bank.app.uow, queue, acknowledge_after_processing=True)
+    relay = AcknowledgingRelay(bank.app.uow, queue)
     with pytest.raises(ConnectionError):
         relay.relay_once()
     queue.down = False
     assert relay.relay_once() == 2
+
+
+class PollDuringAcknowledgement:
+    """Units of work whose outbox delete first lets the relay poll: a poll that comes while
+    an acknowledgement is under way, before its delete is done."""
+
+    def __init__(self, bank: Bank) -> None:
+        self.bank = bank
+        self.relay = AcknowledgingRelay(self, bank.queue, rescan_every=0)
+        self.polls: list[int] = []
+
+    def __call__(self) -> InMemoryUnitOfWork:
+        unit = self.bank.app.uow()
+        delete = unit.outbox.mark_dispatched
+
+        def poll_then_delete(outbox_ids: Sequence[int]) -> None:
+            self.polls.append(self.relay.relay_once())
+            delete(outbox_ids)
+
+        unit.outbox.mark_dispatched = poll_then_delete  # type: ignore[method-assign]
+        return unit
+
+
+def test_a_poll_during_an_acknowledgement_does_not_send_its_rows_again() -> None:
+    bank = Bank()
+    bank.open(100)
+    racing = PollDuringAcknowledgement(bank)
+    assert racing.relay.relay_once() == 2
+    racing.relay.acknowledge(bank.queue.batches[0])
+    assert racing.polls == [0]  # the rows were still in flight: nothing sent
+    assert positions(bank.queue.batches) == [1, 2]
+    assert pending_positions(bank) == []
+
+
+def test_acknowledging_relay_polls_past_its_cursor_and_rescans_from_the_start() -> None:
+    bank = Bank()
+    bank.open(100)
+    clock, reads = [0.0], list[int]()
+
+    def reading_uow() -> InMemoryUnitOfWork:
+        unit = bank.app.uow()
+        pending = unit.outbox.pending
+
+        def recorded(limit: int = 500, after: int = 0) -> list[OutboxMessage]:
+            reads.append(after)
+            return pending(limit, after)
+
+        unit.outbox.pending = recorded  # type: ignore[method-assign]
+        return unit
+
+    relay = AcknowledgingRelay(
+        bank.app.uow, bank.queue, reading_uow, rescan_every=5, monotonic=lambda: clock[0]
+    )
+    relay.relay_once()  # the first poll is a rescan (from 0)
+    bank.open(50)
+    assert relay.relay_once() == 2
+    clock[0] = 6.0
+    assert relay.relay_once() == 0  # a rescan finds only rows in flight, then the cursor read
+    assert reads == [0, 2, 0, 4]

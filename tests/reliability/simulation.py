@@ -34,7 +34,7 @@ from backend.application.command_runner import CommandRunner
 from backend.application.messaging import build_dispatcher
 from backend.application.ports import EventMetadata, StoredEvent
 from backend.application.projections.inline import inline_projector
-from backend.application.relay import OutboxRelay
+from backend.application.relay import AcknowledgingRelay, OutboxRelay
 from backend.application.repository import Repository
 from backend.application.sweeper import TransferSweeper, with_deadline_tracking
 from backend.application.transfers import TransferProcess, request_transfer
@@ -88,10 +88,14 @@ class BankSimulation(RuleBasedStateMachine):
         self.mode = IN_PROCESS
         self.relay = self.start_relay()
 
-    def start_relay(self) -> OutboxRelay:
+    def start_relay(self) -> OutboxRelay | AcknowledgingRelay:
         """A (re)started process's relay: sends whatever is pending, as on start-up."""
         # One event per job: the most ways to interleave, duplicate and lose them.
-        relay = OutboxRelay(self.app.uow, self.queue, 1, 10, self.mode == IN_PROCESS)
+        relay: OutboxRelay | AcknowledgingRelay
+        if self.mode == IN_PROCESS:
+            relay = AcknowledgingRelay(self.app.uow, self.queue, batch_size=1)
+        else:
+            relay = OutboxRelay(self.app.uow, self.queue, batch_size=1)
         relay.relay_all()
         return relay
 
@@ -235,7 +239,7 @@ class BankSimulation(RuleBasedStateMachine):
 
     def dispatch(self, batch: list[StoredEvent]) -> None:
         self.dispatcher.dispatch(batch)
-        if self.mode == IN_PROCESS:
+        if isinstance(self.relay, AcknowledgingRelay):
             self.relay.acknowledge(batch)
 
     # --- what must always hold ---------------------------------------------------------

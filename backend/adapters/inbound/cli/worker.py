@@ -88,6 +88,7 @@ def worker(burst: bool, relay: bool, sweep: bool) -> None:
         run_relay=relay,
         run_sweeper=sweep,
         projections=container.projection_runner(),
+        signal=container.commit_signal(),
     )
     _serve_metrics(container)
     log.info("worker started", queue=queue.queue.name, relay=relay, sweep=sweep)

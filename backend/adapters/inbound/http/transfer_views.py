@@ -97,6 +97,9 @@ def transfer_blueprint(services: ApiServices) -> Blueprint:
         timeout = timedelta(seconds=services.settings.transfer_timeout)
 
         def perform(record: Recorder) -> StoredResponse:
+            if services.transfer_admission is not None:
+                services.transfer_admission().check()  # a new transfer only, not a replay
+
             def run(ctx: CommandContext) -> StoredResponse:
                 transfer = request_transfer(command, ctx, timeout)
                 stored = _accepted(ctx, transfer)

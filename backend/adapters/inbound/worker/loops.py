@@ -13,8 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from backend.application.messaging import MessageDispatcher
+from backend.application.messaging_ports import CommitSignal, StopWaking
 from backend.application.projections.runner import ProjectionRunner
-from backend.application.relay import OutboxRelay
+from backend.application.relay import Relay
 from backend.application.sweeper import TransferSweeper
 from backend.logging_setup import get_logger
 
@@ -23,6 +24,8 @@ log = get_logger(__name__)
 RELAY_LOOP, SWEEP_LOOP, PROJECTION_LOOP = "hexbank-relay", "hexbank-sweeper", "hexbank-projections"
 #: Seconds between relay polls when idle (a delivered batch wakes the relay sooner).
 RELAY_IDLE = 0.05
+#: ... when commits signal the relay too: the poll is only the fallback for a lost signal.
+SIGNALLED_RELAY_IDLE = 0.5
 #: Seconds between sweeps.
 SWEEP_EVERY = 1.0
 #: Seconds between projection lag checks.
@@ -75,14 +78,17 @@ class PollingLoop:
 class MessagingLoops:
     """The relay and sweeper loops of one process, started and stopped together."""
 
-    relay: OutboxRelay
+    relay: Relay
     sweeper: TransferSweeper
     projections: ProjectionRunner | None = None
+    relay_idle: float = RELAY_IDLE
     loops: dict[str, PollingLoop] = field(default_factory=dict)
+    stop_waking: list[StopWaking] = field(default_factory=list)
 
     def start(self, relay: bool = True, sweep: bool = True) -> None:
         if relay:
-            self.loops[RELAY_LOOP] = PollingLoop(RELAY_LOOP, self.relay.relay_once, RELAY_IDLE)
+            tick = self.relay.relay_once
+            self.loops[RELAY_LOOP] = PollingLoop(RELAY_LOOP, tick, self.relay_idle)
         if sweep:
             self.loops[SWEEP_LOOP] = PollingLoop(SWEEP_LOOP, self._sweep, SWEEP_EVERY)
         if self.projections is not None:
@@ -102,6 +108,8 @@ class MessagingLoops:
             self.loops[RELAY_LOOP].wake()
 
     def stop(self) -> None:
+        for stop_waking in self.stop_waking:
+            stop_waking()
         for loop in self.loops.values():
             loop.stop_event.set()
         for loop in self.loops.values():
@@ -114,30 +122,36 @@ class MessagingLoops:
 
 
 def start_messaging(
-    relay: OutboxRelay,
+    relay: Relay,
     sweeper: TransferSweeper,
     dispatcher: MessageDispatcher | None = None,
     run_relay: bool = True,
     run_sweeper: bool = True,
     projections: ProjectionRunner | None = None,
+    signal: CommitSignal | None = None,
 ) -> MessagingLoops:
     """What `hexbank serve` (embedded mode) and `hexbank worker` start in their process.
 
     First the backlog: rows a killed process enqueued but never marked (or never enqueued)
     are sent again before anything new. Then the relay and sweeper loops; the sweeper ends
     the transfers whose jobs died with a previous process. With the dispatcher of this
-    process, each delivered batch wakes the relay, so a saga does not wait for polls.
+    process, each delivered batch wakes the relay, so a saga does not wait for polls; with
+    the commit `signal`, so does every command committed in any process (the relay then polls
+    only as a fallback, every SIGNALLED_RELAY_IDLE).
     """
     if run_relay:
         _relay_backlog(relay)
-    loops = MessagingLoops(relay, sweeper, projections)
+    idle = SIGNALLED_RELAY_IDLE if signal is not None and run_relay else RELAY_IDLE
+    loops = MessagingLoops(relay, sweeper, projections, relay_idle=idle)
     loops.start(run_relay, run_sweeper)
     if dispatcher is not None:
         dispatcher.after_dispatch.append(loops.wake_relay)
+    if signal is not None and run_relay:
+        loops.stop_waking.append(signal.listen(loops.wake_relay))
     return loops
 
 
-def _relay_backlog(relay: OutboxRelay) -> None:
+def _relay_backlog(relay: Relay) -> None:
     try:
         sent = relay.relay_all()
     except Exception:

@@ -10,7 +10,7 @@ from backend.adapters.outbound.queue.rq_queue import DEFAULT_QUEUE_NAME, RqJobQu
 from backend.application.messaging import MessageDispatcher
 from backend.application.messaging_ports import JobQueue
 from backend.application.ports import UnitOfWorkFactory
-from backend.application.relay import OutboxRelay
+from backend.application.relay import AcknowledgingRelay, OutboxRelay, Relay
 from backend.config import Settings
 
 EMBEDDED_JOB_THREADS = 4
@@ -28,14 +28,19 @@ def job_queue_for(
     return RqJobQueue(client, name or settings.redis_prefix + DEFAULT_QUEUE_NAME)
 
 
-def outbox_relay_for(uow_factory: UnitOfWorkFactory, queue: JobQueue) -> OutboxRelay:
+def outbox_relay_for(
+    uow_factory: UnitOfWorkFactory,
+    queue: JobQueue,
+    read_uow_factory: UnitOfWorkFactory | None = None,
+) -> Relay:
     """The relay of this process (build one: it keeps the rows in flight).
 
-    With the in-process queue a row is marked dispatched only after its job ran, because
-    the job dies with the process; rq keeps its jobs in Redis, so rows are marked at enqueue.
+    With the in-process queue a row is deleted only after its job ran, because the job dies
+    with the process; rq keeps its jobs in Redis, so rows are deleted at enqueue.
+    `read_uow_factory` serves the in-process relay's polls (no write lock on SQLite).
     """
     if isinstance(queue, InProcessJobQueue):
-        relay = OutboxRelay(uow_factory, queue, acknowledge_after_processing=True)
+        relay = AcknowledgingRelay(uow_factory, queue, read_uow_factory)
         queue.after_success.append(relay.acknowledge)
         return relay
     return OutboxRelay(uow_factory, queue)

@@ -9,14 +9,30 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Column, DateTime, Engine, Index, String, Table, delete, insert, select
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Engine,
+    Index,
+    String,
+    Table,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+)
 
+from backend.adapters.outbound.sqlalchemy.engine import single_reads
 from backend.adapters.outbound.sqlalchemy.event_store import to_utc
+from backend.adapters.outbound.sqlalchemy.event_store_tables import events
 from backend.adapters.outbound.sqlalchemy.schema import metadata
 from backend.adapters.outbound.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
+from backend.application.admission import BacklogSample
+from backend.application.metrics_ports import TERMINAL_TRANSFER_EVENTS
 from backend.application.ports import StoredEvent, UnitOfWork
 
-_TERMINAL = frozenset({"TransferCompleted", "TransferFailed"})
+_TERMINAL = frozenset(TERMINAL_TRANSFER_EVENTS)
 
 transfer_deadlines = Table(
     "transfer_deadlines",
@@ -56,3 +72,30 @@ class SqlAlchemyTransferDeadlines:
         )
         with self._engine.connect() as connection:
             return list(connection.execute(query).scalars())
+
+
+#: A cursor past every position: the first sample counts no ended transfers.
+_NO_CURSOR = 2**62
+_BACKLOG = select(
+    select(func.count()).select_from(transfer_deadlines).scalar_subquery().label("pending"),
+    select(func.coalesce(func.max(events.c.position), 0)).scalar_subquery().label("head"),
+    select(func.count())
+    .where(events.c.position > bindparam("after"), events.c.type.in_(TERMINAL_TRANSFER_EVENTS))
+    .scalar_subquery()
+    .label("ended"),
+)
+
+
+class SqlAlchemyTransferBacklog:
+    """TransferBacklog in one statement: the deadline index's rows are the pending transfers;
+    the terminal transfer events after the previous sample's head position, those that ended
+    (a short primary-key range of the events table)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._reads = single_reads(engine)
+
+    def sample(self, after: int | None) -> BacklogSample:
+        with self._reads.connect() as connection:
+            cursor = _NO_CURSOR if after is None else after
+            row = connection.execute(_BACKLOG, {"after": cursor}).one()
+        return BacklogSample(row.pending, row.ended, row.head)
