@@ -29,6 +29,10 @@ HEXBANK = str(Path(sys.executable).with_name("hexbank"))
 PASSWORD = "correct horse battery"
 
 
+#: How long a server may take to answer /healthz (a benchmark on a busy machine may raise it).
+SERVER_START_SECONDS = 30.0
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -124,7 +128,8 @@ class Server(Process):
 
     def start(self) -> Server:
         super().start()
-        wait_for(self._healthy, 30, f"{self.name} to answer /healthz\n{self.log()[-3000:]}")
+        what = f"{self.name} to answer /healthz\n{self.log()[-3000:]}"
+        wait_for(self._healthy, SERVER_START_SECONDS, what)
         return self
 
     def _healthy(self) -> bool:
