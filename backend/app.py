@@ -15,22 +15,18 @@ from backend.adapters.inbound.http.middleware import install_middleware
 from backend.adapters.inbound.http.ops import ReadinessCheck, ops_blueprint
 from backend.adapters.inbound.http.problems import register_problem_handlers
 from backend.adapters.inbound.http.spa import spa_blueprint
-from backend.adapters.inbound.worker.loops import start_messaging
 from backend.adapters.inbound.ws.endpoint import WS_PATH, register_ws
 from backend.adapters.outbound.metrics.prometheus import render
 from backend.adapters.outbound.sqlalchemy.engine import ping_database
 from backend.adapters.outbound.sqlalchemy.migrations_check import ensure_migrated
-from backend.application.relay import signalling_commits
 from backend.config import Settings
 from backend.container import Container, build_container
 from backend.logging_setup import configure_logging, get_logger
 
 log = get_logger(__name__)
 
-# Where views find the container when they need it (prefer passing providers to blueprints).
+# Where the entry points (and tests) find the app's container; views get providers instead.
 CONTAINER_EXTENSION = "hexbank.container"
-# The relay, sweeper and follower loops of an embedded server process (stopped on shutdown).
-BACKGROUND_EXTENSION = "hexbank.background"
 
 
 def create_app(settings: Settings | None = None, container: Container | None = None) -> Flask:
@@ -53,32 +49,6 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     install_cors(app, settings.cors_origins)
     register_problem_handlers(app)
     _register_blueprints(app, container, settings)
-    return app
-
-
-def create_server_app(settings: Settings | None = None) -> Flask:
-    """The app as a server process runs it (`hexbank serve`, `backend.wsgi`).
-
-    Embedded mode has no `hexbank worker`, so this process also runs the outbox relay, the
-    jobs, the transfer sweeper and the projection follower. Call it in the server's worker
-    process, after any fork: threads do not survive one.
-    """
-    settings = settings if settings is not None else Settings.from_env()
-    container = build_container(settings)
-    app = create_app(settings, container)
-    if settings.embedded:
-        loops = start_messaging(
-            container.outbox_relay(),
-            container.transfer_sweeper(),
-            container.message_dispatcher(),
-            projections=container.projection_runner(),
-            signal=container.commit_signal(),
-        )
-        app.extensions[BACKGROUND_EXTENSION] = loops
-    # A request's events (e.g. TransferRequested) wake the relay, here or in a worker, rather
-    # than waiting for its next idle poll: the saga starts right away.
-    runner = container.command_runner()
-    runner.on_finished = signalling_commits(runner.on_finished, container.commit_signal())
     return app
 
 

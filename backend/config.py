@@ -10,8 +10,12 @@ import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, TypeVar, cast
+from typing import Any, Literal, TypeVar, cast
 from urllib.parse import urlsplit
+
+from backend.application.repository import DEFAULT_SNAPSHOT_EVERY
+from backend.application.transfers import DEFAULT_TRANSFER_TIMEOUT
+from backend.domain.money import MINOR_UNIT_DIGITS
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +29,8 @@ _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _RATE_PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 _MIN_SECRET_BYTES = 32
 _KEY_FILE = "secret_key"
-DEFAULT_CURRENCIES = ("EUR", "USD", "GBP", "KRW", "JPY")
+#: Every currency the domain knows, unless HEXBANK_CURRENCIES narrows the list.
+DEFAULT_CURRENCIES = tuple(MINOR_UNIT_DIGITS)
 
 
 class ConfigError(ValueError):
@@ -50,7 +55,10 @@ class RateLimit:
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """The whole runtime configuration, validated once at start-up."""
+    """The whole runtime configuration, validated once at start-up.
+
+    Each field is read from HEXBANK_<FIELD NAME>; the defaults below are the only ones.
+    """
 
     env: Env
     data_dir: Path
@@ -71,8 +79,8 @@ class Settings:
     metrics_port: int | None = None
     log_format: LogFormat = "text"
     log_level: str = "INFO"
-    snapshot_every: int = 100
-    transfer_timeout: float = 60.0
+    snapshot_every: int = DEFAULT_SNAPSHOT_EVERY
+    transfer_timeout: float = DEFAULT_TRANSFER_TIMEOUT.total_seconds()
     max_body_bytes: int = 65536
     cors_origins: tuple[str, ...] = ()
     rate_limit: RateLimit | None = None
@@ -105,7 +113,10 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
-        """Read and validate every HEXBANK_* variable; raise ConfigError naming the bad one."""
+        """Read and validate every HEXBANK_* variable; raise ConfigError naming the bad one.
+
+        A variable that is unset (or empty) leaves its field at the default declared above.
+        """
         env = _Reader(environ)
         app_env = env.get("HEXBANK_ENV", "development", _choice(_ENVS))
         data_dir = env.get("HEXBANK_DATA_DIR", Path("var"), Path).absolute()
@@ -115,32 +126,12 @@ class Settings:
             env=cast(Env, app_env),
             data_dir=data_dir,
             database_url=env.get("HEXBANK_DATABASE_URL", default_db, _database_url),
-            read_database_url=env.get("HEXBANK_READ_DATABASE_URL", None, _database_url),
-            redis_url=env.get("HEXBANK_REDIS_URL", None, _redis_url),
-            redis_prefix=env.get("HEXBANK_REDIS_PREFIX", "hexbank:", _redis_prefix),
             secret_key=_secret_key(environ, app_env, data_dir),
-            host=env.get("HEXBANK_HOST", "127.0.0.1", str),
-            port=env.get("HEXBANK_PORT", 8000, _int_between(1, 65535)),
-            workers=env.get("HEXBANK_WORKERS", 1, _int_between(1, 256)),
-            threads=env.get("HEXBANK_THREADS", 32, _int_between(1, 10_000)),
-            ws_sockets=env.get("HEXBANK_WS_SOCKETS", 100, _int_between(0, 10_000)),
-            metrics_port=env.get("HEXBANK_METRICS_PORT", None, _int_between(1, 65535)),
             log_format=cast(
                 LogFormat,
                 env.get("HEXBANK_LOG_FORMAT", default_format, _choice(_LOG_FORMATS)),
             ),
-            log_level=env.get("HEXBANK_LOG_LEVEL", "INFO", _choice(_LOG_LEVELS, str.upper)),
-            snapshot_every=env.get("HEXBANK_SNAPSHOT_EVERY", 100, _int_between(1, 10**9)),
-            transfer_timeout=env.get("HEXBANK_TRANSFER_TIMEOUT", 60.0, _positive_float),
-            max_body_bytes=env.get("HEXBANK_MAX_BODY_BYTES", 65536, _int_between(1, 2**31)),
-            cors_origins=env.get("HEXBANK_CORS_ORIGINS", (), _origins),
-            rate_limit=env.get("HEXBANK_RATE_LIMIT", None, RateLimit.parse),
-            currencies=env.get("HEXBANK_CURRENCIES", DEFAULT_CURRENCIES, _currencies),
-            access_token_ttl=env.get("HEXBANK_ACCESS_TOKEN_TTL", 900, _int_between(1, 10**9)),
-            refresh_token_ttl=env.get(
-                "HEXBANK_REFRESH_TOKEN_TTL", 30 * 86400, _int_between(1, 10**10)
-            ),
-            proxy_hops=env.get("HEXBANK_PROXY_HOPS", 0, _int_between(0, 10)),
+            **env.given(FIELD_PARSERS),
         )
 
 
@@ -149,6 +140,13 @@ class _Reader:
 
     def __init__(self, environ: Mapping[str, str]) -> None:
         self._environ = environ
+
+    def given(self, parsers: Mapping[str, Callable[[str], Any]]) -> dict[str, Any]:
+        """{field: parsed value} of each field whose HEXBANK_<FIELD> variable is set."""
+        values = {
+            field: self.get(_variable(field), None, parse) for field, parse in parsers.items()
+        }
+        return {field: value for field, value in values.items() if value is not None}
 
     def get(self, name: str, default: T, parse: Callable[[str], T]) -> T:
         raw = self._environ.get(name, "").strip()
@@ -265,3 +263,33 @@ def _stored_secret_key(data_dir: Path) -> str:
     finally:
         staging.unlink()
     return path.read_text().strip()
+
+
+def _variable(field: str) -> str:
+    """The environment variable of a Settings field."""
+    return f"HEXBANK_{field.upper()}"
+
+
+#: How each plain field is parsed from its variable (env, data_dir, database_url, secret_key
+#: and log_format have defaults that depend on other variables: see `Settings.from_env`).
+FIELD_PARSERS: dict[str, Callable[[str], Any]] = {
+    "read_database_url": _database_url,
+    "redis_url": _redis_url,
+    "redis_prefix": _redis_prefix,
+    "host": str,
+    "port": _int_between(1, 65535),
+    "workers": _int_between(1, 256),
+    "threads": _int_between(1, 10_000),
+    "ws_sockets": _int_between(0, 10_000),
+    "metrics_port": _int_between(1, 65535),
+    "log_level": _choice(_LOG_LEVELS, str.upper),
+    "snapshot_every": _int_between(1, 10**9),
+    "transfer_timeout": _positive_float,
+    "max_body_bytes": _int_between(1, 2**31),
+    "cors_origins": _origins,
+    "rate_limit": RateLimit.parse,
+    "currencies": _currencies,
+    "access_token_ttl": _int_between(1, 10**9),
+    "refresh_token_ttl": _int_between(1, 10**10),
+    "proxy_hops": _int_between(0, 10),
+}

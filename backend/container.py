@@ -9,13 +9,12 @@ from dependency_injector import containers, providers
 from sqlalchemy import Engine
 
 from backend.adapters.inbound.ws.messages import encode_push
-from backend.adapters.outbound.memory.commit_signal import InMemoryCommitSignal
 from backend.adapters.outbound.memory.pubsub import InMemoryPushChannel
 from backend.adapters.outbound.memory.rate_limiter import InMemoryRateLimiter
 from backend.adapters.outbound.metrics.collectors import scrape_collectors
-from backend.adapters.outbound.metrics.observers import CommandLog, instrument_dispatcher
+from backend.adapters.outbound.metrics.observers import CommandLog, deliver_in_event_context
 from backend.adapters.outbound.metrics.prometheus import PrometheusMetrics
-from backend.adapters.outbound.queue.factory import job_queue_for, outbox_relay_for
+from backend.adapters.outbound.queue.factory import in_flight_rows_for, job_queue_for
 from backend.adapters.outbound.redis.commit_signal import RedisCommitSignal
 from backend.adapters.outbound.redis.pubsub import RedisPushChannel
 from backend.adapters.outbound.redis.rate_limiter import RedisRateLimiter
@@ -31,8 +30,8 @@ from backend.adapters.outbound.sqlalchemy.identity_store import (
 from backend.adapters.outbound.sqlalchemy.read_models import SqlAlchemyReadModelReader
 from backend.adapters.outbound.sqlalchemy.rebuild import SqlAlchemyProjectionRebuilder
 from backend.adapters.outbound.sqlalchemy.transfer_deadlines import (
+    SqlAlchemyOverdueTransfers,
     SqlAlchemyTransferBacklog,
-    SqlAlchemyTransferDeadlines,
 )
 from backend.adapters.outbound.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from backend.adapters.outbound.system import SystemClock, UuidGenerator
@@ -41,20 +40,22 @@ from backend.application.command_runner import CommandRunner
 from backend.application.event_codec import default_codec
 from backend.application.idempotency import IdempotencyService
 from backend.application.identity import IdentityService
-from backend.application.identity_ports import RateLimiter
 from backend.application.messaging import MessageDispatcher, build_dispatcher
-from backend.application.messaging_ports import CommitSignal
-from backend.application.metrics_ports import TransferOutcomes, subscribe_transfer_outcomes
-from backend.application.ports import Clock
+from backend.application.ports.clock_and_ids import Clock
+from backend.application.ports.commit_signal import CommitSignal
+from backend.application.ports.metrics import CommandObserver
+from backend.application.ports.push import PushChannel
+from backend.application.ports.rate_limits import RateLimiter
 from backend.application.projections import default_projections
 from backend.application.projections.base import Projection
 from backend.application.projections.inline import inline_projector
 from backend.application.projections.runner import ProjectionRunner
 from backend.application.push import PushNotifier, ReadModelPushViews, subscribe_push_notifier
-from backend.application.push_ports import PushChannel
 from backend.application.queries import AccountQueries, TransferQueries
 from backend.application.rate_limits import LoginThrottle, RequestThrottle
+from backend.application.relay import OutboxRelay, Wakeup
 from backend.application.sweeper import TransferSweeper, with_deadline_tracking
+from backend.application.transfer_outcomes import TransferOutcomes, subscribe_transfer_outcomes
 from backend.application.transfers import TransferProcess
 from backend.config import Settings
 
@@ -93,21 +94,37 @@ def _request_throttle(settings: Settings, limiter: RateLimiter) -> RequestThrott
     return RequestThrottle(limiter, limit.count, limit.period_seconds) if limit else None
 
 
-def _message_dispatcher(process: TransferProcess, notifier: PushNotifier) -> MessageDispatcher:
-    # Every delivered batch drives the saga, then pushes what changed to the users concerned.
-    dispatcher = build_dispatcher(process)
+def _message_dispatcher(
+    process: TransferProcess, notifier: PushNotifier, outcomes: TransferOutcomes, wakeup: Wakeup
+) -> MessageDispatcher:
+    # Every delivered batch drives the saga, then pushes what changed to the users concerned;
+    # its steps committed new events, so the relay goes at once. Terminal transfer events are
+    # counted here, the follower side, once committed. Every subscriber runs in the log context
+    # (correlation id, position) of its event.
+    dispatcher = build_dispatcher(process, (wakeup.wake,), deliver_in_event_context)
     subscribe_push_notifier(dispatcher, notifier)
+    subscribe_transfer_outcomes(dispatcher, outcomes)
     return dispatcher
 
 
-def _observed_dispatcher(
-    process: TransferProcess, notifier: PushNotifier, outcomes: TransferOutcomes
-) -> MessageDispatcher:
-    # Terminal transfer events are counted from here, the follower side, once committed; every
-    # subscriber then runs in the log context (correlation id, position) of its event.
-    dispatcher = _message_dispatcher(process, notifier)
-    subscribe_transfer_outcomes(dispatcher, outcomes)
-    return instrument_dispatcher(dispatcher)
+def _command_observers(
+    settings: Settings, command_log: CommandLog, wakeup: Wakeup
+) -> tuple[CommandObserver, ...]:
+    # Embedded mode: a request's events (e.g. TransferRequested) reach the in-process queue at
+    # once rather than at the relay's next idle poll, so the saga starts right away. (A worker
+    # wakes its relay once per delivered batch instead, through the dispatcher.)
+    if settings.embedded:
+        return (command_log, wakeup.after_command)
+    return (command_log,)
+
+
+def _commit_signal(
+    settings: Settings, client: Callable[[], redis.Redis | None]
+) -> CommitSignal | None:
+    redis_client = client() if settings.redis_url is not None else None
+    if redis_client is None:
+        return None
+    return RedisCommitSignal(redis_client, prefix=settings.redis_prefix)
 
 
 def _push_channel(settings: Settings, client: Callable[[], redis.Redis | None]) -> PushChannel:
@@ -116,14 +133,6 @@ def _push_channel(settings: Settings, client: Callable[[], redis.Redis | None]) 
     if redis_client is not None:
         return RedisPushChannel(redis_client, encode_push, prefix=settings.redis_prefix)
     return InMemoryPushChannel(encode_push)
-
-
-def _commit_signal(settings: Settings, client: Callable[[], redis.Redis | None]) -> CommitSignal:
-    # Distributed mode: commands commit in web processes, relays run in workers.
-    redis_client = client() if settings.redis_url is not None else None
-    if redis_client is not None:
-        return RedisCommitSignal(redis_client, prefix=settings.redis_prefix)
-    return InMemoryCommitSignal()
 
 
 class Container(containers.DeclarativeContainer):
@@ -138,12 +147,6 @@ class Container(containers.DeclarativeContainer):
         _read_engine, settings=settings, primary=engine.provider
     )
     redis_client = providers.ThreadSafeSingleton(_redis_client, url=settings.provided.redis_url)
-
-    # --- outbound adapters (ports) -------------------------------------------------------------
-    # e.g. event_store = providers.Factory(SqlAlchemyEventStore, engine=engine)
-
-    # --- application services and handlers -----------------------------------------------------
-    # e.g. unit_of_work = providers.Factory(SqlAlchemyUnitOfWork, engine=engine)
 
     # --- read side: projections, query services (on the read engine), rebuild -----------------
     projections = providers.ThreadSafeSingleton(_projections)
@@ -210,12 +213,17 @@ class Container(containers.DeclarativeContainer):
     # --- metrics: Prometheus series of this process, gauges read at scrape time ---------------
     metrics = providers.ThreadSafeSingleton(PrometheusMetrics)
     command_log = providers.ThreadSafeSingleton(CommandLog, metrics=metrics)
+    #: Wakes this process's relay loop when events were just committed.
+    relay_wakeup = providers.ThreadSafeSingleton(Wakeup)
+    command_observers = providers.ThreadSafeSingleton(
+        _command_observers, settings=settings, command_log=command_log, wakeup=relay_wakeup
+    )
 
     # --- commands, the transfer saga and the messaging that drives it --------------------------
     #: A fresh unit of work (one transaction) per request, per job, per retry.
     unit_of_work = providers.Factory(SqlAlchemyUnitOfWork, engine=engine)
     codec = providers.ThreadSafeSingleton(default_codec)
-    transfer_deadlines = providers.ThreadSafeSingleton(SqlAlchemyTransferDeadlines, engine=engine)
+    overdue_transfers = providers.ThreadSafeSingleton(SqlAlchemyOverdueTransfers, engine=engine)
     command_runner = providers.ThreadSafeSingleton(
         CommandRunner,
         uow_factory=unit_of_work.provider,
@@ -224,14 +232,12 @@ class Container(containers.DeclarativeContainer):
         ids=ids,
         snapshot_every=settings.provided.snapshot_every,
         # Read-your-writes, and the sweeper's deadline index, in the command's own transaction.
-        inline_projector=providers.Callable(
-            with_deadline_tracking, projector=inline_projection, deadlines=transfer_deadlines
-        ),
-        on_finished=command_log,
+        inline_projector=providers.Callable(with_deadline_tracking, projector=inline_projection),
+        observers=command_observers,
     )
     transfer_process = providers.ThreadSafeSingleton(TransferProcess, runner=command_runner)
     message_dispatcher = providers.ThreadSafeSingleton(
-        _observed_dispatcher,
+        _message_dispatcher,
         process=transfer_process,
         notifier=push_notifier,
         outcomes=providers.Factory(
@@ -239,19 +245,32 @@ class Container(containers.DeclarativeContainer):
             metrics=metrics,
             reader=providers.Factory(SqlAlchemyReadModelReader, engine=engine),
         ),
+        wakeup=relay_wakeup,
     )
-    job_queue = providers.ThreadSafeSingleton(
-        job_queue_for, settings=settings, client=redis_client, dispatcher=message_dispatcher
-    )
-    # One relay per process: it keeps track of the rows it has in flight.
-    outbox_relay = providers.ThreadSafeSingleton(
-        outbox_relay_for,
+    #: One per process: the rows its queue has in flight (embedded mode only, else None).
+    in_flight_rows = providers.ThreadSafeSingleton(
+        in_flight_rows_for,
+        settings=settings,
         uow_factory=unit_of_work.provider,
-        queue=job_queue,
         # Its polls only read: on SQLite they need not queue for the write lock.
         read_uow_factory=providers.Factory(
             SqlAlchemyUnitOfWork, engine=providers.Callable(deferred, engine)
         ).provider,
+    )
+    job_queue = providers.ThreadSafeSingleton(
+        job_queue_for,
+        settings=settings,
+        client=redis_client,
+        dispatcher=message_dispatcher,
+        in_flight=in_flight_rows,
+    )
+    outbox_relay = providers.ThreadSafeSingleton(
+        OutboxRelay, uow_factory=unit_of_work.provider, queue=job_queue, in_flight=in_flight_rows
+    )
+    #: Distributed mode: web processes' commits wake the workers' relays (None when embedded,
+    #: where the relay runs beside the commands and `relay_wakeup` does it).
+    commit_signal = providers.ThreadSafeSingleton(
+        _commit_signal, settings=settings, client=redis_client.provider
     )
     #: Refuses new transfers at the door when the backlog would not finish within the timeout.
     transfer_admission = providers.ThreadSafeSingleton(
@@ -259,12 +278,8 @@ class Container(containers.DeclarativeContainer):
         backlog=providers.Factory(SqlAlchemyTransferBacklog, engine=engine),
         timeout=settings.provided.transfer_timeout,
     )
-    #: Wakes the relays when a web process commits (`hexbank serve` notifies, relays listen).
-    commit_signal = providers.ThreadSafeSingleton(
-        _commit_signal, settings=settings, client=redis_client.provider
-    )
     transfer_sweeper = providers.ThreadSafeSingleton(
-        TransferSweeper, deadlines=transfer_deadlines, process=transfer_process, clock=clock
+        TransferSweeper, deadlines=overdue_transfers, process=transfer_process, clock=clock
     )
     # The follower reads head and checkpoints from the primary, never from a replica.
     projection_runner = providers.ThreadSafeSingleton(
@@ -279,6 +294,8 @@ class Container(containers.DeclarativeContainer):
     )
 
 
-def build_container(settings: Settings) -> Container:
-    """A container for `settings`; override providers on it in tests."""
-    return Container(settings=settings)
+def build_container(settings: Settings, clock: Clock | None = None) -> Container:
+    """A container for `settings` (and `clock`, when the time is not the system's)."""
+    if clock is None:
+        return Container(settings=settings)
+    return Container(settings=settings, clock=providers.Object(clock))

@@ -32,7 +32,8 @@ from backend.adapters.outbound.sqlalchemy.schema import metadata
 from backend.adapters.outbound.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from backend.adapters.outbound.system import SystemClock, UuidGenerator
 from backend.application.event_codec import default_codec
-from backend.application.ports import EventMetadata, NewEvent, UnitOfWork
+from backend.application.ports.event_store import EventMetadata, NewEvent
+from backend.application.ports.unit_of_work import UnitOfWork
 from backend.application.repository import Repository
 from backend.domain.account import Account
 from backend.domain.money import Money

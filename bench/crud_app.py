@@ -40,9 +40,9 @@ from sqlalchemy import (
     update,
 )
 
-from backend.adapters.inbound.cli.serve import HexbankApplication
 from backend.adapters.outbound.sqlalchemy.engine import create_engine_for
 from backend.config import Settings
+from backend.entrypoints.cli.serve import HexbankApplication
 
 ALGORITHM, AUDIENCE, ISSUER = "HS256", "hexbank-api", "hexbank"
 

@@ -38,15 +38,15 @@ from eventsourcing.sqlite import (  # type: ignore[import-not-found, unused-igno
 )
 from sqlalchemy.engine import make_url
 
-from backend.adapters.inbound.cli.migrate import upgrade_database
 from backend.adapters.outbound.system import SystemClock, UuidGenerator
 from backend.application import accounts
 from backend.application.command_runner import CommandContext, CommandRunner
 from backend.application.commands import Deposit, OpenAccount
 from backend.application.event_codec import default_codec
-from backend.application.ports import EventMetadata
+from backend.application.ports.event_store import EventMetadata
 from backend.config import Settings
 from backend.container import build_container
+from backend.entrypoints.cli.migrate import upgrade_database
 from tests.integration_services import temporary_schema
 
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -24,13 +24,13 @@ Everything comes from the HEXBANK_* environment through the same `gunicorn_optio
 
 from __future__ import annotations
 
-from backend.adapters.inbound.cli.serve import gunicorn_options, prepare_metrics_dir
 from backend.config import Settings
+from backend.entrypoints.cli.serve import gunicorn_options, prepare_metrics_dir
 
 _settings = Settings.from_env()
 _options = gunicorn_options(_settings)
 
-wsgi_app = "backend.wsgi:app"
+wsgi_app = "backend.entrypoints.wsgi:app"
 bind = _options["bind"]
 workers = _options["workers"]
 worker_class = "gthread"

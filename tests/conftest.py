@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from backend.adapters.inbound.cli.migrate import upgrade_database
 from backend.config import Settings
+from backend.entrypoints.cli.migrate import upgrade_database
 from tests.integration_services import (
     delete_prefixed_keys,
     postgres_base_url,

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from backend.adapters.outbound.memory.event_store import InMemoryDatabase, InMemoryUnitOfWork
+from backend.adapters.outbound.memory.event_store import InMemoryDatabase
+from backend.adapters.outbound.memory.unit_of_work import InMemoryUnitOfWork
 from backend.application.command_runner import CommandRunner
 from backend.application.event_codec import default_codec
+from backend.application.ports.metrics import CommandObserver
+from backend.application.ports.unit_of_work import UnitOfWorkFactory
+from backend.application.repository import DEFAULT_SNAPSHOT_EVERY
 
 
 class FixedClock:
@@ -43,17 +48,22 @@ class InMemoryApp:
     db: InMemoryDatabase = field(default_factory=InMemoryDatabase)
     clock: FixedClock = field(default_factory=FixedClock)
     ids: SequentialIds = field(default_factory=SequentialIds)
-    snapshot_every: int = 100
+    snapshot_every: int = DEFAULT_SNAPSHOT_EVERY
 
     def uow(self) -> InMemoryUnitOfWork:
         return InMemoryUnitOfWork(self.db)
 
-    def runner(self) -> CommandRunner:
+    def runner(
+        self,
+        observers: Sequence[CommandObserver] = (),
+        uow_factory: UnitOfWorkFactory | None = None,
+    ) -> CommandRunner:
         return CommandRunner(
-            self.uow,
+            uow_factory or self.uow,
             default_codec(),
             self.clock,
             self.ids,
             self.snapshot_every,
             sleep=lambda _: None,
+            observers=observers,
         )

@@ -12,22 +12,24 @@ from datetime import timedelta
 
 from sqlalchemy import Engine
 
-from backend.adapters.inbound.cli.migrate import upgrade_database
-from backend.adapters.outbound.memory.event_store import InMemoryDatabase, InMemoryUnitOfWork
+from backend.adapters.outbound.memory.event_store import InMemoryDatabase
 from backend.adapters.outbound.memory.read_models import InMemoryReadModelReader
+from backend.adapters.outbound.memory.unit_of_work import InMemoryUnitOfWork
 from backend.adapters.outbound.sqlalchemy.engine import create_engine_for
 from backend.adapters.outbound.sqlalchemy.read_models import SqlAlchemyReadModelReader
 from backend.adapters.outbound.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from backend.application.command_runner import CommandContext, CommandRunner
 from backend.application.event_codec import default_codec
-from backend.application.ports import EventMetadata, UnitOfWork, UnitOfWorkFactory
+from backend.application.ports.event_store import EventMetadata
+from backend.application.ports.read_models import ReadModelReader
+from backend.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from backend.application.projections import default_projections
 from backend.application.projections.inline import inline_projector
 from backend.application.projections.runner import ProjectionRunner
-from backend.application.read_models import ReadModelReader
 from backend.domain.account import Account
 from backend.domain.money import Money
 from backend.domain.transfer import FailureReason, Transfer
+from backend.entrypoints.cli.migrate import upgrade_database
 from tests.fakes import FixedClock, SequentialIds
 
 

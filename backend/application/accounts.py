@@ -5,7 +5,7 @@ from __future__ import annotations
 from backend.application.command_runner import CommandContext
 from backend.application.commands import CloseAccount, Deposit, OpenAccount, Withdraw
 from backend.application.errors import NotFound, PreconditionFailed
-from backend.application.ports import StoredEvent
+from backend.application.ports.event_store import StoredEvent
 from backend.domain.account import Account
 from backend.domain.money import Money
 

@@ -17,9 +17,9 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from backend.application.errors import ApplicationError
+from backend.application.ports.transfer_deadlines import BacklogSample, TransferBacklog
 
 log = logging.getLogger(__name__)
 
@@ -30,24 +30,6 @@ class Backlogged(ApplicationError):
     def __init__(self, retry_after: int) -> None:
         super().__init__("Too many transfers are in progress; retry after Retry-After.")
         self.retry_after = max(1, retry_after)
-
-
-@dataclass(frozen=True, slots=True)
-class BacklogSample:
-    """Transfers pending now, and how many ended since the previous sample's cursor."""
-
-    pending: int
-    ended: int
-    #: Pass as `after` to the next sample.
-    cursor: int
-
-
-class TransferBacklog(Protocol):
-    """Measures the transfer backlog of the whole deployment in one cheap read."""
-
-    def sample(self, after: int | None) -> BacklogSample:
-        """Pending transfers, and those ended after cursor `after` (none counted when None)."""
-        ...
 
 
 @dataclass

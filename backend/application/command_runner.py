@@ -9,28 +9,25 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from backend.application.errors import ConcurrencyError, ConcurrentModification
+from backend.application.command_names import current_command_type
+from backend.application.errors import ApplicationError, ConcurrencyError, ConcurrentModification
 from backend.application.event_codec import EventCodec
-from backend.application.metrics_ports import (
+from backend.application.ports.clock_and_ids import Clock, IdGenerator
+from backend.application.ports.event_store import EventMetadata, StoredEvent
+from backend.application.ports.metrics import (
     COMMITTED,
+    CONFLICT,
+    ERROR,
+    REJECTED,
     UNCHANGED,
     CommandObserver,
     FinishedCommand,
-    current_command_type,
-    failure_outcome,
-    ignore_command,
 )
-from backend.application.ports import (
-    Clock,
-    EventMetadata,
-    IdGenerator,
-    StoredEvent,
-    UnitOfWork,
-    UnitOfWorkFactory,
-)
-from backend.application.repository import Repository
+from backend.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from backend.application.repository import DEFAULT_SNAPSHOT_EVERY, Repository
 from backend.domain.account import Account
 from backend.domain.aggregate import Aggregate
+from backend.domain.errors import DomainError
 from backend.domain.transfer import Transfer
 
 T = TypeVar("T")
@@ -44,6 +41,15 @@ InlineProjector = Callable[[UnitOfWork, Sequence[StoredEvent]], None]
 
 def _no_projection(uow: UnitOfWork, events: Sequence[StoredEvent]) -> None:
     """Default when no read side is plugged in."""
+
+
+def failure_outcome(error: BaseException) -> str:
+    """The outcome of a command that raised `error`."""
+    if isinstance(error, ConcurrentModification):
+        return CONFLICT
+    if isinstance(error, DomainError | ApplicationError):
+        return REJECTED
+    return ERROR
 
 
 @dataclass
@@ -70,7 +76,7 @@ class CommandRunner:
     codec: EventCodec
     clock: Clock
     ids: IdGenerator
-    snapshot_every: int = 100
+    snapshot_every: int = DEFAULT_SNAPSHOT_EVERY
     inline_projector: InlineProjector = _no_projection
     #: Enough for a hot account: sixteen concurrent writers of one stream all get through.
     max_attempts: int = 16
@@ -78,8 +84,8 @@ class CommandRunner:
     #: Backoff stops doubling here, so the whole budget stays well under a second.
     max_delay: float = 0.05
     sleep: Callable[[float], None] = field(default=time.sleep)
-    #: Told each command's type, outcome and duration (metrics, logs); default: nobody.
-    on_finished: CommandObserver = ignore_command
+    #: Told each command's type, outcome and duration (metrics, logs, the relay's wakeup).
+    observers: Sequence[CommandObserver] = ()
 
     def run(self, handler: Callable[[CommandContext], T], metadata: EventMetadata) -> T:
         """Run `handler` until it commits, or raise ConcurrentModification."""
@@ -99,11 +105,14 @@ class CommandRunner:
         return result
 
     def _report(self, outcome: str, started: float, events: tuple[StoredEvent, ...]) -> None:
-        seconds = time.perf_counter() - started
-        try:
-            self.on_finished(FinishedCommand(current_command_type(), outcome, seconds, events))
-        except Exception:  # an observer's failure must never fail the command after its commit
-            log.warning("command observer failed", exc_info=True)
+        finished = FinishedCommand(
+            current_command_type(), outcome, time.perf_counter() - started, events
+        )
+        for observe in self.observers:
+            try:
+                observe(finished)
+            except Exception:  # an observer's failure must never fail the command after its commit
+                log.warning("command observer failed", exc_info=True)
 
     def _run_with_retries(
         self, handler: Callable[[CommandContext], T], metadata: EventMetadata

@@ -17,8 +17,9 @@ from backend.application import accounts
 from backend.application.command_runner import CommandContext, CommandRunner
 from backend.application.commands import Deposit, OpenAccount, RequestTransfer, Withdraw
 from backend.application.identity import IdentityService
-from backend.application.identity_ports import User
-from backend.application.ports import Clock, EventMetadata
+from backend.application.ports.clock_and_ids import Clock
+from backend.application.ports.event_store import EventMetadata
+from backend.application.ports.users import User
 from backend.application.queries import AccountQueries
 from backend.application.transfers import TransferProcess, request_transfer
 

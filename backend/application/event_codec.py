@@ -13,8 +13,8 @@ from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from backend.domain.account import ACCOUNT_EVENTS
-from backend.domain.events import DomainEvent
+from backend.domain.account import ACCOUNT_EVENTS, MoneyDeposited
+from backend.domain.events import DomainEvent, event_type
 from backend.domain.money import MINOR_UNIT_DIGITS
 from backend.domain.transfer import TRANSFER_EVENTS
 
@@ -36,7 +36,7 @@ def _money_deposited_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
 
 #: (event type, schema version it reads) -> function producing the next version's data.
 UPCASTERS: dict[tuple[str, int], Upcaster] = {
-    ("MoneyDeposited", 1): _money_deposited_v1_to_v2,
+    (event_type(MoneyDeposited), 1): _money_deposited_v1_to_v2,
 }
 
 
@@ -48,14 +48,14 @@ class EventCodec:
         event_classes: Iterable[type[DomainEvent]],
         upcasters: dict[tuple[str, int], Upcaster] | None = None,
     ) -> None:
-        self._classes = {cls.__name__: cls for cls in event_classes}
+        self._classes = {event_type(cls): cls for cls in event_classes}
         self._upcasters = dict(upcasters or {})
         self._datetime_fields = {name: _datetime_fields(cls) for name, cls in self._classes.items()}
 
     def encode(self, event: DomainEvent) -> tuple[str, int, dict[str, Any]]:
         """(type, schema_version, data) of an event, at the current schema version."""
         data = {f.name: _encode_value(getattr(event, f.name)) for f in dataclasses.fields(event)}
-        return type(event).__name__, type(event).schema_version, data
+        return event_type(type(event)), type(event).schema_version, data
 
     def decode(self, type_name: str, schema_version: int, data: dict[str, Any]) -> DomainEvent:
         cls = self._classes.get(type_name)

@@ -15,8 +15,13 @@ from datetime import timedelta
 from typing import Any
 
 from backend.application.errors import ApplicationError
-from backend.application.identity_ports import IdempotencyRecord, IdempotencyStore, StoredResponse
-from backend.application.ports import Clock, IdGenerator, UnitOfWork
+from backend.application.ports.clock_and_ids import Clock, IdGenerator
+from backend.application.ports.idempotency import (
+    IdempotencyRecord,
+    IdempotencyStore,
+    StoredResponse,
+)
+from backend.application.ports.unit_of_work import UnitOfWork
 
 KEY_TTL = timedelta(hours=24)
 LEASE = timedelta(seconds=30)
@@ -83,7 +88,7 @@ class IdempotencyService:
 
     def complete(self, uow: UnitOfWork, claim: Claim, response: StoredResponse) -> None:
         """Record the response in the command's transaction (call before it commits)."""
-        self.store.complete(uow, claim.record, response)
+        uow.idempotency_keys.complete(claim.record, response)
 
     def release(self, claim: Claim) -> None:
         """The command failed without effect: free the key for a retry."""

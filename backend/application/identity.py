@@ -8,18 +8,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from backend.application.errors import ApplicationError, NotFound
-from backend.application.identity_ports import (
+from backend.application.ports.clock_and_ids import Clock, IdGenerator
+from backend.application.ports.tokens import (
     AccessClaims,
     InvalidToken,
-    PasswordHasher,
     RefreshToken,
     RefreshTokenStore,
     TokenDenylist,
     TokenIssuer,
-    User,
-    UserRepository,
 )
-from backend.application.ports import Clock, IdGenerator
+from backend.application.ports.users import PasswordHasher, User, UserRepository
 from backend.application.rate_limits import LoginThrottle
 
 # Verified against when the email is unknown, so that both failures cost one hash.

@@ -13,11 +13,26 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from backend.application.ports import EventMetadata, StoredEvent
+from backend.application.ports.event_store import EventMetadata, StoredEvent
 from backend.application.transfers import TransferProcess
+from backend.domain.account import FundsHeld, HoldCaptured, HoldReleased, MoneyCredited
+from backend.domain.events import event_type, event_types
+from backend.domain.transfer import (
+    TransferCompensationStarted,
+    TransferFundsHeld,
+    TransferRequested,
+    TransferTargetCredited,
+)
 
 #: Reacts to one committed event.
 Subscriber = Callable[[StoredEvent], None]
+#: Runs one subscriber on one event: the place to wrap every delivery (e.g. in a log context).
+Delivery = Callable[[Subscriber, StoredEvent], None]
+
+
+def call_subscriber(subscriber: Subscriber, event: StoredEvent) -> None:
+    """The plain delivery: call the subscriber."""
+    subscriber(event)
 
 
 @dataclass
@@ -27,24 +42,26 @@ class MessageDispatcher:
     subscribers: dict[str, list[Subscriber]] = field(default_factory=dict)
     #: Called after each delivered batch, e.g. to wake this process's relay: the batch's
     #: steps just committed new events, so the next step need not wait for a poll.
-    after_dispatch: list[Callable[[], None]] = field(default_factory=list)
+    after_dispatch: Sequence[Callable[[], None]] = ()
     #: Called with each whole batch once its events were delivered (the push notifier).
     batch_subscribers: list[Callable[[Sequence[StoredEvent]], None]] = field(default_factory=list)
+    deliver: Delivery = call_subscriber
 
-    def subscribe(self, event_type: str, subscriber: Subscriber) -> None:
-        self.subscribers.setdefault(event_type, []).append(subscriber)
+    def subscribe(self, type_name: str, subscriber: Subscriber) -> None:
+        """Run `subscriber` on every event of that type (after those subscribed before)."""
+        self.subscribers.setdefault(type_name, []).append(subscriber)
 
-    def subscribe_all(self, event_types: Iterable[str], subscriber: Subscriber) -> None:
+    def subscribe_all(self, type_names: Iterable[str], subscriber: Subscriber) -> None:
         """One subscriber (e.g. a projection follower) for several event types."""
-        for event_type in event_types:
-            self.subscribe(event_type, subscriber)
+        for type_name in type_names:
+            self.subscribe(type_name, subscriber)
 
     def dispatch(self, batch: Iterable[StoredEvent]) -> None:
         """Deliver each event to its subscribers; the first failure aborts the batch (retried)."""
         batch = list(batch)
         for event in batch:
             for subscriber in self.subscribers.get(event.type, ()):
-                subscriber(event)
+                self.deliver(subscriber, event)
         for hook in self.after_dispatch:
             hook()
         for batch_subscriber in self.batch_subscribers:
@@ -55,14 +72,11 @@ class MessageDispatcher:
 TransferReaction = Callable[[str, str | None], object]
 
 #: The transfer's own events it can go on from (its ends need nothing).
-_TRANSFER_EVENTS = (
-    "TransferRequested",
-    "TransferFundsHeld",
-    "TransferTargetCredited",
-    "TransferCompensationStarted",
+_TRANSFER_EVENTS = event_types(
+    (TransferRequested, TransferFundsHeld, TransferTargetCredited, TransferCompensationStarted)
 )
 #: The account events of its steps but the hold (which may need giving back): they name it.
-_ACCOUNT_EVENTS = ("MoneyCredited", "HoldCaptured", "HoldReleased")
+_ACCOUNT_EVENTS = event_types((MoneyCredited, HoldCaptured, HoldReleased))
 
 
 def _by_stream(react: TransferReaction) -> Subscriber:
@@ -91,7 +105,7 @@ def subscribe_transfer_process(dispatcher: MessageDispatcher, process: TransferP
     the transfer goes on from any of them; once it ended, each costs at most one read of it.
     """
     dispatcher.subscribe_all(_TRANSFER_EVENTS, _by_stream(process.drive))
-    dispatcher.subscribe("FundsHeld", _by_transfer_id(process.funds_held))
+    dispatcher.subscribe(event_type(FundsHeld), _by_transfer_id(process.funds_held))
     dispatcher.subscribe_all(_ACCOUNT_EVENTS, _by_transfer_id(process.drive))
 
 
@@ -120,8 +134,12 @@ def event_from_message(message: dict[str, Any]) -> StoredEvent:
     return StoredEvent(**fields)
 
 
-def build_dispatcher(process: TransferProcess) -> MessageDispatcher:
-    """The dispatcher with the saga subscribed; add projections and the notifier after."""
-    dispatcher = MessageDispatcher()
+def build_dispatcher(
+    process: TransferProcess,
+    after_dispatch: Sequence[Callable[[], None]] = (),
+    deliver: Delivery = call_subscriber,
+) -> MessageDispatcher:
+    """The dispatcher with the saga subscribed (other subscribers may be added while building)."""
+    dispatcher = MessageDispatcher(after_dispatch=after_dispatch, deliver=deliver)
     subscribe_transfer_process(dispatcher, process)
     return dispatcher

@@ -13,16 +13,16 @@ from collections.abc import Iterable, Sequence
 
 from backend.application.bounded import RecentValues
 from backend.application.messaging import MessageDispatcher
-from backend.application.ports import StoredEvent
-from backend.application.push_ports import (
+from backend.application.ports.event_store import StoredEvent
+from backend.application.ports.push import (
     ACCOUNT_UPDATED,
     TRANSFER_UPDATED,
     PushChannel,
     PushMessage,
     PushViews,
 )
+from backend.application.ports.read_models import ReadModelReader
 from backend.application.queries import AccountView, TransferView, account_view, transfer_view
-from backend.application.read_models import ReadModelReader
 from backend.domain.account import Account
 from backend.domain.transfer import Transfer
 

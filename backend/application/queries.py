@@ -14,11 +14,11 @@ from typing import Any, Final
 from backend.application.errors import NotFound
 from backend.application.event_codec import EventCodec, default_codec
 from backend.application.pagination import DEFAULT_LIMIT, Page, decode_cursor, page_of
-from backend.application.ports import StoredEvent
+from backend.application.ports.event_store import StoredEvent
+from backend.application.ports.read_models import ReadModelReader
 from backend.application.read_models import (
     AccountSummary,
     DailyTotal,
-    ReadModelReader,
     TransactionRow,
     TransferSummary,
 )

@@ -7,7 +7,7 @@ import hashlib
 from dataclasses import dataclass
 
 from backend.application.errors import ApplicationError
-from backend.application.identity_ports import RateDecision, RateLimiter
+from backend.application.ports.rate_limits import RateDecision, RateLimiter
 
 FIFTEEN_MINUTES = 15 * 60
 

@@ -1,4 +1,5 @@
-"""Read-model rows and the ports that store them (written by projections, read by queries).
+"""Read-model rows: what projections write and queries read (the ports are in
+`ports.read_models`).
 
 Every row that folds a stream carries the stream version it reflects. Writers keep the row
 with the higher version (a guarded upsert), so the inline projector, the followers and a
@@ -7,12 +8,9 @@ rebuild may all write the same row, in any order, without counting anything twic
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from typing import Protocol
-
-from backend.application.ports import StoredEvent
 
 #: Key of a daily-totals row: (account id, day).
 DayKey = tuple[str, date]
@@ -142,107 +140,3 @@ class AccountAdvance:
     def day_increments_at(self, balance: int) -> list[DailyTotal]:
         """Each day's sums to add, with its closing balance, once the new balance is known."""
         return [replace(day, closing_balance=balance - offset) for day, offset in self.days]
-
-
-class CheckpointStore(Protocol):
-    """The last global position each projection applied."""
-
-    def position(self, name: str) -> int:
-        """The checkpoint (0 when none), locked until the transaction ends where supported,
-        so that followers and a rebuild's swap of the same projection serialise."""
-        ...
-
-    def save(self, name: str, position: int) -> None: ...
-
-
-class ReadModelStore(Protocol):
-    """Read-model writes inside a unit of work; loads see the transaction's own writes."""
-
-    @property
-    def checkpoints(self) -> CheckpointStore: ...
-
-    def account_summaries(self, account_ids: Collection[str]) -> dict[str, AccountSummary]: ...
-
-    def daily_totals(self, keys: Collection[DayKey]) -> dict[DayKey, DailyTotal]: ...
-
-    def account_rows(
-        self, account_ids: Collection[str], days: Collection[DayKey]
-    ) -> tuple[dict[str, AccountSummary], dict[DayKey, DailyTotal]]:
-        """`account_summaries(account_ids)` and, of `daily_totals(days)`, the rows of those
-        accounts: in one read where the store can."""
-        ...
-
-    def transfers(self, transfer_ids: Collection[str]) -> dict[str, TransferSummary]: ...
-
-    def save_transfers(self, rows: Sequence[TransferSummary]) -> None:
-        """Upsert, keeping whichever of the stored and the new row has the higher version."""
-        ...
-
-    def save_account_changes(self, changes: AccountChanges) -> None:
-        """Write the accounts projection's rows at once, in one round trip where the store can
-        (the followers' write, and the inline projector's when it cannot advance): summaries
-        and day rows are upserts keeping whichever of the stored and the new row has the
-        higher version; a transaction id already stored is left as it is."""
-        ...
-
-    def advance_account(self, advance: AccountAdvance) -> bool:
-        """If the account's summary is at `advance.from_version`: move it to `to_version`,
-        insert the transactions and add the day sums (rows at that version agree with the
-        summary, so adding counts nothing twice), in one round trip where the store can, and
-        return True. Otherwise change nothing and return False (the caller folds instead)."""
-        ...
-
-
-def account_rows_apart(
-    store: ReadModelStore, account_ids: Collection[str], days: Collection[DayKey]
-) -> tuple[dict[str, AccountSummary], dict[DayKey, DailyTotal]]:
-    """`ReadModelStore.account_rows` as the store's two reads, for stores that have no cheaper
-    combined one."""
-    ids = set(account_ids)
-    return store.account_summaries(ids), store.daily_totals([k for k in days if k[0] in ids])
-
-
-class ReadModelReader(Protocol):
-    """What queries read: read models, checkpoints, and single streams for `as_of` and events.
-
-    It may sit on a replica, so it may lag the primary by a little."""
-
-    def account(self, account_id: str) -> AccountSummary | None: ...
-
-    def accounts_of(
-        self, owner_id: str, after_position: int | None, limit: int
-    ) -> list[AccountSummary]:
-        """The owner's accounts opened after `after_position`, oldest first."""
-        ...
-
-    def transactions_of(
-        self, account_id: str, before_position: int | None, limit: int
-    ) -> list[TransactionRow]:
-        """The account's transactions before `before_position`, newest first."""
-        ...
-
-    def daily_totals_of(self, account_id: str) -> list[DailyTotal]:
-        """Every day with activity on the account, oldest first."""
-        ...
-
-    def transfer(self, transfer_id: str) -> TransferSummary | None: ...
-
-    def transfers_visible_to(
-        self,
-        viewer_id: str,
-        account_id: str | None,
-        status: str | None,
-        before_position: int | None,
-        limit: int,
-    ) -> list[TransferSummary]:
-        """Transfers touching an account of `viewer_id` (optionally one account, one status),
-        created before `before_position`, newest first."""
-        ...
-
-    def stream(self, stream_id: str, after_version: int, limit: int) -> list[StoredEvent]:
-        """Events of one stream after `after_version`, oldest first."""
-        ...
-
-    def checkpoint(self, name: str) -> int: ...
-
-    def head_position(self) -> int: ...

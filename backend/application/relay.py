@@ -1,4 +1,4 @@
-"""The outbox relays: hand committed events to the job queue, in order, in coarse batches.
+"""The outbox relay: hands committed events to the job queue, in order, in coarse batches.
 
 Why at least once: the queue is not part of the database transaction, so there is no way to
 enqueue and mark a row dispatched atomically. The relay enqueues first and marks after; a crash
@@ -7,171 +7,183 @@ The other order could lose a message, which no subscriber could ever notice. Sub
 idempotent, so a duplicate costs work, never money.
 
 A queue that lives in process memory (embedded mode) loses its jobs with the process, so
-there `AcknowledgingRelay` deletes a row only once its job has run: after a kill -9 everything
-not yet processed is still pending and is sent again on start.
+there the relay marks a row only once its job has run (through `InFlightRows`, which the
+queue acknowledges to): after a kill -9 everything not yet processed is still pending and is
+sent again on start.
+
+Relays are woken when events commit: in their own process through `Wakeup`, from web processes
+through the `CommitSignal` (distributed mode); they poll only as a fallback.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Protocol
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 
-from backend.application.messaging_ports import CommitSignal, JobQueue
-from backend.application.metrics_ports import CommandObserver, FinishedCommand
-from backend.application.ports import OutboxMessage, StoredEvent, UnitOfWorkFactory
+from backend.application.ports.commit_signal import CommitSignal
+from backend.application.ports.event_store import StoredEvent
+from backend.application.ports.job_queue import JobQueue
+from backend.application.ports.metrics import CommandObserver, FinishedCommand
+from backend.application.ports.outbox import OutboxMessage
+from backend.application.ports.unit_of_work import UnitOfWorkFactory
 
-#: Seconds between the acknowledging relay's reads of the whole outbox (see `rescan_every`).
+#: Seconds between the in-flight relay's reads of the whole outbox (see `InFlightRows`).
 RESCAN_SECONDS = 5.0
 
 
-def signalling_commits(observe: CommandObserver, signal: CommitSignal) -> CommandObserver:
-    """A CommandRunner observer: `observe`, then wake the relays when the command committed
-    events (so outbox rows) - the runner reports only after its commit."""
+class InFlightRows:
+    """Outbox rows handed to a queue that dies with its process, marked dispatched only once
+    their job ran: the queue calls `acknowledge` (its success hook), the relay skips them.
 
-    def finished(command: FinishedCommand) -> None:
-        observe(command)
-        if command.events:
-            signal.notify()
+    The relay's polls (`claim`) read only the rows above a cursor (the highest row enqueued),
+    without the write lock (`read_uow_factory`: on SQLite a transaction begun DEFERRED), so a
+    poll costs the same however many rows are in flight. Every `rescan_every` seconds a poll
+    reads from the start instead, for a row that committed late below the cursor (possible on
+    PostgreSQL; SQLite commits in position order).
+    """
 
-    return finished
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        read_uow_factory: UnitOfWorkFactory | None = None,
+        rescan_every: float = RESCAN_SECONDS,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._uow_factory = uow_factory
+        self._read_uow_factory = read_uow_factory or uow_factory
+        self._rescan_every, self._monotonic = rescan_every, monotonic
+        self._rows: dict[int, int] = {}  # outbox id by position, enqueued, not acknowledged
+        self._cursor, self._rescan_at = 0, 0.0
+        self._lock = threading.Lock()
 
+    def claim(self, limit: int) -> list[OutboxMessage]:
+        """Up to `limit` pending messages not in flight yet, now counted as in flight."""
+        # Read and filter under the lock: an acknowledgement that commits during the read
+        # stops counting its rows only after the filter ran, so a read that still saw them
+        # finds them in flight, never as pending again.
+        with self._lock:
+            fresh = self._take_fresh(self._read(limit, 0)) if self._rescan_due() else []
+            return fresh or self._take_fresh(self._read(limit, self._cursor))
 
-class Relay(Protocol):
-    """What the relay loop of a process drives, whichever kind of relay it is."""
+    def enqueued(self, messages: Sequence[OutboxMessage]) -> None:
+        """These reached the queue: polls read past them from now on."""
+        with self._lock:
+            self._cursor = max([self._cursor, *(m.outbox_id for m in messages)])
 
-    def relay_once(self) -> int:
-        """Enqueue what is pending (a bounded amount); the number of events sent."""
-        ...
+    def _take_fresh(self, pending: list[OutboxMessage]) -> list[OutboxMessage]:
+        fresh = [m for m in pending if m.event.position not in self._rows]
+        self._rows.update((m.event.position, m.outbox_id) for m in fresh)
+        return fresh
 
-    def relay_all(self) -> int:
-        """Relay until nothing is pending."""
-        ...
+    def _read(self, limit: int, after: int) -> list[OutboxMessage]:
+        with self._read_uow_factory() as uow:
+            return uow.outbox.pending(limit, after=after)
 
+    def _rescan_due(self) -> bool:
+        now = self._monotonic()
+        if now < self._rescan_at:
+            return False
+        self._rescan_at = now + self._rescan_every
+        return True
 
-def _enqueue(queue: JobQueue, events: list[StoredEvent], size: int) -> None:
-    """One job per `size` events, in one call (one round trip where the queue can)."""
-    queue.enqueue_batches([events[i : i + size] for i in range(0, len(events), size)])
+    def acknowledge(self, events: Sequence[StoredEvent]) -> None:
+        """A job delivered these events: their rows need not be sent again."""
+        with self._lock:
+            rows = {e.position: self._rows[e.position] for e in events if e.position in self._rows}
+        if rows:
+            with self._uow_factory() as uow:
+                uow.outbox.mark_dispatched(list(rows.values()))
+                uow.commit()
+        # Only once marked: until then the relay must still skip them, not send them again.
+        self.forget_positions(rows)
 
-
-def _relay_all(relay_once: Callable[[], int]) -> int:
-    total = sent = relay_once()
-    while sent:
-        sent = relay_once()
-        total += sent
-    return total
+    def forget_positions(self, positions: Iterable[int]) -> None:
+        """Stop counting these positions as in flight."""
+        with self._lock:
+            for position in positions:
+                self._rows.pop(position, None)
 
 
 @dataclass
 class OutboxRelay:
-    """Claims pending rows, enqueues them and deletes them in one transaction: for a queue
-    that keeps its jobs (rq), so a row is done with once its job is enqueued."""
+    """Moves pending outbox rows to the queue: one job per `batch_size` events."""
 
     uow_factory: UnitOfWorkFactory
     queue: JobQueue
     batch_size: int = 100
     max_batches: int = 10
+    #: With a queue that dies with its process: rows are marked when their job succeeded
+    #: (the queue acknowledges them here) instead of when enqueued.
+    in_flight: InFlightRows | None = None
 
     def relay_once(self) -> int:
         """Enqueue up to `max_batches` batches of pending events; the number of events sent."""
+        if self.in_flight is not None:
+            return self._relay_in_flight(self.in_flight)
         with self.uow_factory() as uow:
             pending = uow.outbox.pending(self.batch_size * self.max_batches)
             if not pending:
                 return 0
-            _enqueue(self.queue, [message.event for message in pending], self.batch_size)
+            self._enqueue([message.event for message in pending])
             uow.outbox.mark_dispatched([message.outbox_id for message in pending])
             uow.commit()
             return len(pending)
 
     def relay_all(self) -> int:
         """Relay until nothing is pending (at start-up, and in tests)."""
-        return _relay_all(self.relay_once)
+        total = sent = self.relay_once()
+        while sent:
+            sent = self.relay_once()
+            total += sent
+        return total
 
+    def _enqueue(self, events: list[StoredEvent]) -> None:
+        size = self.batch_size
+        self.queue.enqueue_batches([events[i : i + size] for i in range(0, len(events), size)])
 
-@dataclass
-class AcknowledgingRelay:
-    """Relays rows past a cursor and deletes each once its job ran (`acknowledge`): for a
-    queue in process memory, whose jobs a crash loses.
-
-    Polls read only the rows above the cursor (the highest row enqueued), without the write
-    lock (`read_uow_factory`), so a poll costs the same however many rows are in flight. Every
-    `rescan_every` seconds a poll reads from the start instead, for a row that committed late
-    below the cursor (possible on PostgreSQL; SQLite commits in position order).
-    """
-
-    uow_factory: UnitOfWorkFactory
-    queue: JobQueue
-    #: Units of work for the relay's reads (embedded: SQLite transactions begun DEFERRED).
-    read_uow_factory: UnitOfWorkFactory | None = None
-    batch_size: int = 100
-    max_batches: int = 10
-    rescan_every: float = RESCAN_SECONDS
-    monotonic: Callable[[], float] = time.monotonic
-    #: Outbox ids by position, enqueued and not acknowledged yet.
-    _in_flight: dict[int, int] = field(default_factory=dict, repr=False)
-    _cursor: int = field(default=0, repr=False)
-    _rescan_at: float = field(default=0.0, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def relay_once(self) -> int:
-        """Enqueue up to `max_batches` batches of events not in flight; the number sent."""
-        fresh = self._claim()
-        if not fresh:
+    def _relay_in_flight(self, in_flight: InFlightRows) -> int:
+        pending = in_flight.claim(self.batch_size * self.max_batches)
+        if not pending:
             return 0
         try:
-            _enqueue(self.queue, [message.event for message in fresh], self.batch_size)
+            self._enqueue([message.event for message in pending])
         except BaseException:
-            self._forget(fresh)  # not enqueued: the next poll sends them
+            in_flight.forget_positions(m.event.position for m in pending)  # the next poll
             raise
-        with self._lock:
-            self._cursor = max(self._cursor, fresh[-1].outbox_id)
-        return len(fresh)
+        in_flight.enqueued(pending)
+        return len(pending)
 
-    def relay_all(self) -> int:
-        """Relay until nothing is pending (at start-up, and in tests)."""
-        return _relay_all(self.relay_once)
 
-    def acknowledge(self, events: Sequence[StoredEvent]) -> None:
-        """A job delivered these events: delete their rows, then stop tracking them."""
-        with self._lock:
-            ids = [self._in_flight[e.position] for e in events if e.position in self._in_flight]
-        if not ids:
-            return
-        with self.uow_factory() as uow:
-            uow.outbox.mark_dispatched(ids)
-            uow.commit()
-        # Only now: a poll that found a row neither deleted nor in flight would send it again.
-        with self._lock:
-            for event in events:
-                self._in_flight.pop(event.position, None)
+class Wakeup:
+    """Wakes a polling loop before its idle wait ends; for the relay: events were just committed,
+    so that they reach the queue now rather than at its next poll (a saga step starts at once)."""
 
-    def _claim(self) -> list[OutboxMessage]:
-        # Read and filter under the lock: an acknowledgement that commits during the read
-        # stops tracking its rows only after the filter ran, so a read that still saw them
-        # finds them in flight.
-        with self._lock:
-            fresh = self._not_in_flight(self._read(0)) if self._rescan_due() else []
-            return fresh or self._not_in_flight(self._read(self._cursor))
+    def __init__(self) -> None:
+        self._event = threading.Event()
 
-    def _not_in_flight(self, pending: list[OutboxMessage]) -> list[OutboxMessage]:
-        fresh = [m for m in pending if m.event.position not in self._in_flight]
-        self._in_flight.update((m.event.position, m.outbox_id) for m in fresh)
-        return fresh
+    def wake(self) -> None:
+        """Relay now (also ends a wait early when the loop is stopping)."""
+        self._event.set()
 
-    def _rescan_due(self) -> bool:
-        now = self.monotonic()
-        if now < self._rescan_at:
-            return False
-        self._rescan_at = now + self.rescan_every
-        return True
+    def after_command(self, finished: FinishedCommand) -> None:
+        """A command observer: wake the relay when the command appended events."""
+        if finished.events:
+            self.wake()
 
-    def _read(self, after: int) -> list[OutboxMessage]:
-        with (self.read_uow_factory or self.uow_factory)() as uow:
-            return uow.outbox.pending(self.batch_size * self.max_batches, after=after)
+    def wait(self, seconds: float) -> None:
+        """Wait until woken or `seconds` have passed, then rearm."""
+        self._event.wait(seconds)
+        self._event.clear()
 
-    def _forget(self, pending: list[OutboxMessage]) -> None:
-        with self._lock:
-            for message in pending:
-                self._in_flight.pop(message.event.position, None)
+
+def signalling_commits(signal: CommitSignal) -> CommandObserver:
+    """A command observer for web processes whose relays run elsewhere (distributed mode):
+    tell them when the command appended events (the runner reports after its commit)."""
+
+    def after_command(finished: FinishedCommand) -> None:
+        if finished.events:
+            signal.notify()
+
+    return after_command

@@ -5,22 +5,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Final, Generic, TypeVar
 
 from backend.application.event_codec import EventCodec
-from backend.application.ports import (
-    Clock,
-    EventMetadata,
-    IdGenerator,
-    NewEvent,
-    Snapshot,
-    StoredEvent,
-    UnitOfWork,
-)
+from backend.application.ports.clock_and_ids import Clock, IdGenerator
+from backend.application.ports.event_store import EventMetadata, NewEvent, Snapshot, StoredEvent
+from backend.application.ports.unit_of_work import UnitOfWork
 from backend.domain.aggregate import Aggregate
 from backend.domain.events import DomainEvent
 
 A = TypeVar("A", bound=Aggregate)
+
+#: Events between two snapshots of a stream (HEXBANK_SNAPSHOT_EVERY overrides it).
+DEFAULT_SNAPSHOT_EVERY: Final = 100
 
 
 @dataclass
@@ -32,7 +29,7 @@ class Repository(Generic[A]):
     codec: EventCodec
     clock: Clock
     ids: IdGenerator
-    snapshot_every: int = 100
+    snapshot_every: int = DEFAULT_SNAPSHOT_EVERY
     appended: list[StoredEvent] = field(default_factory=list)
     #: Identity map: an aggregate loaded in this unit of work is handed out again as it is.
     _loaded: dict[str, A] = field(default_factory=dict, init=False, repr=False)

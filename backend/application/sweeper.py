@@ -11,8 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from backend.application.command_runner import InlineProjector
-from backend.application.messaging_ports import TransferDeadlines
-from backend.application.ports import Clock, StoredEvent, UnitOfWork
+from backend.application.ports.clock_and_ids import Clock
+from backend.application.ports.event_store import StoredEvent
+from backend.application.ports.transfer_deadlines import OverdueTransfers
+from backend.application.ports.unit_of_work import UnitOfWork
 from backend.application.transfers import TransferProcess
 
 log = logging.getLogger(__name__)
@@ -23,7 +25,7 @@ class TransferSweeper:
     """Finds overdue transfers and drives each: before the credit they time out, after it
     they complete."""
 
-    deadlines: TransferDeadlines
+    deadlines: OverdueTransfers
     process: TransferProcess
     clock: Clock
     batch_size: int = 100
@@ -42,14 +44,12 @@ class TransferSweeper:
         return ended
 
 
-def with_deadline_tracking(
-    projector: InlineProjector, deadlines: TransferDeadlines
-) -> InlineProjector:
+def with_deadline_tracking(projector: InlineProjector) -> InlineProjector:
     """The CommandRunner's inline hook, extended to keep the deadline index in the same
     transaction as the transfer events (so the sweeper sees every transfer after a crash)."""
 
     def project(uow: UnitOfWork, appended: Sequence[StoredEvent]) -> None:
         projector(uow, appended)
-        deadlines.track(uow, appended)
+        uow.transfer_deadlines.track(appended)
 
     return project

@@ -7,7 +7,7 @@ the transfer from what the account already shows.
 
 `TransferProcess.drive` chains the steps: the transfer's first message runs its whole saga in
 one job, and every later message of it drives it on from wherever a crash left it (a no-op
-once it ended). The single steps stay for the tests that stop a saga between two of them.
+once it ended).
 """
 
 from __future__ import annotations
@@ -24,13 +24,15 @@ from backend.application.bounded import RecentValues
 from backend.application.command_runner import CommandContext, CommandRunner
 from backend.application.commands import RequestTransfer
 from backend.application.errors import NotFound
-from backend.application.ports import EventMetadata
+from backend.application.ports.event_store import EventMetadata
 from backend.application.transfer_steps import AccountStep, TransferStep
 from backend.domain.money import Money
 from backend.domain.transfer import Transfer, TransferStage
 
 T = TypeVar("T")
 
+#: How long a transfer may stay pending before the sweeper fails it (HEXBANK_TRANSFER_TIMEOUT
+#: overrides it).
 DEFAULT_TRANSFER_TIMEOUT: Final[timedelta] = timedelta(seconds=60)
 
 _TERMINAL: Final = (TransferStage.COMPLETED, TransferStage.FAILED)
@@ -63,46 +65,12 @@ def request_transfer(
 
 @dataclass
 class TransferProcess:
-    """The process manager of the transfer saga: one small method per step."""
+    """The process manager of the transfer saga: drives a transfer through its steps."""
 
     runner: CommandRunner
     #: The transfers this process saw end, with their status. An end is final, so a late
     #: message of such a transfer needs not even a read.
     ended: RecentValues[str, str] = field(default_factory=lambda: RecentValues(ENDED_REMEMBERED))
-
-    # -- single steps on an account: the step of the stage the transfer reached --------------
-
-    def hold_funds(self, transfer_id: str, cause: str | None) -> None:
-        """Requested: hold the money on the source (or time out when already too late)."""
-        self._account_step(transfer_id, cause, steps.place_hold)
-
-    def credit_target(self, transfer_id: str, cause: str | None) -> None:
-        """Funds held (the point of no return): credit the target, or compensate on refusal."""
-        self._account_step(transfer_id, cause, steps.credit)
-
-    def capture_hold(self, transfer_id: str, cause: str | None) -> None:
-        """Target credited: the held money leaves the source."""
-        self._account_step(transfer_id, cause, steps.capture)
-
-    def release_hold(self, transfer_id: str, cause: str | None) -> None:
-        """Compensating: give the hold back (or fail at once when there is none)."""
-        self._account_step(transfer_id, cause, steps.release)
-
-    # -- single steps on the transfer: it takes note of what an account step did ------------
-
-    def confirm_hold(self, transfer_id: str, cause: str | None) -> None:
-        """A hold exists: go on, or give it back when the transfer already gave up."""
-        if self._run(transfer_id, cause, self._note_hold):
-            self._account_step(transfer_id, cause, steps.release)
-
-    def confirm_credit(self, transfer_id: str, cause: str | None) -> None:
-        self._advance(transfer_id, cause, steps.target_credited)
-
-    def confirm_capture(self, transfer_id: str, cause: str | None) -> None:
-        self._advance(transfer_id, cause, steps.hold_captured)
-
-    def confirm_release(self, transfer_id: str, cause: str | None) -> None:
-        self._advance(transfer_id, cause, steps.hold_released)
 
     # -- the saga's entry point: every message of a transfer, and the sweeper ---------------
 
@@ -112,9 +80,9 @@ class TransferProcess:
 
         TransferRequested runs the whole saga in its one job; any later message of the
         transfer (redelivered, or left by a job that died between two steps) goes on from
-        wherever it stands, and the sweeper drives the overdue ones. Unlike a single step, a
-        step that finds its work done on the account, or just did it, is recorded on the
-        transfer at once, without waiting for the confirming message. On a transfer that
+        wherever it stands, and the sweeper drives the overdue ones. A step that finds its work
+        done on the account, or just did it, is recorded on the transfer at once, without
+        waiting for the confirming message. On a transfer that
         ended it reads the transfer once and appends nothing; one this process saw end it
         does not read at all.
 
@@ -164,21 +132,13 @@ class TransferProcess:
         }
         return by_stage[stage]
 
-    def _note_hold(self, ctx: CommandContext, transfer: Transfer) -> bool:
-        """Record the hold on the transfer; True when the hold must be given back instead."""
-        if transfer.must_release_hold:
-            return True
-        if transfer.hold_placed(ctx.clock.now()):
-            ctx.transfers.save(transfer, ctx.metadata)
-        return False
-
     # -- plumbing ---------------------------------------------------------------------------
 
     def _account_step(self, transfer_id: str, cause: str | None, step: AccountStep) -> None:
         """One transaction on an account; then, if it says so, one on the transfer.
 
-        A catch-up (the account already shows the step done) is left to the confirmation
-        event (or to `drive`): a redelivered single step changes nothing.
+        A catch-up (the account already shows the step done) is left to `drive`, which the
+        account event's message runs: a redelivered message changes nothing.
         """
         follow_up = self._run(transfer_id, cause, step)
         if follow_up is not None and follow_up not in steps.CATCH_UPS:

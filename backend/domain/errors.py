@@ -35,7 +35,3 @@ class InvalidAccountName(DomainError):
 
 class SameAccount(DomainError):
     """A transfer whose source and target are the same account."""
-
-
-class InvalidTransferState(DomainError):
-    """A transfer step that does not fit the transfer's current state."""

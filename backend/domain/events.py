@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -12,3 +13,13 @@ class DomainEvent:
 
     #: Version of this event's data shape; bump it and add an upcaster when the shape changes.
     schema_version: ClassVar[int] = 1
+
+
+def event_type(cls: type[DomainEvent]) -> str:
+    """The type name events of `cls` are stored and dispatched under: the class name."""
+    return cls.__name__
+
+
+def event_types(classes: Iterable[type[DomainEvent]]) -> tuple[str, ...]:
+    """The type names of several event classes, in order."""
+    return tuple(event_type(cls) for cls in classes)

@@ -34,10 +34,6 @@ class Money:
         check_currency(self.currency)
 
     @classmethod
-    def zero(cls, currency: str) -> Money:
-        return cls(0, currency)
-
-    @classmethod
     def positive(cls, amount: int, currency: str) -> Money:
         """Money for a command: 1 ≤ amount ≤ MAX_AMOUNT."""
         money = cls(amount, currency)

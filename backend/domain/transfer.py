@@ -86,6 +86,8 @@ TRANSFER_EVENTS: Final[tuple[type[DomainEvent], ...]] = (
     TransferCompensationStarted,
     TransferFailed,
 )
+#: The events that end a transfer, one way or the other.
+TRANSFER_ENDS: Final[tuple[type[DomainEvent], ...]] = (TransferCompleted, TransferFailed)
 
 
 class Transfer(Aggregate):

@@ -11,20 +11,20 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from backend.adapters.inbound.worker.loops import start_messaging
-from backend.adapters.outbound.queue.factory import outbox_relay_for
-from backend.adapters.outbound.queue.in_process import InProcessJobQueue
 from backend.adapters.outbound.sqlalchemy.engine import create_engine_for
-from backend.adapters.outbound.sqlalchemy.transfer_deadlines import SqlAlchemyTransferDeadlines
+from backend.adapters.outbound.sqlalchemy.transfer_deadlines import SqlAlchemyOverdueTransfers
 from backend.adapters.outbound.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from backend.adapters.outbound.system import SystemClock, UuidGenerator
 from backend.application.command_runner import CommandRunner
 from backend.application.event_codec import default_codec
 from backend.application.messaging import build_dispatcher
-from backend.application.ports import StoredEvent, UnitOfWork
+from backend.application.ports.unit_of_work import UnitOfWork
+from backend.application.relay import Wakeup
 from backend.application.sweeper import TransferSweeper, with_deadline_tracking
 from backend.application.transfers import TransferProcess
+from backend.entrypoints.loops import start_messaging
 from backend.logging_setup import configure_logging
+from tests.adapters.embedded_queue import in_process_queue_and_relay
 
 
 def _no_read_side(uow: UnitOfWork, events: object) -> None:
@@ -36,13 +36,13 @@ class SqlBank:
     """The command side on one database, as the container would wire it."""
 
     runner: CommandRunner
-    deadlines: SqlAlchemyTransferDeadlines
+    deadlines: SqlAlchemyOverdueTransfers
     uow: Callable[[], SqlAlchemyUnitOfWork]
 
 
 def sql_bank(url: str) -> SqlBank:
     engine = create_engine_for(url)
-    deadlines = SqlAlchemyTransferDeadlines(engine)
+    deadlines = SqlAlchemyOverdueTransfers(engine)
 
     def uow() -> SqlAlchemyUnitOfWork:
         return SqlAlchemyUnitOfWork(engine)
@@ -52,7 +52,7 @@ def sql_bank(url: str) -> SqlBank:
         default_codec(),
         SystemClock(),
         UuidGenerator(),
-        inline_projector=with_deadline_tracking(_no_read_side, deadlines),
+        inline_projector=with_deadline_tracking(_no_read_side),
     )
     return SqlBank(runner, deadlines, uow)
 
@@ -60,16 +60,13 @@ def sql_bank(url: str) -> SqlBank:
 def serve_messaging(url: str) -> None:
     """Run until killed."""
     bank = sql_bank(url)
-    process = TransferProcess(bank.runner)
-    dispatcher = build_dispatcher(process)
-
-    def dispatch(events: list[StoredEvent]) -> None:
-        dispatcher.dispatch(events)
-
-    queue = InProcessJobQueue(dispatch, workers=4, retry_delays=(0.05, 0.2, 1.0))
-    relay = outbox_relay_for(bank.uow, queue)
+    process, wakeup = TransferProcess(bank.runner), Wakeup()
+    dispatcher = build_dispatcher(process, after_dispatch=(wakeup.wake,))
+    _, relay = in_process_queue_and_relay(
+        bank.uow, dispatcher.dispatch, workers=4, retry_delays=(0.05, 0.2, 1.0)
+    )
     sweeper = TransferSweeper(bank.deadlines, process, SystemClock())
-    start_messaging(relay, sweeper, dispatcher)
+    start_messaging(relay, sweeper, wakeup)
     print("ready", flush=True)
     threading.Event().wait()
 

@@ -8,7 +8,7 @@ from typing import Any
 from rq import get_current_job
 
 from backend.application.messaging import event_from_message
-from backend.application.messaging_ports import BatchHandler
+from backend.application.ports.job_queue import BatchHandler
 
 PROBE = "tests.adapters.queue_probe.handle"
 HANDLERS: dict[str, BatchHandler] = {}

@@ -20,7 +20,7 @@ from backend.application.command_runner import CommandRunner
 from backend.application.commands import Deposit, OpenAccount, Withdraw
 from backend.application.errors import ConcurrentModification
 from backend.application.event_codec import default_codec
-from backend.application.ports import EventMetadata, NewEvent, StoredEvent
+from backend.application.ports.event_store import EventMetadata, NewEvent, StoredEvent
 from backend.application.repository import Repository
 from backend.domain.account import Account
 from backend.domain.errors import InsufficientFunds

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from backend.adapters.inbound.cli.migrate import upgrade_database
 from backend.application import accounts
 from backend.application.commands import Deposit, OpenAccount, RequestTransfer
-from backend.application.ports import EventMetadata
+from backend.application.ports.event_store import EventMetadata
 from backend.application.transfers import request_transfer
+from backend.entrypoints.cli.migrate import upgrade_database
 from tests.adapters.messaging_process import SqlBank, sql_bank
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,15 +9,15 @@ from sqlalchemy.exc import IntegrityError
 
 from backend.application.errors import ConcurrencyError
 from backend.application.event_codec import default_codec
-from backend.application.ports import (
+from backend.application.ports.event_store import (
     EventMetadata,
     EventRecord,
     NewEvent,
     Snapshot,
     StoredEvent,
     StreamHistory,
-    UnitOfWork,
 )
+from backend.application.ports.unit_of_work import UnitOfWork
 from backend.application.repository import Repository
 from backend.domain.account import Account
 from backend.domain.money import Money

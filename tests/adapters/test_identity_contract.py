@@ -11,7 +11,7 @@ import pytest
 import redis
 from sqlalchemy import Engine
 
-from backend.adapters.outbound.memory.event_store import InMemoryDatabase, InMemoryUnitOfWork
+from backend.adapters.outbound.memory.event_store import InMemoryDatabase
 from backend.adapters.outbound.memory.idempotency_store import InMemoryIdempotencyStore
 from backend.adapters.outbound.memory.identity_store import (
     InMemoryRefreshTokenStore,
@@ -19,6 +19,7 @@ from backend.adapters.outbound.memory.identity_store import (
     InMemoryUserRepository,
 )
 from backend.adapters.outbound.memory.rate_limiter import InMemoryRateLimiter
+from backend.adapters.outbound.memory.unit_of_work import InMemoryUnitOfWork
 from backend.adapters.outbound.redis.rate_limiter import RedisRateLimiter
 from backend.adapters.outbound.sqlalchemy.idempotency_store import SqlAlchemyIdempotencyStore
 from backend.adapters.outbound.sqlalchemy.identity_store import (
@@ -29,18 +30,15 @@ from backend.adapters.outbound.sqlalchemy.identity_store import (
 from backend.adapters.outbound.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from backend.application.idempotency import IdempotencyKeyInUse
 from backend.application.identity import EmailTaken
-from backend.application.identity_ports import (
+from backend.application.ports.idempotency import (
     IdempotencyRecord,
     IdempotencyStore,
-    RateLimiter,
-    RefreshToken,
-    RefreshTokenStore,
     StoredResponse,
-    TokenDenylist,
-    User,
-    UserRepository,
 )
-from backend.application.ports import UnitOfWork
+from backend.application.ports.rate_limits import RateLimiter
+from backend.application.ports.tokens import RefreshToken, RefreshTokenStore, TokenDenylist
+from backend.application.ports.unit_of_work import UnitOfWork
+from backend.application.ports.users import User, UserRepository
 from backend.container import build_container
 from tests.conftest import SettingsFactory
 from tests.fakes import FixedClock
@@ -89,7 +87,7 @@ def limiter(request: pytest.FixtureRequest) -> RateLimiter:
 def keys(request: pytest.FixtureRequest) -> tuple[IdempotencyStore, Callable[[], UnitOfWork]]:
     if request.param == "memory":
         db = InMemoryDatabase()
-        return InMemoryIdempotencyStore(), lambda: InMemoryUnitOfWork(db)
+        return InMemoryIdempotencyStore(db), lambda: InMemoryUnitOfWork(db)
     engine = _engine(request)
     return SqlAlchemyIdempotencyStore(engine), lambda: SqlAlchemyUnitOfWork(engine)
 
@@ -235,9 +233,9 @@ Keys = tuple[IdempotencyStore, Callable[[], UnitOfWork]]
 
 
 def _complete(keys: Keys, record: IdempotencyRecord, response: StoredResponse) -> None:
-    store, uow_factory = keys
+    _, uow_factory = keys
     with uow_factory() as uow:
-        store.complete(uow, record, response)
+        uow.idempotency_keys.complete(record, response)
         uow.commit()
 
 
@@ -252,13 +250,11 @@ def test_a_claimed_key_is_held_until_completed_then_replays(keys: Keys) -> None:
     assert done is not None and done.response == response
 
 
-@pytest.mark.parametrize("keys", SQL_BACKENDS, indirect=True)
 def test_a_response_rolled_back_with_its_command_is_not_kept(keys: Keys) -> None:
-    # The in-memory store writes at once (its unit of work has no commit hook, documented).
     store, uow_factory = keys
     store.claim(_record("lease-1"))
     with uow_factory() as uow:
-        store.complete(uow, _record("lease-1"), StoredResponse(201, {"id": "t-1"}))
+        uow.idempotency_keys.complete(_record("lease-1"), StoredResponse(201, {"id": "t-1"}))
         uow.rollback()
     held = store.claim(_record("lease-2"))
     assert held is not None and held.response is None

@@ -14,8 +14,8 @@ from rq import SimpleWorker
 
 from backend.adapters.outbound.queue.in_process import InProcessJobQueue
 from backend.adapters.outbound.queue.rq_queue import RqJobQueue
-from backend.application.messaging_ports import JobQueue
-from backend.application.ports import EventMetadata, StoredEvent
+from backend.application.ports.event_store import EventMetadata, StoredEvent
+from backend.application.ports.job_queue import JobQueue
 from tests.adapters import queue_probe
 
 PROBE = queue_probe.PROBE

@@ -7,21 +7,19 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from types import SimpleNamespace
 
 import pytest
 import redis
 from rq import SimpleWorker
 
-from backend.adapters.inbound.worker import jobs
-from backend.adapters.inbound.worker.loops import MessagingLoops, start_messaging
-from backend.adapters.outbound.queue.factory import outbox_relay_for
 from backend.adapters.outbound.queue.in_process import InProcessJobQueue
-from backend.adapters.outbound.queue.rq_queue import RqJobQueue
+from backend.adapters.outbound.queue.rq_queue import RqJobQueue, batch_job_class
 from backend.application.messaging import build_dispatcher
 from backend.application.relay import OutboxRelay
 from backend.application.sweeper import TransferSweeper
 from backend.application.transfers import TransferProcess
+from backend.entrypoints.loops import MessagingLoops, start_messaging
+from tests.adapters.embedded_queue import in_process_queue_and_relay
 from tests.application.saga_harness import Bank
 
 CLIENTS = 4
@@ -42,8 +40,10 @@ def all_ended(bank: Bank, transfer_ids: list[str]) -> bool:
 @pytest.fixture
 def embedded() -> Iterator[tuple[Bank, InProcessJobQueue, MessagingLoops]]:
     bank = Bank()
-    queue = InProcessJobQueue(bank.dispatcher.dispatch, workers=4, retry_delays=(0.01, 0.05))
-    loops = start_messaging(outbox_relay_for(bank.app.uow, queue), bank.sweeper, bank.dispatcher)
+    queue, relay = in_process_queue_and_relay(
+        bank.app.uow, bank.dispatcher.dispatch, workers=4, retry_delays=(0.01, 0.05)
+    )
+    loops = start_messaging(relay, bank.sweeper, bank.relay_wakeup)
     yield bank, queue, loops
     loops.stop()
     queue.close()
@@ -97,19 +97,17 @@ def test_embedded_start_relays_the_backlog_a_killed_process_left() -> None:
 
 
 def test_rq_worker_runs_the_saga_through_the_real_job_function(
-    redis_url: str, redis_prefix: str, monkeypatch: pytest.MonkeyPatch
+    redis_url: str, redis_prefix: str
 ) -> None:
     bank = Bank()
     dispatcher = build_dispatcher(TransferProcess(bank.runner))
-    monkeypatch.setattr(
-        jobs, "worker_container", lambda: SimpleNamespace(message_dispatcher=lambda: dispatcher)
-    )
     connection = redis.Redis.from_url(redis_url)
     queue = RqJobQueue(connection, f"{redis_prefix}-saga-{uuid.uuid4().hex[:8]}")
     relay = OutboxRelay(bank.app.uow, queue)
     source, target = bank.open(100), bank.open()
     transfer_id = bank.transfer(source, target, 30)
-    worker = SimpleWorker([queue.queue], connection=connection, name=f"{queue.queue.name}-w")
+    name, job_class = f"{queue.queue.name}-w", batch_job_class(dispatcher.dispatch)
+    worker = SimpleWorker([queue.queue], connection=connection, name=name, job_class=job_class)
     while relay.relay_all():  # the request's job drives the saga; then its events' job
         worker.work(burst=True)
     assert bank.transfer_state(transfer_id).status == "completed"
@@ -138,12 +136,12 @@ def test_embedded_restart_resumes_what_the_killed_process_had_not_processed() ->
     bank = Bank()
     source, target = bank.open(100), bank.open()
     transfer_id = bank.transfer(source, target, 30)
-    stalled = InProcessJobQueue(bank.dispatcher.dispatch, workers=1)
+    stalled, stalled_relay = in_process_queue_and_relay(bank.app.uow, bank.dispatcher.dispatch)
     stalled.close(wait=False)  # a process whose jobs never ran: killed right after enqueue
-    outbox_relay_for(bank.app.uow, stalled).relay_all()
+    stalled_relay.relay_all()
 
-    queue = InProcessJobQueue(bank.dispatcher.dispatch, workers=2)
-    loops = start_messaging(outbox_relay_for(bank.app.uow, queue), bank.sweeper, bank.dispatcher)
+    queue, relay = in_process_queue_and_relay(bank.app.uow, bank.dispatcher.dispatch)
+    loops = start_messaging(relay, bank.sweeper, bank.relay_wakeup)
     try:  # well within the deadline: no sweeping needed
         wait_until(lambda: all_ended(bank, [transfer_id]))
     finally:

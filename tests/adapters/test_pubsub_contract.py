@@ -16,7 +16,7 @@ import redis
 
 from backend.adapters.outbound.memory.pubsub import InMemoryPushChannel
 from backend.adapters.outbound.redis.pubsub import RedisPushChannel
-from backend.application.push_ports import ACCOUNT_UPDATED, PushChannel, PushMessage
+from backend.application.ports.push import ACCOUNT_UPDATED, PushChannel, PushMessage
 from backend.application.queries import AccountView
 
 #: Builds the channel of one process; all built by one factory share one bus.

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from backend.adapters.inbound.cli.migrate import upgrade_database
 from backend.application.command_runner import CommandContext
 from backend.application.errors import NotFound
 from backend.application.queries import AccountQueries, TransferQueries
@@ -25,6 +24,7 @@ from backend.application.read_models import (
 from backend.container import build_container
 from backend.domain.money import Money
 from backend.domain.transfer import FailureReason
+from backend.entrypoints.cli.migrate import upgrade_database
 from tests.conftest import SettingsFactory
 from tests.read_side import (
     Bank,

@@ -13,11 +13,11 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import inspect
 
-from backend.adapters.inbound.cli.main import cli
 from backend.adapters.outbound.sqlalchemy.rebuild import SqlAlchemyProjectionRebuilder
 from backend.application.event_codec import default_codec
-from backend.application.ports import EventMetadata, NewEvent
+from backend.application.ports.event_store import EventMetadata, NewEvent
 from backend.application.projections import default_projections
+from backend.entrypoints.cli.main import cli
 from tests.conftest import TEST_SECRET_KEY
 from tests.read_side import Bank, ReadSide, dump, migrated_engine, sql_read_side
 

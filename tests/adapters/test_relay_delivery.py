@@ -13,10 +13,10 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from backend.adapters.inbound.worker.loops import PollingLoop
 from backend.adapters.outbound.queue.in_process import InProcessJobQueue
-from backend.application.ports import EventMetadata, NewEvent, StoredEvent
-from backend.application.relay import AcknowledgingRelay
+from backend.application.ports.event_store import EventMetadata, NewEvent, StoredEvent
+from backend.application.relay import InFlightRows, OutboxRelay
+from backend.entrypoints.loops import PollingLoop
 from tests.adapters.conftest import StoreBackend
 
 WRITERS, COMMANDS_EACH = 4, 40
@@ -54,9 +54,9 @@ def test_relay_sends_each_outbox_row_exactly_once_when_nothing_fails(
         with lock:
             delivered.update(event.position for event in batch)
 
-    queue = InProcessJobQueue(handler, workers=4)
-    relay = AcknowledgingRelay(store_backend.uow, queue, batch_size=5, rescan_every=0.05)
-    queue.after_success.append(relay.acknowledge)
+    in_flight = InFlightRows(store_backend.uow, rescan_every=0.05)
+    queue = InProcessJobQueue(handler, workers=4, on_success=in_flight.acknowledge)
+    relay = OutboxRelay(store_backend.uow, queue, batch_size=5, in_flight=in_flight)
     loop = PollingLoop("test-relay", relay.relay_once, idle=0.005)
     loop.start()
     writers = [

@@ -11,8 +11,8 @@ from backend.adapters.outbound.sqlalchemy.transfer_deadlines import (
     SqlAlchemyTransferBacklog,
     transfer_deadlines,
 )
-from backend.application.admission import BacklogSample
-from backend.application.ports import EventMetadata, NewEvent
+from backend.application.ports.event_store import EventMetadata, NewEvent
+from backend.application.ports.transfer_deadlines import BacklogSample
 from tests.adapters.conftest import StoreBackend
 
 WHEN = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)

@@ -1,4 +1,4 @@
-"""The TransferDeadlines contract (memory, SQLite, PostgreSQL), and the saga on each store."""
+"""The transfer-deadline contract (memory, SQLite, PostgreSQL), and the saga on each store."""
 
 from __future__ import annotations
 
@@ -9,17 +9,19 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import Engine
 
-from backend.adapters.outbound.memory.event_store import InMemoryDatabase, InMemoryUnitOfWork
-from backend.adapters.outbound.memory.transfer_deadlines import InMemoryTransferDeadlines
-from backend.adapters.outbound.sqlalchemy.transfer_deadlines import SqlAlchemyTransferDeadlines
+from backend.adapters.outbound.memory.event_store import InMemoryDatabase
+from backend.adapters.outbound.memory.transfer_deadlines import InMemoryOverdueTransfers
+from backend.adapters.outbound.memory.unit_of_work import InMemoryUnitOfWork
+from backend.adapters.outbound.sqlalchemy.transfer_deadlines import SqlAlchemyOverdueTransfers
 from backend.adapters.outbound.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from backend.application import accounts
 from backend.application.command_runner import CommandContext, CommandRunner
 from backend.application.commands import Deposit, OpenAccount, RequestTransfer
 from backend.application.event_codec import default_codec
 from backend.application.messaging import build_dispatcher
-from backend.application.messaging_ports import TransferDeadlines
-from backend.application.ports import EventMetadata, UnitOfWork
+from backend.application.ports.event_store import EventMetadata
+from backend.application.ports.transfer_deadlines import OverdueTransfers
+from backend.application.ports.unit_of_work import UnitOfWork
 from backend.application.relay import OutboxRelay
 from backend.application.sweeper import TransferSweeper, with_deadline_tracking
 from backend.application.transfers import TransferProcess, request_transfer
@@ -39,7 +41,7 @@ class Bank:
     """The saga over one store, messages delivered synchronously by `settle`."""
 
     runner: CommandRunner
-    deadlines: TransferDeadlines
+    deadlines: OverdueTransfers
     clock: FixedClock
     uow: Callable[[], UnitOfWork]
 
@@ -76,9 +78,9 @@ class Bank:
         return account.balance
 
 
-def make_bank(uow: Callable[[], UnitOfWork], deadlines: TransferDeadlines) -> Bank:
+def make_bank(uow: Callable[[], UnitOfWork], deadlines: OverdueTransfers) -> Bank:
     clock = FixedClock()
-    projector = with_deadline_tracking(_no_projection, deadlines)
+    projector = with_deadline_tracking(_no_projection)
     runner = CommandRunner(
         uow,
         default_codec(),
@@ -94,9 +96,9 @@ def make_bank(uow: Callable[[], UnitOfWork], deadlines: TransferDeadlines) -> Ba
 def bank(request: pytest.FixtureRequest) -> Bank:
     if request.param == "memory":
         db = InMemoryDatabase()
-        return make_bank(lambda: InMemoryUnitOfWork(db), InMemoryTransferDeadlines(db))
+        return make_bank(lambda: InMemoryUnitOfWork(db), InMemoryOverdueTransfers(db))
     engine: Engine = request.getfixturevalue(f"{request.param}_engine")
-    return make_bank(lambda: SqlAlchemyUnitOfWork(engine), SqlAlchemyTransferDeadlines(engine))
+    return make_bank(lambda: SqlAlchemyUnitOfWork(engine), SqlAlchemyOverdueTransfers(engine))
 
 
 def overdue_after(bank: Bank, seconds: float) -> list[str]:

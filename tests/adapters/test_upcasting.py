@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from backend.application.event_codec import default_codec
-from backend.application.ports import EventMetadata
+from backend.application.ports.event_store import EventMetadata
 from backend.application.repository import Repository
 from backend.domain.account import Account, MoneyDeposited
 from tests.adapters.conftest import RawEvent, StoreBackend

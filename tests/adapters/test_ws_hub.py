@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from backend.adapters.inbound.ws.hub import UNAUTHORIZED, PushHub, SocketSession
-from backend.application.push_ports import PushDelivery, PushMessage, StopListening
+from backend.application.ports.push import PushDelivery, PushMessage, StopListening
 
 
 @dataclass

@@ -8,52 +8,35 @@ from __future__ import annotations
 
 import os
 import sys
-from functools import cache
-from typing import Any
 
 import redis
 from rq import SimpleWorker
 
-from backend.adapters.inbound.worker.loops import start_messaging
-from backend.adapters.outbound.queue.rq_queue import RqJobQueue
+from backend.adapters.outbound.queue.rq_queue import RqJobQueue, batch_job_class
 from backend.adapters.outbound.system import SystemClock
-from backend.application.messaging import MessageDispatcher, build_dispatcher, event_from_message
-from backend.application.relay import OutboxRelay
+from backend.application.messaging import build_dispatcher
+from backend.application.relay import OutboxRelay, Wakeup
 from backend.application.sweeper import TransferSweeper
 from backend.application.transfers import TransferProcess
+from backend.entrypoints.loops import start_messaging
 from backend.logging_setup import configure_logging
-from tests.adapters.messaging_process import SqlBank, sql_bank
-
-JOB = "tests.adapters.worker_process.dispatch"
-
-
-@cache
-def _wired() -> tuple[SqlBank, TransferProcess, MessageDispatcher]:
-    # rq imports this module anew (not as __main__), so the wiring is found by environment.
-    bank = sql_bank(os.environ["CRASH_DATABASE_URL"])
-    process = TransferProcess(bank.runner)
-    return bank, process, build_dispatcher(process)
-
-
-def dispatch(messages: list[dict[str, Any]]) -> None:
-    _wired()[2].dispatch([event_from_message(message) for message in messages])
+from tests.adapters.messaging_process import sql_bank
 
 
 def main(database_url: str, redis_url: str, queue_name: str) -> None:
-    os.environ["CRASH_DATABASE_URL"] = database_url
     configure_logging("text", "WARNING")
     connection = redis.Redis.from_url(redis_url)
-    queue = RqJobQueue(connection, queue_name, job_function=JOB, retry_intervals=(0, 0, 0))
-    bank, process, dispatcher = _wired()
+    queue = RqJobQueue(connection, queue_name, retry_intervals=(0, 0, 0))
+    bank = sql_bank(database_url)
+    process, wakeup = TransferProcess(bank.runner), Wakeup()
+    dispatcher = build_dispatcher(process, after_dispatch=(wakeup.wake,))
     sweeper = TransferSweeper(bank.deadlines, process, SystemClock())
-    start_messaging(OutboxRelay(bank.uow, queue), sweeper, dispatcher)
-    worker = SimpleWorker([queue.queue], connection=connection, name=f"{queue_name}-{os.getpid()}")
+    start_messaging(OutboxRelay(bank.uow, queue), sweeper, wakeup)
+    name, job_class = f"{queue_name}-{os.getpid()}", batch_job_class(dispatcher.dispatch)
+    worker = SimpleWorker([queue.queue], connection=connection, name=name, job_class=job_class)
     print("ready", flush=True)
     worker.work()
 
 
 if __name__ == "__main__":
-    # Run from the imported module, so that the jobs rq runs share this process's wiring.
-    from tests.adapters.worker_process import main as imported_main
-
-    imported_main(*sys.argv[1:4])
+    main(*sys.argv[1:4])

@@ -9,7 +9,7 @@ import pytest
 from backend.application import accounts
 from backend.application.command_runner import CommandRunner
 from backend.application.commands import Deposit, OpenAccount
-from backend.application.ports import EventMetadata
+from backend.application.ports.event_store import EventMetadata
 from tests.fakes import InMemoryApp
 
 #: Opens an account for an owner with a starting balance; returns the account id.

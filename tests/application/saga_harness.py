@@ -7,18 +7,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from backend.adapters.outbound.memory.transfer_deadlines import InMemoryTransferDeadlines
+from backend.adapters.outbound.memory.transfer_deadlines import InMemoryOverdueTransfers
 from backend.application import accounts
 from backend.application.command_runner import CommandRunner
 from backend.application.commands import CloseAccount, Deposit, OpenAccount, RequestTransfer
 from backend.application.messaging import MessageDispatcher, subscribe_transfer_process
-from backend.application.messaging_ports import FailedJob
-from backend.application.ports import EventMetadata, StoredEvent
-from backend.application.relay import OutboxRelay
+from backend.application.ports.event_store import EventMetadata, StoredEvent
+from backend.application.ports.job_queue import FailedJob
+from backend.application.ports.metrics import FinishedCommand
+from backend.application.relay import OutboxRelay, Wakeup
 from backend.application.sweeper import TransferSweeper
 from backend.application.transfers import TransferProcess, request_transfer
 from backend.domain.account import Account
 from backend.domain.transfer import Transfer
+from tests.application.crashes import AppendBudget, CrashingUnitOfWork, ProcessDied
 from tests.fakes import InMemoryApp
 
 TIMEOUT = timedelta(seconds=60)
@@ -42,13 +44,22 @@ class Bank:
 
     def __init__(self, batch_size: int = 100) -> None:
         self.app = InMemoryApp()
-        self.runner: CommandRunner = self.app.runner()
+        #: Every command the bank's runner finished, for tests that count what a step cost.
+        self.finished: list[FinishedCommand] = []
+        #: Spent by every append: `stop_saga_after` kills the process once it runs out.
+        self.crashes = AppendBudget()
+        self.runner: CommandRunner = self.app.runner(
+            observers=(self.finished.append,),
+            uow_factory=lambda: CrashingUnitOfWork(self.app.uow(), self.crashes),
+        )
         self.process = TransferProcess(self.runner)
-        self.dispatcher = MessageDispatcher()
+        #: Woken after each delivered batch, as the container wires it (see start_messaging).
+        self.relay_wakeup = Wakeup()
+        self.dispatcher = MessageDispatcher(after_dispatch=(self.relay_wakeup.wake,))
         subscribe_transfer_process(self.dispatcher, self.process)
         self.queue = CollectingJobQueue()
         self.relay = OutboxRelay(self.app.uow, self.queue, batch_size=batch_size)
-        self.deadlines = InMemoryTransferDeadlines(self.app.db)
+        self.deadlines = InMemoryOverdueTransfers(self.app.db)
         self.sweeper = TransferSweeper(self.deadlines, self.process, self.app.clock)
 
     # -- commands ---------------------------------------------------------------------------
@@ -70,6 +81,17 @@ class Bank:
         command = RequestTransfer(owner, source, target, amount, reference="rent")
         meta = EventMetadata(user_id=owner, request_id="req-1")
         return self.runner.run(lambda ctx: request_transfer(command, ctx, TIMEOUT), meta).id
+
+    def stop_saga_after(self, transfer_id: str, steps: int) -> None:
+        """Run the transfer's first job on the real driver (`TransferProcess.drive`) in a
+        process that dies after the saga's first `steps` steps (their events committed, the
+        next step's transaction lost): the saga stands where such a job leaves it."""
+        with self.crashes.dying_after(steps):
+            try:
+                self.process.drive(transfer_id)
+            except ProcessDied:
+                return
+        raise AssertionError(f"the saga ended within {steps} steps: nothing to stop")
 
     # -- messages ---------------------------------------------------------------------------
 

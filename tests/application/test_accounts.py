@@ -12,7 +12,7 @@ from backend.application import accounts
 from backend.application.command_runner import CommandContext, CommandRunner
 from backend.application.commands import CloseAccount, Deposit, OpenAccount, Withdraw
 from backend.application.errors import NotFound, PreconditionFailed
-from backend.application.ports import EventMetadata
+from backend.application.ports.event_store import EventMetadata
 from backend.domain import errors
 from backend.domain.account import Account
 from backend.domain.money import Money

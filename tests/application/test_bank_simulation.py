@@ -10,7 +10,7 @@ import pytest
 
 from backend.application import accounts
 from backend.application.commands import Withdraw
-from backend.application.ports import EventMetadata
+from backend.application.ports.event_store import EventMetadata
 from backend.domain import errors
 from tests.application.saga_harness import Bank
 

@@ -10,17 +10,15 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from backend.adapters.outbound.memory.event_store import (
-    InMemoryDatabase,
-    InMemoryEventStore,
-    InMemoryUnitOfWork,
-)
+from backend.adapters.outbound.memory.event_store import InMemoryDatabase, InMemoryEventStore
+from backend.adapters.outbound.memory.unit_of_work import InMemoryUnitOfWork
 from backend.application import accounts
 from backend.application.command_runner import CommandContext, CommandRunner
 from backend.application.commands import Deposit, Withdraw
 from backend.application.errors import ConcurrencyError, ConcurrentModification
 from backend.application.event_codec import default_codec
-from backend.application.ports import EventMetadata, NewEvent, StoredEvent, UnitOfWork
+from backend.application.ports.event_store import EventMetadata, NewEvent, StoredEvent
+from backend.application.ports.unit_of_work import UnitOfWork
 from backend.domain.errors import InsufficientFunds
 from backend.domain.money import Money
 from tests.application.conftest import AccountOpener

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from backend.adapters.outbound.memory.event_store import InMemoryDatabase, InMemoryUnitOfWork
+from backend.adapters.outbound.memory.event_store import InMemoryDatabase
 from backend.adapters.outbound.memory.idempotency_store import InMemoryIdempotencyStore
 from backend.adapters.outbound.memory.identity_store import (
     InMemoryRefreshTokenStore,
@@ -14,6 +14,7 @@ from backend.adapters.outbound.memory.identity_store import (
     InMemoryUserRepository,
 )
 from backend.adapters.outbound.memory.rate_limiter import InMemoryRateLimiter
+from backend.adapters.outbound.memory.unit_of_work import InMemoryUnitOfWork
 from backend.adapters.outbound.security.argon2_hasher import Argon2PasswordHasher
 from backend.adapters.outbound.security.jwt_tokens import JwtTokenIssuer
 from backend.application.idempotency import (
@@ -29,7 +30,7 @@ from backend.application.identity import (
     Unauthenticated,
     hash_refresh_token,
 )
-from backend.application.identity_ports import StoredResponse
+from backend.application.ports.idempotency import StoredResponse
 from backend.application.rate_limits import LoginThrottle, RateLimited
 from tests.fakes import FixedClock, SequentialIds
 
@@ -189,47 +190,57 @@ def test_expired_refresh_tokens_are_refused(identity: Identity) -> None:
 # --- idempotency ---------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Keys:
+    """An idempotency service over an in-memory database, and its clock."""
+
+    service: IdempotencyService
+    clock: FixedClock
+    db: InMemoryDatabase
+
+
 @pytest.fixture
-def keys() -> tuple[IdempotencyService, FixedClock]:
-    clock = FixedClock()
-    return IdempotencyService(InMemoryIdempotencyStore(), clock, SequentialIds("lease")), clock
+def keys() -> Keys:
+    clock, db = FixedClock(), InMemoryDatabase()
+    service = IdempotencyService(InMemoryIdempotencyStore(db), clock, SequentialIds("lease"))
+    return Keys(service, clock, db)
 
 
-def _finish(service: IdempotencyService, claim: Claim, body: dict[str, object]) -> None:
-    with InMemoryUnitOfWork(InMemoryDatabase()) as uow:
-        service.complete(uow, claim, StoredResponse(201, body))
+def _finish(keys: Keys, claim: Claim, body: dict[str, object]) -> None:
+    with InMemoryUnitOfWork(keys.db) as uow:
+        keys.service.complete(uow, claim, StoredResponse(201, body))
         uow.commit()
 
 
-def test_a_completed_key_replays_its_response(keys: tuple[IdempotencyService, FixedClock]) -> None:
-    service, _ = keys
+def test_a_completed_key_replays_its_response(keys: Keys) -> None:
+    service = keys.service
     claim = service.begin("u1", "k1", "digest")
     assert isinstance(claim, Claim)
-    _finish(service, claim, {"id": "t1"})
+    _finish(keys, claim, {"id": "t1"})
     assert service.begin("u1", "k1", "digest") == StoredResponse(201, {"id": "t1"})
 
 
 def test_the_same_key_with_another_request_is_refused(
-    keys: tuple[IdempotencyService, FixedClock],
+    keys: Keys,
 ) -> None:
-    service, _ = keys
+    service = keys.service
     claim = service.begin("u1", "k1", "digest")
     assert isinstance(claim, Claim)
-    _finish(service, claim, {"id": "t1"})
+    _finish(keys, claim, {"id": "t1"})
     with pytest.raises(IdempotencyKeyReused):
         service.begin("u1", "k1", "another digest")
 
 
-def test_keys_are_scoped_per_user(keys: tuple[IdempotencyService, FixedClock]) -> None:
-    service, _ = keys
+def test_keys_are_scoped_per_user(keys: Keys) -> None:
+    service = keys.service
     assert isinstance(service.begin("u1", "k1", "digest"), Claim)
     assert isinstance(service.begin("u2", "k1", "digest"), Claim)
 
 
 def test_a_running_key_is_in_use_until_its_lease_runs_out(
-    keys: tuple[IdempotencyService, FixedClock],
+    keys: Keys,
 ) -> None:
-    service, clock = keys
+    service, clock = keys.service, keys.clock
     stale = service.begin("u1", "k1", "digest")
     assert isinstance(stale, Claim)
     with pytest.raises(IdempotencyKeyInUse):
@@ -237,22 +248,22 @@ def test_a_running_key_is_in_use_until_its_lease_runs_out(
     clock.advance(seconds=31)
     assert isinstance(service.begin("u1", "k1", "digest"), Claim)
     with pytest.raises(IdempotencyKeyInUse):  # the crashed request may not finish any more
-        _finish(service, stale, {"id": "late"})
+        _finish(keys, stale, {"id": "late"})
 
 
-def test_a_released_key_can_be_used_again(keys: tuple[IdempotencyService, FixedClock]) -> None:
-    service, _ = keys
+def test_a_released_key_can_be_used_again(keys: Keys) -> None:
+    service = keys.service
     claim = service.begin("u1", "k1", "digest")
     assert isinstance(claim, Claim)
     service.release(claim)
     assert isinstance(service.begin("u1", "k1", "other digest"), Claim)
 
 
-def test_keys_expire_after_a_day(keys: tuple[IdempotencyService, FixedClock]) -> None:
-    service, clock = keys
+def test_keys_expire_after_a_day(keys: Keys) -> None:
+    service, clock = keys.service, keys.clock
     claim = service.begin("u1", "k1", "digest")
     assert isinstance(claim, Claim)
-    _finish(service, claim, {"id": "t1"})
+    _finish(keys, claim, {"id": "t1"})
     clock.advance(hours=24)
     assert isinstance(service.begin("u1", "k1", "another digest"), Claim)
 

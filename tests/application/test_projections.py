@@ -7,7 +7,7 @@ import time
 from datetime import UTC, date, datetime
 
 from backend.application.event_codec import default_codec
-from backend.application.ports import EventMetadata, NewEvent, StoredEvent
+from backend.application.ports.event_store import EventMetadata, NewEvent, StoredEvent
 from backend.application.projections import default_projections
 from backend.application.projections.accounts import summary_after
 from backend.application.projections.base import unseen
@@ -125,13 +125,11 @@ def test_running_follower_catches_up_with_new_commands_and_stops() -> None:
     try:
         bank.open("acc-a", "alice")
         bank.deposit("acc-a", 250)
-        follower.notify()
         deadline = time.monotonic() + 5
         while (summary := side.reader.account("acc-a")) is None or summary.balance != 250:
             assert time.monotonic() < deadline, "follower did not catch up"
             time.sleep(0.005)
     finally:
         stop.set()
-        follower.notify()
         loop.join(timeout=5)
     assert not loop.is_alive()

@@ -11,17 +11,17 @@ from backend.adapters.outbound.memory.read_models import InMemoryReadModelReader
 from backend.application import accounts
 from backend.application.commands import Deposit
 from backend.application.event_codec import default_codec
-from backend.application.ports import EventMetadata, StoredEvent
-from backend.application.projections import default_projections
-from backend.application.projections.inline import inline_projector
-from backend.application.push import PushNotifier, ReadModelPushViews, subscribe_push_notifier
-from backend.application.push_ports import (
+from backend.application.ports.event_store import EventMetadata, StoredEvent
+from backend.application.ports.push import (
     ACCOUNT_UPDATED,
     TRANSFER_UPDATED,
     PushDelivery,
     PushMessage,
     StopListening,
 )
+from backend.application.projections import default_projections
+from backend.application.projections.inline import inline_projector
+from backend.application.push import PushNotifier, ReadModelPushViews, subscribe_push_notifier
 from backend.application.queries import AccountQueries, AccountView, TransferQueries, TransferView
 from backend.application.read_models import AccountSummary, TransferSummary
 from tests.application.saga_harness import Bank

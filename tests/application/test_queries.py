@@ -6,11 +6,12 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from backend.adapters.outbound.memory.event_store import InMemoryDatabase, InMemoryUnitOfWork
+from backend.adapters.outbound.memory.event_store import InMemoryDatabase
 from backend.adapters.outbound.memory.read_models import InMemoryReadModelReader
+from backend.adapters.outbound.memory.unit_of_work import InMemoryUnitOfWork
 from backend.application.errors import NotFound
 from backend.application.pagination import InvalidCursor, decode_cursor, encode_cursor
-from backend.application.ports import EventMetadata, NewEvent
+from backend.application.ports.event_store import EventMetadata, NewEvent
 from backend.application.queries import AccountQueries, DailyTotalView, TransferQueries
 from tests.read_side import Bank, ReadSide
 

@@ -6,14 +6,15 @@ from collections.abc import Sequence
 
 import pytest
 
-from backend.adapters.outbound.memory.event_store import InMemoryUnitOfWork
+from backend.adapters.outbound.memory.unit_of_work import InMemoryUnitOfWork
 from backend.application.messaging import (
     MessageDispatcher,
     event_from_message,
     event_to_message,
 )
-from backend.application.ports import OutboxMessage, StoredEvent
-from backend.application.relay import RESCAN_SECONDS, AcknowledgingRelay, OutboxRelay
+from backend.application.ports.event_store import StoredEvent
+from backend.application.ports.outbox import OutboxMessage
+from backend.application.relay import InFlightRows, OutboxRelay
 from tests.application.saga_harness import Bank, CollectingJobQueue
 
 
@@ -130,8 +131,8 @@ def test_queued_event_survives_the_wire_format_unchanged() -> None:
         assert event_from_message(event_to_message(event)) == event
 
 
-def acknowledging_relay(bank: Bank, rescan_every: float = RESCAN_SECONDS) -> AcknowledgingRelay:
-    return AcknowledgingRelay(bank.app.uow, bank.queue, rescan_every=rescan_every)
+def acknowledging_relay(bank: Bank) -> OutboxRelay:
+    return OutboxRelay(bank.app.uow, bank.queue, in_flight=InFlightRows(bank.app.uow))
 
 
 def pending_positions(bank: Bank) -> list[int]:
@@ -146,7 +147,8 @@ def test_acknowledging_relay_keeps_rows_until_their_job_ran() -> None:
     assert relay.relay_once() == 2
     assert relay.relay_once() == 0  # in flight: not sent twice by the same relay
     assert pending_positions(bank) == [1, 2]
-    relay.acknowledge(bank.queue.batches[0])
+    assert relay.in_flight is not None
+    relay.in_flight.acknowledge(bank.queue.batches[0])
     assert pending_positions(bank) == []
 
 
@@ -171,7 +173,7 @@ def test_acknowledging_relay_sends_again_what_it_failed_to_enqueue() -> None:
     bank = Bank()
     bank.open(100)
     queue = FlakyQueue()
-    relay = AcknowledgingRelay(bank.app.uow, queue)
+    relay = OutboxRelay(bank.app.uow, queue, in_flight=InFlightRows(bank.app.uow))
     with pytest.raises(ConnectionError):
         relay.relay_once()
     queue.down = False
@@ -184,7 +186,8 @@ class PollDuringAcknowledgement:
 
     def __init__(self, bank: Bank) -> None:
         self.bank = bank
-        self.relay = AcknowledgingRelay(self, bank.queue, rescan_every=0)
+        self.in_flight = InFlightRows(self, rescan_every=0)  # every poll reads from the start
+        self.relay = OutboxRelay(bank.app.uow, bank.queue, in_flight=self.in_flight)
         self.polls: list[int] = []
 
     def __call__(self) -> InMemoryUnitOfWork:
@@ -204,13 +207,13 @@ def test_a_poll_during_an_acknowledgement_does_not_send_its_rows_again() -> None
     bank.open(100)
     racing = PollDuringAcknowledgement(bank)
     assert racing.relay.relay_once() == 2
-    racing.relay.acknowledge(bank.queue.batches[0])
+    racing.in_flight.acknowledge(bank.queue.batches[0])
     assert racing.polls == [0]  # the rows were still in flight: nothing sent
     assert positions(bank.queue.batches) == [1, 2]
     assert pending_positions(bank) == []
 
 
-def test_acknowledging_relay_polls_past_its_cursor_and_rescans_from_the_start() -> None:
+def test_in_flight_polls_read_past_the_cursor_and_rescan_from_the_start() -> None:
     bank = Bank()
     bank.open(100)
     clock, reads = [0.0], list[int]()
@@ -226,9 +229,8 @@ def test_acknowledging_relay_polls_past_its_cursor_and_rescans_from_the_start() 
         unit.outbox.pending = recorded  # type: ignore[method-assign]
         return unit
 
-    relay = AcknowledgingRelay(
-        bank.app.uow, bank.queue, reading_uow, rescan_every=5, monotonic=lambda: clock[0]
-    )
+    in_flight = InFlightRows(bank.app.uow, reading_uow, 5, lambda: clock[0])
+    relay = OutboxRelay(bank.app.uow, bank.queue, in_flight=in_flight)
     relay.relay_once()  # the first poll is a rescan (from 0)
     bank.open(50)
     assert relay.relay_once() == 2

@@ -7,10 +7,10 @@ from datetime import timedelta
 
 import pytest
 
-from backend.adapters.outbound.memory.event_store import InMemoryUnitOfWork
+from backend.adapters.outbound.memory.unit_of_work import InMemoryUnitOfWork
 from backend.application.errors import ConcurrencyError
 from backend.application.event_codec import default_codec
-from backend.application.ports import EventMetadata, NewEvent, Snapshot
+from backend.application.ports.event_store import EventMetadata, NewEvent, Snapshot
 from backend.application.repository import Repository
 from backend.domain.account import Account
 from backend.domain.money import Money

@@ -1,22 +1,22 @@
 """The transfer saga end to end on memory adapters: every path, redelivery, lateness, sweeping.
 
 A transfer's first job (the one delivering TransferRequested) runs its whole saga; the tests
-stop a saga between two steps by calling the single steps of TransferProcess by hand, as a job
-that died there would leave it.
+stop a saga between two steps by running that job on the real driver in a process that dies
+there (an injected fault: see crashes.py), as a job killed there would leave it.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import pytest
 
 from backend.application.command_runner import CommandContext
 from backend.application.errors import NotFound
 from backend.application.messaging import MessageDispatcher, subscribe_transfer_process
-from backend.application.metrics_ports import UNCHANGED, FinishedCommand
-from backend.application.ports import EventMetadata
+from backend.application.ports.event_store import EventMetadata
+from backend.application.ports.metrics import UNCHANGED
 from backend.application.transfers import TransferProcess
 from backend.domain import errors
 from backend.domain.money import Money
@@ -41,29 +41,6 @@ COMPENSATION_PATH = [
 ]
 TIMEOUT_PATH = ["TransferRequested", "TransferCompensationStarted", "TransferFailed"]
 
-#: One step of the saga as a single message used to run it (transfer id, cause).
-Step = Callable[[TransferProcess, str, str | None], None]
-#: The single steps of each path, in order: each appends the next event of the path.
-HAPPY_STEPS: list[Step] = [
-    TransferProcess.hold_funds,
-    TransferProcess.confirm_hold,
-    TransferProcess.credit_target,
-    TransferProcess.confirm_credit,
-    TransferProcess.capture_hold,
-    TransferProcess.confirm_capture,
-]
-COMPENSATION_STEPS: list[Step] = [
-    TransferProcess.hold_funds,
-    TransferProcess.confirm_hold,
-    TransferProcess.credit_target,  # refused: the compensation starts
-    TransferProcess.release_hold,
-    TransferProcess.confirm_release,
-]
-TIMEOUT_STEPS: list[Step] = [
-    TransferProcess.hold_funds,  # past the deadline: the compensation starts
-    TransferProcess.release_hold,  # nothing held: failed at once
-]
-
 
 @pytest.fixture
 def bank() -> Bank:
@@ -77,12 +54,6 @@ def types(bank: Bank, transfer_id: str) -> list[str]:
 def assert_untouched(bank: Bank, account_id: str, balance: int) -> None:
     account = bank.account(account_id)
     assert (account.balance, account.available, account.holds) == (balance, balance, {})
-
-
-def take_steps(bank: Bank, transfer_id: str, steps: Sequence[Step]) -> None:
-    """Run single steps by hand: the saga stands where a job that died after them left it."""
-    for step in steps:
-        step(bank.process, transfer_id, None)
 
 
 def settle_in_one_job(bank: Bank, transfer_id: str) -> list[str]:
@@ -143,7 +114,7 @@ def test_transfer_moves_the_money_and_completes_in_its_first_job(bank: Bank) -> 
 def test_hold_lowers_only_the_available_balance_while_pending(bank: Bank) -> None:
     source, target = bank.open(100), bank.open()
     transfer_id = bank.transfer(source, target, 30)
-    take_steps(bank, transfer_id, HAPPY_STEPS[:2])  # held, and the transfer noted it
+    bank.stop_saga_after(transfer_id, 2)  # held, and the transfer noted it
     account = bank.account(source)
     assert (account.balance, account.available) == (100, 70)
     assert bank.transfer_state(transfer_id).status == "pending"
@@ -232,7 +203,7 @@ def test_hold_step_after_the_deadline_times_out_without_holding(bank: Bank) -> N
 def test_hold_confirmed_after_the_deadline_is_released_and_times_out(bank: Bank) -> None:
     source, target = bank.open(100), bank.open()
     transfer_id = bank.transfer(source, target, 30)
-    take_steps(bank, transfer_id, HAPPY_STEPS[:1])  # the hold is placed in time...
+    bank.stop_saga_after(transfer_id, 1)  # the hold is placed in time...
     bank.app.clock.advance(seconds=61)  # ...and the job dies before the transfer noted it
     bank.run_until_quiet()  # TransferRequested and FundsHeld, late
     assert bank.transfer_state(transfer_id).failure_reason == "timed_out"
@@ -250,7 +221,7 @@ def test_hold_confirmed_after_the_deadline_is_released_and_times_out(bank: Bank)
 def test_transfer_past_its_deadline_after_the_hold_confirmation_completes(bank: Bank) -> None:
     source, target = bank.open(100), bank.open()
     transfer_id = bank.transfer(source, target, 30)
-    take_steps(bank, transfer_id, HAPPY_STEPS[:2])  # TransferFundsHeld: the point of no return
+    bank.stop_saga_after(transfer_id, 2)  # TransferFundsHeld: the point of no return
     bank.app.clock.advance(seconds=61)
     bank.run_until_quiet()
     assert bank.transfer_state(transfer_id).status == "completed"
@@ -261,7 +232,7 @@ def test_transfer_past_its_deadline_after_the_hold_confirmation_completes(bank: 
 def test_transfer_past_its_deadline_after_the_credit_completes(bank: Bank) -> None:
     source, target = bank.open(100), bank.open()
     transfer_id = bank.transfer(source, target, 30)
-    take_steps(bank, transfer_id, HAPPY_STEPS[:4])  # hold, confirm, credit, confirm
+    bank.stop_saga_after(transfer_id, 4)  # hold, confirm, credit, confirm
     assert bank.transfer_state(transfer_id).stage == "target_credited"
     bank.app.clock.advance(seconds=61)
     assert bank.sweeper.sweep_once() == 1
@@ -292,7 +263,7 @@ def test_sweeper_ends_a_transfer_whose_messages_were_lost(
 ) -> None:
     source, target = bank.open(100), bank.open()
     transfer_id = bank.transfer(source, target, 30)
-    take_steps(bank, transfer_id, HAPPY_STEPS[:taken])  # then the process dies with its queue
+    bank.stop_saga_after(transfer_id, taken)  # then the process dies with its queue
     bank.drop_messages()
     bank.app.clock.advance(seconds=61)
     assert bank.sweeper.sweep_once() == 1
@@ -313,7 +284,7 @@ def test_sweeper_leaves_transfers_within_their_deadline_alone(bank: Bank) -> Non
 def test_sweeper_ends_a_compensation_whose_messages_were_lost(bank: Bank) -> None:
     source = bank.open(100)
     transfer_id = bank.transfer(source, "no-such-account", 30)
-    take_steps(bank, transfer_id, COMPENSATION_STEPS[:3])  # hold, confirm, credit refused
+    bank.stop_saga_after(transfer_id, 3)  # hold, confirm, credit refused
     assert bank.transfer_state(transfer_id).stage == "compensating"
     bank.drop_messages()
     bank.app.clock.advance(seconds=61)
@@ -326,7 +297,7 @@ def test_sweeper_ends_a_compensation_whose_messages_were_lost(bank: Bank) -> Non
 def test_late_messages_after_a_sweep_change_nothing(bank: Bank) -> None:
     source, target = bank.open(100), bank.open()
     transfer_id = bank.transfer(source, target, 30)
-    take_steps(bank, transfer_id, HAPPY_STEPS[:1])  # hold placed; the job dies there
+    bank.stop_saga_after(transfer_id, 1)  # hold placed; the job dies there
     bank.app.clock.advance(seconds=61)
     assert bank.sweeper.sweep_once() == 1  # times out and gives the hold back
     head = bank.head()
@@ -367,22 +338,19 @@ def _late(bank: Bank, transfer_id: str) -> str:
     return transfer_id
 
 
-SETUPS: dict[str, tuple[Callable[[Bank], str], list[Step], list[str], str]] = {
+SETUPS: dict[str, tuple[Callable[[Bank], str], list[str], str]] = {
     "completed": (
         lambda bank: bank.transfer(bank.open(100), bank.open(), 30),
-        HAPPY_STEPS,
         HAPPY_PATH,
         "completed",
     ),
     "compensated": (
         lambda bank: bank.transfer(bank.open(100), "nope", 30),
-        COMPENSATION_STEPS,
         COMPENSATION_PATH,
         "target_account_not_found",
     ),
     "timed_out": (
         lambda bank: _late(bank, bank.transfer(bank.open(100), bank.open(), 30)),
-        TIMEOUT_STEPS,
         TIMEOUT_PATH,
         "timed_out",
     ),
@@ -391,8 +359,8 @@ SETUPS: dict[str, tuple[Callable[[Bank], str], list[Step], list[str], str]] = {
 
 CRASHES = [
     pytest.param(path, taken, redelivered, id=f"{path}-after-{taken}-steps-{events[redelivered]}")
-    for path, (_, steps, events, _) in SETUPS.items()
-    for taken in range(len(steps))
+    for path, (_, events, _) in SETUPS.items()
+    for taken in range(len(events) - 1)  # each step appends the next event of its path
     for redelivered in range(taken + 1)
 ]
 
@@ -402,9 +370,9 @@ def test_a_saga_stopped_between_two_steps_ends_on_any_of_its_messages(
     path: str, taken: int, redelivered: int
 ) -> None:
     bank = Bank()
-    setup, steps, events, outcome = SETUPS[path]
+    setup, events, outcome = SETUPS[path]
     transfer_id = setup(bank)
-    take_steps(bank, transfer_id, steps[:taken])
+    bank.stop_saga_after(transfer_id, taken)
     assert types(bank, transfer_id) == events[: taken + 1]
     assert bank.transfer_state(transfer_id).status == "pending"
     message = bank.saga_events(transfer_id)[redelivered]
@@ -464,14 +432,12 @@ def test_redelivering_the_whole_saga_afterwards_changes_nothing(scenario: str) -
 def late_message_costs(bank: Bank, dispatcher: MessageDispatcher, transfer_id: str) -> list[int]:
     """Per saga event of an ended transfer delivered late: the transactions it cost (none of
     which may append)."""
-    finished: list[FinishedCommand] = []
-    bank.runner.on_finished = finished.append
     costs = []
     for event in bank.saga_events(transfer_id):
-        finished.clear()
+        bank.finished.clear()
         dispatcher.dispatch([event])
-        assert {f.outcome for f in finished} <= {UNCHANGED}, event.type
-        costs.append(len(finished))
+        assert {f.outcome for f in bank.finished} <= {UNCHANGED}, event.type
+        costs.append(len(bank.finished))
     return costs
 
 

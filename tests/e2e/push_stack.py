@@ -29,9 +29,10 @@ from wsproto.events import Event
 from backend.adapters.inbound.ws.endpoint import WS_EXTENSION, WS_PATH, WsEndpoint
 from backend.adapters.outbound.queue.in_process import InProcessJobQueue
 from backend.adapters.outbound.security.argon2_hasher import Argon2PasswordHasher
-from backend.app import BACKGROUND_EXTENSION, CONTAINER_EXTENSION, create_server_app
+from backend.app import CONTAINER_EXTENSION
 from backend.config import Settings
 from backend.container import Container
+from backend.entrypoints.server import BACKGROUND_EXTENSION, create_server_app
 from tests.live_stack import PASSWORD, Client, Server, Stack, User, free_port
 
 T = TypeVar("T")
@@ -85,7 +86,8 @@ class LiveServer:
 
 
 def deploy_config_server(stack: Stack, **extra_env: str) -> Server:
-    """gunicorn run with deploy/gunicorn.conf.py (`backend.wsgi`), in `stack`'s deployment."""
+    """gunicorn run with deploy/gunicorn.conf.py (`backend.entrypoints.wsgi`), in `stack`'s
+    deployment."""
     port = free_port()
     argv = [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF)]
     env = stack.env | extra_env | {"HEXBANK_PORT": str(port)}

@@ -19,11 +19,11 @@ from alembic.script import ScriptDirectory
 from click.testing import CliRunner
 from sqlalchemy import create_engine
 
-from backend.adapters.inbound.cli.main import cli
-from backend.adapters.inbound.cli.migrate import alembic_config
-from backend.adapters.inbound.cli.serve import gunicorn_options
-from backend.app import BACKGROUND_EXTENSION
 from backend.config import Settings
+from backend.entrypoints.cli.main import cli
+from backend.entrypoints.cli.migrate import alembic_config
+from backend.entrypoints.cli.serve import gunicorn_options
+from backend.entrypoints.server import BACKGROUND_EXTENSION
 from tests.conftest import TEST_SECRET_KEY
 from tests.live_stack import free_port
 
@@ -153,9 +153,9 @@ def test_the_wsgi_module_builds_an_app_from_the_environment(
     migrate(server_env(tmp_path))
     for name, value in server_env(tmp_path).items():
         monkeypatch.setenv(name, value)
-    monkeypatch.delitem(sys.modules, "backend.wsgi", raising=False)
+    monkeypatch.delitem(sys.modules, "backend.entrypoints.wsgi", raising=False)
 
-    wsgi = importlib.import_module("backend.wsgi")
+    wsgi = importlib.import_module("backend.entrypoints.wsgi")
     try:
         assert wsgi.app.test_client().get("/healthz").status_code == 200
     finally:

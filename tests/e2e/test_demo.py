@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from click.testing import CliRunner, Result
 
-from backend.adapters.inbound.cli.main import cli
 from backend.application.demo import DEMO_ACCOUNTS, DEMO_EMAIL, DEMO_PASSWORD, DEMO_SCHEDULE
 from backend.application.queries import TransactionView
 from backend.config import Settings
 from backend.container import Container, build_container
+from backend.entrypoints.cli.main import cli
 from tests.conftest import TEST_SECRET_KEY, SettingsFactory
 
 pytestmark = pytest.mark.e2e

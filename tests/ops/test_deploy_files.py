@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 import yaml
 
-from backend.adapters.inbound.cli.main import cli
 from backend.adapters.outbound.metrics.collectors import scrape_collectors
 from backend.adapters.outbound.metrics.prometheus import PrometheusMetrics, render
-from backend.application.messaging_ports import FailedJob
+from backend.application.ports.job_queue import FailedJob
+from backend.entrypoints.cli.main import cli
 from tests.ops.live import samples_of
 
 ROOT = Path(__file__).parents[2]

@@ -17,20 +17,20 @@ from backend.adapters.outbound.metrics.collectors import ScrapeTimeCollector
 from backend.adapters.outbound.metrics.prometheus import PrometheusMetrics, render
 from backend.app import create_app
 from backend.application.accounts import deposit, open_account
+from backend.application.command_names import command_type
+from backend.application.command_runner import CommandRunner
 from backend.application.commands import Deposit, OpenAccount
 from backend.application.errors import ConcurrencyError
-from backend.application.metrics_ports import (
+from backend.application.ports.event_store import EventMetadata, StoredEvent
+from backend.application.ports.metrics import (
     COMMITTED,
     CONFLICT,
     ERROR,
-    NO_REASON,
     REJECTED,
     UNCHANGED,
     FinishedCommand,
-    TransferOutcomes,
-    command_type,
 )
-from backend.application.ports import EventMetadata, StoredEvent
+from backend.application.transfer_outcomes import NO_REASON, TransferOutcomes
 from backend.config import Settings
 from tests.api.conftest import js
 from tests.conftest import SettingsFactory
@@ -40,24 +40,19 @@ from tests.ops.live import samples_of, value
 META = EventMetadata(correlation_id="c-1", user_id="u-1")
 
 
-def observed_runner(app: InMemoryApp) -> tuple[list[FinishedCommand], InMemoryApp]:
+def observed_runner() -> tuple[list[FinishedCommand], CommandRunner]:
     reports: list[FinishedCommand] = []
-    runner = app.runner()
-    runner.on_finished = reports.append
-    app.runner = lambda: runner  # type: ignore[method-assign]
-    return reports, app
+    return reports, InMemoryApp().runner(observers=(reports.append,))
 
 
 # --- the CommandRunner's hook ----------------------------------------------------------------
 
 
 def test_the_runner_reports_each_command_with_its_type_outcome_and_events() -> None:
-    reports, app = observed_runner(InMemoryApp())
+    reports, runner = observed_runner()
     with command_type("accounts.open_account"):
-        account = app.runner().run(
-            lambda ctx: open_account(OpenAccount("u-1", "Main", "EUR"), ctx), META
-        )
-    app.runner().run(lambda ctx: None, META)
+        account = runner.run(lambda ctx: open_account(OpenAccount("u-1", "Main", "EUR"), ctx), META)
+    runner.run(lambda ctx: None, META)
 
     opened, nothing = reports
     assert (opened.command_type, opened.outcome) == ("accounts.open_account", COMMITTED)
@@ -66,8 +61,8 @@ def test_the_runner_reports_each_command_with_its_type_outcome_and_events() -> N
 
 
 def test_refused_conflicting_and_crashing_commands_are_reported_and_still_raise() -> None:
-    reports, app = observed_runner(InMemoryApp())
-    account = app.runner().run(lambda ctx: open_account(OpenAccount("u-1", "A", "EUR"), ctx), META)
+    reports, runner = observed_runner()
+    account = runner.run(lambda ctx: open_account(OpenAccount("u-1", "A", "EUR"), ctx), META)
 
     def conflict(_ctx: object) -> None:
         raise ConcurrencyError("moved")
@@ -82,7 +77,7 @@ def test_refused_conflicting_and_crashing_commands_are_reported_and_still_raise(
         crash,
     ):
         try:
-            app.runner().run(handler, META)
+            runner.run(handler, META)
         except Exception:  # noqa: S112 - each must raise; the report is what is checked
             continue
         raise AssertionError("the command should have raised")
@@ -91,13 +86,10 @@ def test_refused_conflicting_and_crashing_commands_are_reported_and_still_raise(
 
 
 def test_a_failing_observer_never_fails_the_command() -> None:
-    app = InMemoryApp()
-    runner = app.runner()
-
     def broken(_finished: FinishedCommand) -> None:
         raise RuntimeError("metrics backend down")
 
-    runner.on_finished = broken
+    runner = InMemoryApp().runner(observers=(broken,))
     account = runner.run(lambda ctx: open_account(OpenAccount("u-1", "A", "EUR"), ctx), META)
     assert account.currency == "EUR"
 
@@ -194,7 +186,7 @@ MULTIPROCESS_SCRIPT = textwrap.dedent(
     """
     import os, sys
     from pathlib import Path
-    from backend.adapters.inbound.cli.serve import prepare_metrics_dir
+    from backend.entrypoints.cli.serve import prepare_metrics_dir
     from backend.adapters.outbound.metrics.prometheus import PrometheusMetrics, render
     from backend.config import Settings
 

@@ -27,14 +27,14 @@ from hypothesis.stateful import (
 )
 
 from backend.adapters.outbound.memory.read_models import InMemoryReadModelReader
-from backend.adapters.outbound.memory.transfer_deadlines import InMemoryTransferDeadlines
+from backend.adapters.outbound.memory.transfer_deadlines import InMemoryOverdueTransfers
 from backend.application import accounts as account_commands
 from backend.application import commands
 from backend.application.command_runner import CommandRunner
 from backend.application.messaging import build_dispatcher
-from backend.application.ports import EventMetadata, StoredEvent
+from backend.application.ports.event_store import EventMetadata, StoredEvent
 from backend.application.projections.inline import inline_projector
-from backend.application.relay import AcknowledgingRelay, OutboxRelay
+from backend.application.relay import InFlightRows, OutboxRelay
 from backend.application.repository import Repository
 from backend.application.sweeper import TransferSweeper, with_deadline_tracking
 from backend.application.transfers import TransferProcess, request_transfer
@@ -72,10 +72,10 @@ class BankSimulation(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.app = InMemoryApp()
-        self.deadlines = InMemoryTransferDeadlines(self.app.db)
+        self.deadlines = InMemoryOverdueTransfers(self.app.db)
         self.runner = CommandRunner(
             self.app.uow, CODEC, self.app.clock, self.app.ids, snapshot_every=3,
-            inline_projector=with_deadline_tracking(inline_projector(PROJECTIONS), self.deadlines),
+            inline_projector=with_deadline_tracking(inline_projector(PROJECTIONS)),
             sleep=lambda _: None,
         )  # fmt: skip
         self.process = TransferProcess(self.runner)
@@ -88,14 +88,11 @@ class BankSimulation(RuleBasedStateMachine):
         self.mode = IN_PROCESS
         self.relay = self.start_relay()
 
-    def start_relay(self) -> OutboxRelay | AcknowledgingRelay:
+    def start_relay(self) -> OutboxRelay:
         """A (re)started process's relay: sends whatever is pending, as on start-up."""
         # One event per job: the most ways to interleave, duplicate and lose them.
-        relay: OutboxRelay | AcknowledgingRelay
-        if self.mode == IN_PROCESS:
-            relay = AcknowledgingRelay(self.app.uow, self.queue, batch_size=1)
-        else:
-            relay = OutboxRelay(self.app.uow, self.queue, batch_size=1)
+        in_flight = InFlightRows(self.app.uow) if self.mode == IN_PROCESS else None
+        relay = OutboxRelay(self.app.uow, self.queue, 1, 10, in_flight)
         relay.relay_all()
         return relay
 
@@ -239,8 +236,8 @@ class BankSimulation(RuleBasedStateMachine):
 
     def dispatch(self, batch: list[StoredEvent]) -> None:
         self.dispatcher.dispatch(batch)
-        if isinstance(self.relay, AcknowledgingRelay):
-            self.relay.acknowledge(batch)
+        if self.relay.in_flight is not None:
+            self.relay.in_flight.acknowledge(batch)
 
     # --- what must always hold ---------------------------------------------------------
 

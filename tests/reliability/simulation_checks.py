@@ -7,10 +7,11 @@ import hashlib
 from collections import Counter
 from collections.abc import Sequence
 
-from backend.adapters.outbound.memory.event_store import InMemoryDatabase, InMemoryUnitOfWork
+from backend.adapters.outbound.memory.event_store import InMemoryDatabase
 from backend.adapters.outbound.memory.read_models import InMemoryReadModelReader
+from backend.adapters.outbound.memory.unit_of_work import InMemoryUnitOfWork
 from backend.application.event_codec import default_codec
-from backend.application.ports import StoredEvent
+from backend.application.ports.event_store import StoredEvent
 from backend.application.projections import default_projections
 from backend.application.projections.runner import ProjectionRunner
 

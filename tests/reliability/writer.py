@@ -14,7 +14,7 @@ from functools import partial
 from backend.application import accounts
 from backend.application.command_runner import CommandRunner
 from backend.application.commands import Deposit, OpenAccount, RequestTransfer
-from backend.application.ports import EventMetadata
+from backend.application.ports.event_store import EventMetadata
 from backend.application.transfers import request_transfer
 from backend.config import Settings
 from backend.container import build_container

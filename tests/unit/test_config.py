@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import stat
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
-from backend.config import ConfigError, RateLimit, Settings
+from backend.config import FIELD_PARSERS, ConfigError, RateLimit, Settings
 
 SECRET = "x" * 32
 
@@ -175,3 +176,16 @@ def test_settings_are_immutable(tmp_path: Path) -> None:
 
     with pytest.raises(dataclasses.FrozenInstanceError):
         settings.port = 1  # type: ignore[misc]
+
+
+def test_every_plain_field_is_read_from_its_variable() -> None:
+    # A field left out of the parsers could never be configured: only those whose default
+    # depends on other variables are read apart, in Settings.from_env.
+    computed = {"env", "data_dir", "database_url", "secret_key", "log_format"}
+    assert set(FIELD_PARSERS) == {f.name for f in fields(Settings)} - computed
+
+
+def test_unset_variables_leave_the_declared_defaults(tmp_path: Path) -> None:
+    settings = Settings.from_env({"HEXBANK_DATA_DIR": str(tmp_path)})
+    declared = {f.name: f.default for f in fields(Settings) if f.name in FIELD_PARSERS}
+    assert {name: getattr(settings, name) for name in declared} == declared

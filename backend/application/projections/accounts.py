@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from backend.application.event_codec import EventCodec
-from backend.application.ports import EventStore, StoredEvent
+from backend.application.ports.event_store import EventStore, StoredEvent
+from backend.application.ports.read_models import ReadModelStore
 from backend.application.projections.base import of_stream_type, unseen
 from backend.application.projections.daily_totals import (
     DayRows,
@@ -25,7 +26,6 @@ from backend.application.read_models import (
     AccountSummary,
     DailyTotal,
     DayKey,
-    ReadModelStore,
     TransactionRow,
 )
 from backend.domain.account import (

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
-from backend.application.ports import EventStore, StoredEvent
-from backend.application.read_models import ReadModelStore
+from backend.application.ports.event_store import EventStore, StoredEvent
+from backend.application.ports.read_models import ReadModelStore
 
 
 class Projection(Protocol):

@@ -6,13 +6,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
+from backend.application.ports.read_models import ReadModelStore
 from backend.application.projections.transactions import (
     DEPOSIT,
     TRANSFER_IN,
     TRANSFER_OUT,
     WITHDRAWAL,
 )
-from backend.application.read_models import DailyTotal, DayKey, ReadModelStore, TransactionRow
+from backend.application.read_models import DailyTotal, DayKey, TransactionRow
 
 
 @dataclass(frozen=True)

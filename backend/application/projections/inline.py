@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from backend.application.command_runner import InlineProjector
-from backend.application.ports import EventStore, StoredEvent, UnitOfWork
+from backend.application.ports.event_store import EventStore, StoredEvent
+from backend.application.ports.read_models import ReadModelStore
+from backend.application.ports.unit_of_work import UnitOfWork
 from backend.application.projections.base import Projection
-from backend.application.read_models import ReadModelStore
 
 Applier = Callable[[Sequence[StoredEvent], ReadModelStore, EventStore], None]
 

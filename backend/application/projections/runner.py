@@ -11,11 +11,11 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from backend.application.ports import UnitOfWorkFactory
+from backend.application.ports.read_models import ReadModelReader
+from backend.application.ports.unit_of_work import UnitOfWorkFactory
 from backend.application.projections.base import Projection
-from backend.application.read_models import ReadModelReader
 
 PAGE_SIZE = 1000
 
@@ -31,7 +31,6 @@ class ProjectionRunner:
     #: Reads head and checkpoints without opening a write transaction (use the primary).
     reader: ReadModelReader
     page_size: int = PAGE_SIZE
-    _wake: threading.Event = field(default_factory=threading.Event, repr=False)
 
     def run_page(self) -> int:
         """Apply the next page of events; returns how many events it read (0: caught up)."""
@@ -76,10 +75,6 @@ class ProjectionRunner:
         head = self.reader.head_position()
         return {p.name: max(0, head - self.reader.checkpoint(p.name)) for p in self.projections}
 
-    def notify(self) -> None:
-        """Wake the loop now (say the relay saw new events) instead of at the next poll."""
-        self._wake.set()
-
     def run(self, stop: threading.Event, poll_seconds: float = 0.5) -> None:
         """Follow the log until `stop` is set; idle polls only read, never lock."""
         while not stop.is_set():
@@ -88,5 +83,4 @@ class ProjectionRunner:
                     pass
             except Exception:  # a database hiccup must not end the follower: retry next poll
                 log.exception("projection follower failed; retrying")
-            self._wake.wait(poll_seconds)
-            self._wake.clear()
+            stop.wait(poll_seconds)

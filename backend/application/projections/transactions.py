@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from backend.application.ports import StoredEvent
+from backend.application.ports.event_store import StoredEvent
 from backend.application.read_models import TransactionRow
 from backend.domain.account import HoldCaptured, MoneyCredited, MoneyDeposited, MoneyWithdrawn
 from backend.domain.events import DomainEvent

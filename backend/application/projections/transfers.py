@@ -6,9 +6,10 @@ import dataclasses
 from collections.abc import Iterable, Sequence
 
 from backend.application.event_codec import EventCodec
-from backend.application.ports import EventStore, StoredEvent
+from backend.application.ports.event_store import EventStore, StoredEvent
+from backend.application.ports.read_models import ReadModelStore
 from backend.application.projections.base import of_stream_type, unseen
-from backend.application.read_models import ReadModelStore, TransferSummary
+from backend.application.read_models import TransferSummary
 from backend.domain.events import DomainEvent
 from backend.domain.transfer import Transfer, TransferCompleted, TransferFailed, TransferRequested
 

@@ -34,8 +34,8 @@ from backend.adapters.inbound.http.schemas import (
 from backend.application import accounts
 from backend.application.command_runner import CommandContext
 from backend.application.commands import CloseAccount, Deposit, OpenAccount, Withdraw
-from backend.application.identity_ports import StoredResponse
-from backend.application.ports import EventMetadata, StoredEvent
+from backend.application.ports.event_store import EventMetadata, StoredEvent
+from backend.application.ports.idempotency import StoredResponse
 
 _ETAG = re.compile(r'(?:W/)?"?(\d{1,18})"?')
 MoneyHandler = Callable[[Any, CommandContext], StoredEvent]

@@ -10,8 +10,8 @@ from backend.application.admission import TransferAdmission
 from backend.application.command_runner import CommandRunner
 from backend.application.idempotency import IdempotencyService
 from backend.application.identity import IdentityService
-from backend.application.identity_ports import TokenIssuer
-from backend.application.ports import Clock
+from backend.application.ports.clock_and_ids import Clock
+from backend.application.ports.tokens import TokenIssuer
 from backend.application.rate_limits import RequestThrottle
 from backend.config import Settings
 

@@ -11,7 +11,7 @@ from flask import g, request
 
 from backend.adapters.inbound.http.problems import ProblemError
 from backend.application.identity import IdentityService, Unauthenticated
-from backend.application.identity_ports import AccessClaims
+from backend.application.ports.tokens import AccessClaims
 
 F = TypeVar("F", bound=Callable[..., Any])
 

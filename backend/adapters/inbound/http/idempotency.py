@@ -9,8 +9,8 @@ from flask import Response, json, request
 
 from backend.adapters.inbound.http.problems import ProblemError
 from backend.application.idempotency import Claim, IdempotencyService, fingerprint
-from backend.application.identity_ports import StoredResponse
-from backend.application.ports import UnitOfWork
+from backend.application.ports.idempotency import StoredResponse
+from backend.application.ports.unit_of_work import UnitOfWork
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255

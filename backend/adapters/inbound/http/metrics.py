@@ -15,7 +15,7 @@ from typing import Final, Protocol
 
 from flask import Flask, Response, g, request
 
-from backend.application.metrics_ports import name_commands, unname_commands
+from backend.application.command_names import name_commands, unname_commands
 
 METRICS_PATH: Final = "/metrics"
 #: The route label of a request that matched no route (404s, 405s of unknown paths).

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from flask import Blueprint, request
 
 from backend.adapters.inbound.http.problems import ProblemError
-from backend.application.identity_ports import InvalidToken, TokenIssuer
-from backend.application.ports import Clock
+from backend.application.ports.clock_and_ids import Clock
+from backend.application.ports.tokens import InvalidToken, TokenIssuer
 from backend.application.rate_limits import RateLimited, RequestThrottle
 
 

@@ -26,7 +26,7 @@ from backend.adapters.inbound.http.schemas import (
 )
 from backend.application.command_runner import CommandContext
 from backend.application.commands import RequestTransfer
-from backend.application.identity_ports import StoredResponse
+from backend.application.ports.idempotency import StoredResponse
 from backend.application.transfers import request_transfer
 from backend.domain.money import MAX_AMOUNT
 from backend.domain.transfer import FailureReason, Transfer

@@ -29,7 +29,7 @@ from backend.adapters.inbound.ws.hub import (
 )
 from backend.adapters.inbound.ws.messages import PONG, READY, access_token_of, parse
 from backend.application.identity import IdentityService, Unauthenticated
-from backend.application.push_ports import PushChannel
+from backend.application.ports.push import PushChannel
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from backend.application.push_ports import PushChannel, StopListening
+from backend.application.ports.push import PushChannel, StopListening
 
 log = logging.getLogger(__name__)
 

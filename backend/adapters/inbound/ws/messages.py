@@ -13,7 +13,7 @@ from marshmallow import Schema
 
 from backend.adapters.inbound.http.schemas import AccountSchema
 from backend.adapters.inbound.http.transfer_views import TransferSchema
-from backend.application.push_ports import ACCOUNT_UPDATED, TRANSFER_UPDATED, PushMessage
+from backend.application.ports.push import ACCOUNT_UPDATED, TRANSFER_UPDATED, PushMessage
 
 READY: Final = '{"type":"ready"}'
 PONG: Final = '{"type":"pong"}'

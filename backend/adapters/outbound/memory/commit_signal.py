@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from backend.application.messaging_ports import StopWaking
+from backend.application.ports.commit_signal import StopWaking
 
 
 class InMemoryCommitSignal:

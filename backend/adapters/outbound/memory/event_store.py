@@ -1,4 +1,4 @@
-"""In-memory event store, snapshot store, outbox and unit of work.
+"""In-memory database, event store, snapshot store and outbox.
 
 It mirrors the SQL adapters' concurrency design: a unit of work takes the database's global
 append lock at its first append and holds it until commit or rollback. Positions are handed
@@ -12,22 +12,18 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC
-from types import TracebackType
-from typing import Self
 
-from backend.adapters.outbound.memory.read_models import (
-    InMemoryReadModelData,
-    InMemoryReadModelStore,
-)
+from backend.adapters.outbound.memory.read_models import InMemoryReadModelData
 from backend.application.errors import ConcurrencyError
-from backend.application.ports import (
+from backend.application.ports.event_store import (
     EventRecord,
     NewEvent,
-    OutboxMessage,
     Snapshot,
     StoredEvent,
     StreamHistory,
 )
+from backend.application.ports.idempotency import IdempotencyRecord
+from backend.application.ports.outbox import OutboxMessage
 
 
 @dataclass
@@ -39,6 +35,8 @@ class InMemoryDatabase:
     snapshots: dict[str, Snapshot] = field(default_factory=dict)
     outbox: dict[int, StoredEvent] = field(default_factory=dict)
     read_models: InMemoryReadModelData = field(default_factory=InMemoryReadModelData)
+    #: Idempotency keys by (user id, key).
+    idempotency: dict[tuple[str, str], IdempotencyRecord] = field(default_factory=dict)
     #: Guards the containers above for readers and the commit.
     lock: threading.RLock = field(default_factory=threading.RLock)
     #: Held by a unit of work from its first append to its end (the global append lock).
@@ -170,37 +168,3 @@ class InMemoryOutbox:
         with self._db.lock:
             for outbox_id in outbox_ids:
                 self._db.outbox.pop(outbox_id, None)
-
-
-class InMemoryUnitOfWork:
-    """A transaction over an InMemoryDatabase: nothing is visible to others before commit."""
-
-    def __init__(self, db: InMemoryDatabase) -> None:
-        self.db = db
-        self.snapshots = InMemorySnapshotStore(db)
-        self.events = InMemoryEventStore(db, self.snapshots)
-        self.outbox = InMemoryOutbox(db)
-        self.read_models = InMemoryReadModelStore(db.read_models)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.rollback()
-
-    def commit(self) -> None:
-        with self.db.lock:
-            self.events.publish()
-            self.db.snapshots.update(self.snapshots.staged)
-            self.read_models.publish()
-        self.rollback()  # the writes are published: clear the buffers, free the append lock
-
-    def rollback(self) -> None:
-        self.events.end()
-        self.snapshots.staged.clear()
-        self.read_models.discard()

@@ -8,7 +8,8 @@ from dataclasses import replace
 from datetime import datetime
 
 from backend.application.identity import EmailTaken
-from backend.application.identity_ports import RefreshToken, User
+from backend.application.ports.tokens import RefreshToken
+from backend.application.ports.users import User
 
 
 class InMemoryUserRepository:

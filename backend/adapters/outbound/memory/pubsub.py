@@ -7,7 +7,7 @@ import queue
 import threading
 from collections.abc import Sequence
 
-from backend.application.push_ports import PushDelivery, PushEncoder, PushMessage, StopListening
+from backend.application.ports.push import PushDelivery, PushEncoder, PushMessage, StopListening
 
 log = logging.getLogger(__name__)
 

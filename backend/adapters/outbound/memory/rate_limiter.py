@@ -6,8 +6,8 @@ import math
 import threading
 from datetime import datetime
 
-from backend.application.identity_ports import RateDecision
-from backend.application.ports import Clock
+from backend.application.ports.clock_and_ids import Clock
+from backend.application.ports.rate_limits import RateDecision
 
 
 class InMemoryRateLimiter:

@@ -11,7 +11,8 @@ from collections.abc import Callable, Collection, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from backend.application.ports import StoredEvent
+from backend.adapters.outbound.account_rows import account_rows_apart
+from backend.application.ports.event_store import StoredEvent
 from backend.application.read_models import (
     AccountAdvance,
     AccountChanges,
@@ -20,7 +21,6 @@ from backend.application.read_models import (
     DayKey,
     TransactionRow,
     TransferSummary,
-    account_rows_apart,
 )
 
 if TYPE_CHECKING:

@@ -17,7 +17,7 @@ from prometheus_client.registry import Collector
 
 from backend.adapters.outbound.queue.in_process import InProcessJobQueue
 from backend.adapters.outbound.queue.rq_queue import RqJobQueue
-from backend.application.messaging_ports import JobQueue
+from backend.application.ports.job_queue import JobQueue
 from backend.application.projections.runner import ProjectionRunner
 from backend.logging_setup import get_logger
 

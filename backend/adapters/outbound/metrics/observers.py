@@ -9,16 +9,16 @@ from typing import Any, Final
 
 from structlog.contextvars import bound_contextvars
 
-from backend.application.messaging import MessageDispatcher, Subscriber
-from backend.application.metrics_ports import (
+from backend.application.command_names import command_type
+from backend.application.messaging import Subscriber
+from backend.application.ports.event_store import StoredEvent
+from backend.application.ports.metrics import (
     COMMITTED,
     REJECTED,
     UNCHANGED,
     FinishedCommand,
     Metrics,
-    command_type,
 )
-from backend.application.ports import StoredEvent
 from backend.logging_setup import get_logger
 
 log = get_logger("hexbank.commands")
@@ -59,24 +59,16 @@ def _log_method(outcome: str) -> Callable[..., Any]:
     return log.debug if outcome == UNCHANGED else log.warning
 
 
-def instrument_dispatcher(dispatcher: MessageDispatcher) -> MessageDispatcher:
-    """Run each subscriber (a saga step, a counter) in the log context of its event."""
-    for event_type, subscribers in dispatcher.subscribers.items():
-        dispatcher.subscribers[event_type] = [_in_event_context(s) for s in subscribers]
-    return dispatcher
-
-
-def _in_event_context(subscriber: Subscriber) -> Subscriber:
-    def handle(event: StoredEvent) -> None:
-        fields: dict[str, Any] = {
-            "correlation_id": event.metadata.correlation_id,
-            "causation_id": event.event_id,
-            "position": event.position,
-            "event_type": event.type,
-        }
-        if event.metadata.user_id is not None:
-            fields["user_id"] = event.metadata.user_id
-        with bound_contextvars(**fields), command_type(REACTION_PREFIX + event.type):
-            subscriber(event)
-
-    return handle
+def deliver_in_event_context(subscriber: Subscriber, event: StoredEvent) -> None:
+    """The dispatcher's delivery: run the subscriber (a saga step, a counter) in the log
+    context of its event, its commands named after the event."""
+    fields: dict[str, Any] = {
+        "correlation_id": event.metadata.correlation_id,
+        "causation_id": event.event_id,
+        "position": event.position,
+        "event_type": event.type,
+    }
+    if event.metadata.user_id is not None:
+        fields["user_id"] = event.metadata.user_id
+    with bound_contextvars(**fields), command_type(REACTION_PREFIX + event.type):
+        subscriber(event)

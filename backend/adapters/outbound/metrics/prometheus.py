@@ -72,7 +72,7 @@ class PrometheusMetrics:
             registry=r, multiprocess_mode="livesum",
         )  # fmt: skip
 
-    # -- the application's port (backend.application.metrics_ports.Metrics) ------------------
+    # -- the application's port (backend.application.ports.metrics.Metrics) ------------------
 
     def command_finished(self, command_type: str, outcome: str, seconds: float) -> None:
         self.commands.labels(command_type, outcome).inc()

@@ -16,8 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from backend.application.messaging_ports import BatchHandler, FailedJob
-from backend.application.ports import StoredEvent
+from backend.application.ports.event_store import StoredEvent
+from backend.application.ports.job_queue import BatchHandler, FailedJob
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +42,11 @@ class InProcessJobQueue:
         workers: int = 4,
         retry_delays: Sequence[float] = DEFAULT_RETRY_DELAYS,
         keep_failed: int = 1000,
+        on_success: BatchHandler | None = None,
     ) -> None:
         self._handler = handler
+        #: Called with a job's events once it succeeded (the relay's in-flight rows).
+        self._on_success = on_success
         self._retry_delays = tuple(retry_delays)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hexbank-job")
         self._failed: deque[FailedJob] = deque(maxlen=keep_failed)
@@ -52,8 +55,6 @@ class InProcessJobQueue:
         self._unfinished = 0
         self._idle = threading.Condition()
         self._closed = False
-        #: Called with a job's events once it succeeded (e.g. the relay's acknowledge).
-        self.after_success: list[BatchHandler] = []
 
     def enqueue_batches(self, batches: Sequence[Sequence[StoredEvent]]) -> None:
         for batch in batches:
@@ -86,8 +87,8 @@ class InProcessJobQueue:
         job.attempts += 1
         try:
             self._handler(job.events)
-            for hook in self.after_success:
-                hook(job.events)
+            if self._on_success is not None:
+                self._on_success(job.events)
         except Exception as error:
             self._failed_attempt(job, error)
         else:

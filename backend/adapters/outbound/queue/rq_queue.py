@@ -1,4 +1,9 @@
-"""The distributed job queue: rq on Redis, drained by `hexbank worker` processes."""
+"""The distributed job queue: rq on Redis, drained by `hexbank worker` processes.
+
+A job names `run_batch` as its function; the worker that runs it hands the batch to its own
+handler (the message dispatcher it was built with), carried by the worker's job class. So a
+worker needs no process-wide state to find its dispatcher.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +11,21 @@ import re
 import uuid
 from collections.abc import Sequence
 from datetime import UTC
+from typing import Any
 
 import redis
-from rq import Queue, Retry
+from rq import Queue, Retry, get_current_job
 from rq.job import Job
 from rq.queue import EnqueueData
 
-from backend.application.messaging import event_to_message
-from backend.application.messaging_ports import FailedJob
-from backend.application.ports import StoredEvent
+from backend.application.messaging import event_from_message, event_to_message
+from backend.application.ports.event_store import StoredEvent
+from backend.application.ports.job_queue import BatchHandler, FailedJob
 
-#: The job function every batch runs in a worker (builds the app from settings, dispatches).
-DISPATCH_JOB = "backend.adapters.inbound.worker.jobs.dispatch_events"
+#: The job function every batch names: it runs in a worker built with `batch_job_class`.
+DISPATCH_JOB = "backend.adapters.outbound.queue.rq_queue.run_batch"
 DEFAULT_QUEUE_NAME = "events"
+_NOT_IN_WORKER = "hexbank jobs run in `hexbank worker` (its rq worker has the handler)"
 DEFAULT_RETRY_INTERVALS: tuple[int, ...] = (1, 5, 30, 120)
 _WEEK = 7 * 86400
 
@@ -85,3 +92,30 @@ def _failed(job: Job) -> FailedJob:
     # rq counts retries down (`retries_left`); the budget it started from is in the meta.
     attempts = 1 + int(job.meta.get("max_retries", 0)) - (job.retries_left or 0)
     return FailedJob(job.id, events, attempts, error, ended)
+
+
+class BatchJob(Job):
+    """An rq job whose batch goes to the handler of the worker running it."""
+
+    def deliver(self, events: list[StoredEvent]) -> None:
+        """Hand the batch to the worker's handler (a worker built with `batch_job_class`)."""
+        raise RuntimeError(_NOT_IN_WORKER)
+
+
+def batch_job_class(handler: BatchHandler) -> type[BatchJob]:
+    """The job class of a worker whose jobs hand their batches to `handler`."""
+
+    class WorkerBatchJob(BatchJob):
+        def deliver(self, events: list[StoredEvent]) -> None:
+            handler(events)
+
+    return WorkerBatchJob
+
+
+def run_batch(messages: list[dict[str, Any]]) -> int:
+    """rq's job function: deliver one batch of committed events; raising makes rq retry."""
+    job = get_current_job()
+    if not isinstance(job, BatchJob):
+        raise RuntimeError(_NOT_IN_WORKER)
+    job.deliver([event_from_message(message) for message in messages])
+    return len(messages)

@@ -10,7 +10,7 @@ from typing import Final
 
 import redis
 
-from backend.application.messaging_ports import StopWaking
+from backend.application.ports.commit_signal import StopWaking
 
 log = logging.getLogger(__name__)
 

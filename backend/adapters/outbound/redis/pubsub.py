@@ -10,7 +10,7 @@ from typing import Any, Final
 
 import redis
 
-from backend.application.push_ports import PushDelivery, PushEncoder, PushMessage, StopListening
+from backend.application.ports.push import PushDelivery, PushEncoder, PushMessage, StopListening
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import redis
 
-from backend.application.identity_ports import RateDecision
+from backend.application.ports.rate_limits import RateDecision
 
 
 class RedisRateLimiter:

@@ -7,7 +7,7 @@ from typing import Any
 
 import jwt
 
-from backend.application.identity_ports import AccessClaims, InvalidToken
+from backend.application.ports.tokens import AccessClaims, InvalidToken
 
 ALGORITHM = "HS256"
 AUDIENCE = "hexbank-api"

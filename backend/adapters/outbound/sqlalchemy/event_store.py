@@ -34,7 +34,7 @@ from backend.adapters.outbound.sqlalchemy.driver import execute_many, fetch_all
 from backend.adapters.outbound.sqlalchemy.event_store_tables import events
 from backend.adapters.outbound.sqlalchemy.json_documents import dumps, loads
 from backend.application.errors import ConcurrencyError
-from backend.application.ports import (
+from backend.application.ports.event_store import (
     EventMetadata,
     EventRecord,
     NewEvent,

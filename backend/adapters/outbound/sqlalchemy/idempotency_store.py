@@ -1,4 +1,4 @@
-"""SQL adapter of the IdempotencyStore port.
+"""SQL adapters of the idempotency ports (IdempotencyStore, IdempotencyKeys).
 
 The claim is its own committed transaction (so a twin request sees it at once); the response
 is written through the command's unit of work, in the transaction that commits the effect.
@@ -15,8 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from backend.adapters.outbound.sqlalchemy.engine import deferred
 from backend.adapters.outbound.sqlalchemy.identity_tables import as_utc, idempotency_keys
 from backend.application.idempotency import IdempotencyKeyInUse
-from backend.application.identity_ports import IdempotencyRecord, StoredResponse
-from backend.application.ports import UnitOfWork
+from backend.application.ports.idempotency import IdempotencyRecord, StoredResponse
 
 _TABLE = idempotency_keys
 
@@ -51,23 +50,6 @@ class SqlAlchemyIdempotencyStore:
         with self._engine.begin() as connection:
             return connection.execute(statement).rowcount == 1
 
-    def complete(
-        self, uow: UnitOfWork, record: IdempotencyRecord, response: StoredResponse
-    ) -> None:
-        connection = _connection_of(uow)
-        statement = (
-            update(_TABLE)
-            .where(_same_claim(record))
-            .values(
-                response_status=response.status,
-                response_body=response.body,
-                response_headers=response.headers,
-            )
-        )
-        if connection.execute(statement).rowcount != 1:
-            # Our lease ran out and a twin took the key: our effect must not commit as well.
-            raise IdempotencyKeyInUse("the idempotency key was taken over by another request")
-
     def release(self, record: IdempotencyRecord) -> None:
         with self._engine.begin() as connection:
             connection.execute(
@@ -79,11 +61,25 @@ class SqlAlchemyIdempotencyStore:
             connection.execute(delete(_TABLE).where(_TABLE.c.created_at < created_before))
 
 
-def _connection_of(uow: UnitOfWork) -> Connection:
-    connection = getattr(uow, "connection", None)
-    if not isinstance(connection, Connection):
-        raise TypeError("SqlAlchemyIdempotencyStore needs a SQL unit of work (with .connection)")
-    return connection
+class SqlAlchemyIdempotencyKeys:
+    """IdempotencyKeys on the unit of work's connection: the response commits with the effect."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    def complete(self, record: IdempotencyRecord, response: StoredResponse) -> None:
+        statement = (
+            update(_TABLE)
+            .where(_same_claim(record))
+            .values(
+                response_status=response.status,
+                response_body=response.body,
+                response_headers=response.headers,
+            )
+        )
+        if self._connection.execute(statement).rowcount != 1:
+            # Our lease ran out and a twin took the key: our effect must not commit as well.
+            raise IdempotencyKeyInUse("the idempotency key was taken over by another request")
 
 
 def _same_claim(record: IdempotencyRecord) -> Any:

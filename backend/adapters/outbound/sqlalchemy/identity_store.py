@@ -20,7 +20,8 @@ from backend.adapters.outbound.sqlalchemy.identity_tables import (
     users,
 )
 from backend.application.identity import EmailTaken
-from backend.application.identity_ports import RefreshToken, User
+from backend.application.ports.tokens import RefreshToken
+from backend.application.ports.users import User
 
 
 class SqlAlchemyUserRepository:

@@ -39,7 +39,7 @@ from backend.adapters.outbound.sqlalchemy.read_model_tables import (
     ReadModelTables,
     projection_checkpoints,
 )
-from backend.application.ports import StoredEvent
+from backend.application.ports.event_store import StoredEvent
 from backend.application.read_models import (
     AccountAdvance,
     AccountChanges,

@@ -37,7 +37,7 @@ from backend.adapters.outbound.sqlalchemy.read_models import (
     SqlAlchemyReadModelStore,
 )
 from backend.adapters.outbound.sqlalchemy.shadow_store import ShadowCache, ShadowReadModelStore
-from backend.application.ports import EventMetadata, StoredEvent
+from backend.application.ports.event_store import EventMetadata, StoredEvent
 from backend.application.projections.accounts import NAME as ACCOUNTS
 from backend.application.projections.base import Projection
 from backend.application.projections.transfers import NAME as TRANSFERS

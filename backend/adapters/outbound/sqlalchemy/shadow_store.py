@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
+from backend.adapters.outbound.account_rows import account_rows_apart
 from backend.adapters.outbound.sqlalchemy.read_models import (
     SqlAlchemyCheckpointStore,
     SqlAlchemyReadModelStore,
@@ -22,7 +23,6 @@ from backend.application.read_models import (
     DailyTotal,
     DayKey,
     TransferSummary,
-    account_rows_apart,
 )
 
 FINISHED = ("completed", "failed")

@@ -22,7 +22,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from backend.adapters.outbound.sqlalchemy.event_store import stored_event
 from backend.adapters.outbound.sqlalchemy.event_store_tables import events, outbox, snapshots
-from backend.application.ports import OutboxMessage, Snapshot
+from backend.application.ports.event_store import Snapshot
+from backend.application.ports.outbox import OutboxMessage
 
 
 class SqlAlchemySnapshotStore:

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     Column,
+    Connection,
     DateTime,
     Engine,
     Index,
@@ -27,12 +28,13 @@ from backend.adapters.outbound.sqlalchemy.engine import single_reads
 from backend.adapters.outbound.sqlalchemy.event_store import to_utc
 from backend.adapters.outbound.sqlalchemy.event_store_tables import events
 from backend.adapters.outbound.sqlalchemy.schema import metadata
-from backend.adapters.outbound.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
-from backend.application.admission import BacklogSample
-from backend.application.metrics_ports import TERMINAL_TRANSFER_EVENTS
-from backend.application.ports import StoredEvent, UnitOfWork
+from backend.application.ports.event_store import StoredEvent
+from backend.application.ports.transfer_deadlines import BacklogSample
+from backend.domain.events import event_type, event_types
+from backend.domain.transfer import TRANSFER_ENDS, TransferRequested
 
-_TERMINAL = frozenset(TERMINAL_TRANSFER_EVENTS)
+_REQUESTED = event_type(TransferRequested)
+_TERMINAL = frozenset(event_types(TRANSFER_ENDS))
 
 transfer_deadlines = Table(
     "transfer_deadlines",
@@ -44,23 +46,28 @@ transfer_deadlines = Table(
 
 
 class SqlAlchemyTransferDeadlines:
-    """TransferDeadlines on the `transfer_deadlines` table."""
+    """TransferDeadlines on the `transfer_deadlines` table, in a unit of work's transaction."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    def track(self, events: Sequence[StoredEvent]) -> None:
+        """Runs as an inline projector: same connection, same transaction as the events."""
+        for event in events:
+            if event.type == _REQUESTED:
+                deadline = to_utc(datetime.fromisoformat(event.data["deadline"]))
+                row = {"transfer_id": event.stream_id, "deadline": deadline}
+                self._connection.execute(insert(transfer_deadlines), row)
+            elif event.type in _TERMINAL:
+                done = transfer_deadlines.c.transfer_id == event.stream_id
+                self._connection.execute(delete(transfer_deadlines).where(done))
+
+
+class SqlAlchemyOverdueTransfers:
+    """OverdueTransfers: a short index scan of the `transfer_deadlines` table."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-
-    def track(self, uow: UnitOfWork, events: Sequence[StoredEvent]) -> None:
-        """Runs as an inline projector: same connection, same transaction as the events."""
-        if not isinstance(uow, SqlAlchemyUnitOfWork):
-            raise TypeError("SqlAlchemyTransferDeadlines needs a SqlAlchemyUnitOfWork")
-        for event in events:
-            if event.type == "TransferRequested":
-                deadline = to_utc(datetime.fromisoformat(event.data["deadline"]))
-                row = {"transfer_id": event.stream_id, "deadline": deadline}
-                uow.connection.execute(insert(transfer_deadlines), row)
-            elif event.type in _TERMINAL:
-                done = transfer_deadlines.c.transfer_id == event.stream_id
-                uow.connection.execute(delete(transfer_deadlines).where(done))
 
     def overdue(self, now: datetime, limit: int = 100) -> list[str]:
         table = transfer_deadlines
@@ -80,7 +87,7 @@ _BACKLOG = select(
     select(func.count()).select_from(transfer_deadlines).scalar_subquery().label("pending"),
     select(func.coalesce(func.max(events.c.position), 0)).scalar_subquery().label("head"),
     select(func.count())
-    .where(events.c.position > bindparam("after"), events.c.type.in_(TERMINAL_TRANSFER_EVENTS))
+    .where(events.c.position > bindparam("after"), events.c.type.in_(sorted(_TERMINAL)))
     .scalar_subquery()
     .label("ended"),
 )

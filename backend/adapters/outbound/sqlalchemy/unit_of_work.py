@@ -8,11 +8,13 @@ from typing import Self
 from sqlalchemy import Connection, Engine, RootTransaction
 
 from backend.adapters.outbound.sqlalchemy.event_store import SqlAlchemyEventStore
+from backend.adapters.outbound.sqlalchemy.idempotency_store import SqlAlchemyIdempotencyKeys
 from backend.adapters.outbound.sqlalchemy.read_models import SqlAlchemyReadModelStore
 from backend.adapters.outbound.sqlalchemy.snapshots_outbox import (
     SqlAlchemyOutbox,
     SqlAlchemySnapshotStore,
 )
+from backend.adapters.outbound.sqlalchemy.transfer_deadlines import SqlAlchemyTransferDeadlines
 
 
 class SqlAlchemyUnitOfWork:
@@ -27,6 +29,8 @@ class SqlAlchemyUnitOfWork:
     snapshots: SqlAlchemySnapshotStore
     outbox: SqlAlchemyOutbox
     read_models: SqlAlchemyReadModelStore
+    idempotency_keys: SqlAlchemyIdempotencyKeys
+    transfer_deadlines: SqlAlchemyTransferDeadlines
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -48,6 +52,8 @@ class SqlAlchemyUnitOfWork:
         self.snapshots = SqlAlchemySnapshotStore(connection)
         self.outbox = SqlAlchemyOutbox(connection)
         self.read_models = SqlAlchemyReadModelStore(connection)
+        self.idempotency_keys = SqlAlchemyIdempotencyKeys(connection)
+        self.transfer_deadlines = SqlAlchemyTransferDeadlines(connection)
 
     def __exit__(
         self,

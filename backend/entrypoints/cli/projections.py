@@ -9,37 +9,24 @@ from contextlib import contextmanager
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from sqlalchemy import Engine
 
-from backend.adapters.inbound.cli.settings import load_settings
-from backend.adapters.outbound.sqlalchemy.engine import create_engine_for
 from backend.adapters.outbound.sqlalchemy.migrations_check import ensure_migrated
-from backend.adapters.outbound.sqlalchemy.read_models import SqlAlchemyReadModelReader
-from backend.adapters.outbound.sqlalchemy.rebuild import SqlAlchemyProjectionRebuilder
-from backend.adapters.outbound.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from backend.application.errors import UnmigratedDatabase
-from backend.application.event_codec import default_codec
-from backend.application.projections import default_projections
-from backend.application.projections.runner import ProjectionRunner
+from backend.container import Container
+from backend.entrypoints.cli.runtime import Runtime, pass_runtime
 
 
 @contextmanager
-def _primary_engine() -> Iterator[Engine]:
-    settings = load_settings()
-    engine = create_engine_for(settings.database_url)
+def _migrated(runtime: Runtime) -> Iterator[Container]:
+    """The command's container, once its database is known to be migrated; closed after."""
+    container = runtime.container()
     try:
-        ensure_migrated(engine)
-        yield engine
+        ensure_migrated(container.engine())
+        yield container
     except UnmigratedDatabase as error:
         raise click.ClickException(str(error)) from error
     finally:
-        engine.dispose()
-
-
-def _runner(engine: Engine) -> ProjectionRunner:
-    projections = default_projections(default_codec())
-    reader = SqlAlchemyReadModelReader(engine)
-    return ProjectionRunner(lambda: SqlAlchemyUnitOfWork(engine), projections, reader)
+        container.engine().dispose()
 
 
 @click.group()
@@ -50,16 +37,15 @@ def projections() -> None:
 @projections.command()
 @click.argument("name", required=False)
 @click.option("--page-size", default=1000, show_default=True, type=click.IntRange(1, 50_000))
-def rebuild(name: str | None, page_size: int) -> None:
+@pass_runtime
+def rebuild(runtime: Runtime, name: str | None, page_size: int) -> None:
     """Replay the event log from position 0 into fresh tables and swap them in.
 
     Commands keep working meanwhile. NAME is one projection (default: all of them).
     """
     console = Console()
-    with _primary_engine() as engine:
-        rebuilder = SqlAlchemyProjectionRebuilder(
-            engine, default_projections(default_codec()), page_size
-        )
+    with _migrated(runtime) as container:
+        rebuilder = container.projection_rebuilder(page_size=page_size)
         if name is not None and name not in rebuilder.names:
             raise click.BadParameter(f"choose from {', '.join(rebuilder.names)}", param_hint="NAME")
         columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn())
@@ -75,20 +61,22 @@ def rebuild(name: str | None, page_size: int) -> None:
 
 
 @projections.command()
-def status() -> None:
+@pass_runtime
+def status(runtime: Runtime) -> None:
     """Show each projection's lag (head position minus checkpoint)."""
-    with _primary_engine() as engine:
-        for name, lag in _runner(engine).lag().items():
+    with _migrated(runtime) as container:
+        for name, lag in container.projection_runner().lag().items():
             click.echo(f"{name}: lag {lag}")
 
 
 @projections.command()
 @click.option("--poll", default=0.5, show_default=True, help="Seconds between idle polls.")
-def run(poll: float) -> None:
+@pass_runtime
+def run(runtime: Runtime, poll: float) -> None:
     """Follow the event log and keep the projections current (until interrupted)."""
     stop = threading.Event()
-    with _primary_engine() as engine:
+    with _migrated(runtime) as container:
         try:
-            _runner(engine).run(stop, poll)
+            container.projection_runner().run(stop, poll)
         except KeyboardInterrupt:
             stop.set()

@@ -12,10 +12,9 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from backend.application.messaging import MessageDispatcher
-from backend.application.messaging_ports import CommitSignal, StopWaking
+from backend.application.ports.commit_signal import CommitSignal, StopWaking
 from backend.application.projections.runner import ProjectionRunner
-from backend.application.relay import Relay
+from backend.application.relay import OutboxRelay, Wakeup
 from backend.application.sweeper import TransferSweeper
 from backend.logging_setup import get_logger
 
@@ -24,7 +23,7 @@ log = get_logger(__name__)
 RELAY_LOOP, SWEEP_LOOP, PROJECTION_LOOP = "hexbank-relay", "hexbank-sweeper", "hexbank-projections"
 #: Seconds between relay polls when idle (a delivered batch wakes the relay sooner).
 RELAY_IDLE = 0.05
-#: ... when commits signal the relay too: the poll is only the fallback for a lost signal.
+#: ... when commits in other processes signal the relay too: the poll is only the fallback.
 SIGNALLED_RELAY_IDLE = 0.5
 #: Seconds between sweeps.
 SWEEP_EVERY = 1.0
@@ -42,21 +41,18 @@ class PollingLoop:
     name: str
     tick: Callable[[], int]
     idle: float
+    #: What ends an idle wait early (the relay's is shared with whatever commits events).
+    wakeup: Wakeup = field(default_factory=Wakeup)
     stop_event: threading.Event = field(default_factory=threading.Event)
-    _wake: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
         self._thread.start()
 
-    def wake(self) -> None:
-        """Tick now instead of at the end of the idle wait."""
-        self._wake.set()
-
     def stop(self, timeout: float = 5.0) -> None:
         self.stop_event.set()
-        self._wake.set()
+        self.wakeup.wake()
         if self._thread is not None:
             self._thread.join(timeout)
 
@@ -70,25 +66,29 @@ class PollingLoop:
                 log.exception("loop failed; backing off", loop=self.name, seconds=backoff)
                 wait, backoff = backoff, min(max(backoff, 0.1) * 2, MAX_ERROR_BACKOFF_SECONDS)
             if wait:
-                self._wake.wait(wait)
-                self._wake.clear()
+                self.wakeup.wait(wait)
 
 
 @dataclass
 class MessagingLoops:
     """The relay and sweeper loops of one process, started and stopped together."""
 
-    relay: Relay
+    relay: OutboxRelay
     sweeper: TransferSweeper
     projections: ProjectionRunner | None = None
+    #: Woken by this process's commands and deliveries (the container's `relay_wakeup`). Only
+    #: the relay: inline projection already applied those events, and waking the follower per
+    #: job cost a lag query per projection and a page per job (a third of a worker's CPU under
+    #: load); it catches up in large pages every PROJECTION_IDLE instead.
+    relay_wakeup: Wakeup = field(default_factory=Wakeup)
     relay_idle: float = RELAY_IDLE
     loops: dict[str, PollingLoop] = field(default_factory=dict)
     stop_waking: list[StopWaking] = field(default_factory=list)
 
     def start(self, relay: bool = True, sweep: bool = True) -> None:
         if relay:
-            tick = self.relay.relay_once
-            self.loops[RELAY_LOOP] = PollingLoop(RELAY_LOOP, tick, self.relay_idle)
+            tick, wakeup = self.relay.relay_once, self.relay_wakeup
+            self.loops[RELAY_LOOP] = PollingLoop(RELAY_LOOP, tick, self.relay_idle, wakeup)
         if sweep:
             self.loops[SWEEP_LOOP] = PollingLoop(SWEEP_LOOP, self._sweep, SWEEP_EVERY)
         if self.projections is not None:
@@ -98,14 +98,6 @@ class MessagingLoops:
             self.loops[PROJECTION_LOOP] = PollingLoop(PROJECTION_LOOP, tick, PROJECTION_IDLE)
         for loop in self.loops.values():
             loop.start()
-
-    def wake_relay(self) -> None:
-        """Relay now: a job just committed the next steps' events."""
-        # Not the follower: inline projection already applied those events, and waking it per
-        # job cost a lag query per projection and a page per job (a third of a worker's CPU
-        # under load); it catches up in large pages every PROJECTION_IDLE instead.
-        if RELAY_LOOP in self.loops:
-            self.loops[RELAY_LOOP].wake()
 
     def stop(self) -> None:
         for stop_waking in self.stop_waking:
@@ -122,9 +114,9 @@ class MessagingLoops:
 
 
 def start_messaging(
-    relay: Relay,
+    relay: OutboxRelay,
     sweeper: TransferSweeper,
-    dispatcher: MessageDispatcher | None = None,
+    relay_wakeup: Wakeup | None = None,
     run_relay: bool = True,
     run_sweeper: bool = True,
     projections: ProjectionRunner | None = None,
@@ -134,24 +126,24 @@ def start_messaging(
 
     First the backlog: rows a killed process enqueued but never marked (or never enqueued)
     are sent again before anything new. Then the relay and sweeper loops; the sweeper ends
-    the transfers whose jobs died with a previous process. With the dispatcher of this
-    process, each delivered batch wakes the relay, so a saga does not wait for polls; with
-    the commit `signal`, so does every command committed in any process (the relay then polls
+    the transfers whose jobs died with a previous process. With this process's relay wakeup
+    (which its dispatcher wakes after each batch), a saga does not wait for polls; with the
+    commit `signal`, neither does a command committed in a web process (the relay then polls
     only as a fallback, every SIGNALLED_RELAY_IDLE).
     """
     if run_relay:
         _relay_backlog(relay)
-    idle = SIGNALLED_RELAY_IDLE if signal is not None and run_relay else RELAY_IDLE
-    loops = MessagingLoops(relay, sweeper, projections, relay_idle=idle)
+    wakeup = relay_wakeup or Wakeup()
+    signalled = signal is not None and run_relay
+    idle = SIGNALLED_RELAY_IDLE if signalled else RELAY_IDLE
+    loops = MessagingLoops(relay, sweeper, projections, wakeup, relay_idle=idle)
     loops.start(run_relay, run_sweeper)
-    if dispatcher is not None:
-        dispatcher.after_dispatch.append(loops.wake_relay)
-    if signal is not None and run_relay:
-        loops.stop_waking.append(signal.listen(loops.wake_relay))
+    if signal is not None and signalled:
+        loops.stop_waking.append(signal.listen(wakeup.wake))
     return loops
 
 
-def _relay_backlog(relay: Relay) -> None:
+def _relay_backlog(relay: OutboxRelay) -> None:
     try:
         sent = relay.relay_all()
     except Exception:

@@ -1,15 +1,11 @@
-"""Ports: the protocols through which the application reaches storage, time and ids."""
+"""The event store and snapshot ports, and the event records they carry."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Protocol, Self
-
-if TYPE_CHECKING:  # read_models imports this module
-    from backend.application.read_models import ReadModelStore
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,14 +89,6 @@ class StreamHistory:
     events: list[EventRecord]
 
 
-@dataclass(frozen=True, slots=True)
-class OutboxMessage:
-    """An appended event waiting to be handed to the queue."""
-
-    outbox_id: int
-    event: StoredEvent
-
-
 class EventStore(Protocol):
     """Append-only streams with a global order; appends write the outbox in the same transaction."""
 
@@ -138,65 +126,10 @@ class EventStore(Protocol):
 class SnapshotStore(Protocol):
     """Keeps the latest snapshot of each stream."""
 
-    def save(self, snapshot: Snapshot) -> None: ...
-
-    def load(self, stream_id: str) -> Snapshot | None: ...
-
-
-class Outbox(Protocol):
-    """Committed events not yet handed to the queue, in position order."""
-
-    def pending(self, limit: int = 500, after: int = 0) -> list[OutboxMessage]:
-        """The oldest `limit` rows with a position above `after` (a relay's cursor)."""
+    def save(self, snapshot: Snapshot) -> None:
+        """Keep `snapshot` as its stream's latest (replacing an older one)."""
         ...
 
-    def mark_dispatched(self, outbox_ids: Sequence[int]) -> None: ...
-
-
-class UnitOfWork(Protocol):
-    """One database transaction: everything a command writes commits together or not at all."""
-
-    # Read-only properties, not plain attributes: a protocol attribute would be invariant, and
-    # adapters rightly expose their own concrete store types here.
-    @property
-    def events(self) -> EventStore: ...
-
-    @property
-    def snapshots(self) -> SnapshotStore: ...
-
-    @property
-    def outbox(self) -> Outbox: ...
-
-    @property
-    def read_models(self) -> ReadModelStore: ...
-
-    def __enter__(self) -> Self: ...
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Roll back whatever was not committed."""
+    def load(self, stream_id: str) -> Snapshot | None:
+        """The stream's latest snapshot, or None when it has none."""
         ...
-
-    def commit(self) -> None: ...
-
-    def rollback(self) -> None: ...
-
-
-#: Builds a fresh unit of work: one per request, per job, per retry.
-UnitOfWorkFactory = Callable[[], UnitOfWork]
-
-
-class Clock(Protocol):
-    """The current time, in UTC."""
-
-    def now(self) -> datetime: ...
-
-
-class IdGenerator(Protocol):
-    """New opaque ids."""
-
-    def new_id(self) -> str: ...

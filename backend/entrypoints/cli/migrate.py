@@ -8,12 +8,12 @@ import click
 from alembic import command
 from alembic.config import Config
 
-from backend.adapters.inbound.cli.settings import load_settings
+from backend.entrypoints.cli.runtime import Runtime, pass_runtime
 from backend.logging_setup import get_logger
 
 log = get_logger(__name__)
 
-PROJECT_ROOT = Path(__file__).resolve().parents[4]
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
 
 def alembic_config(database_url: str) -> Config:
@@ -31,9 +31,10 @@ def upgrade_database(database_url: str, revision: str = "head") -> None:
 
 @click.command()
 @click.option("--revision", default="head", show_default=True, help="Target revision.")
-def migrate(revision: str) -> None:
+@pass_runtime
+def migrate(runtime: Runtime, revision: str) -> None:
     """Apply database migrations (Alembic upgrade)."""
-    settings = load_settings()
+    settings = runtime.settings()
     if settings.database_dialect == "sqlite":
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade_database(settings.database_url, revision)

@@ -1,4 +1,5 @@
-"""Ports of real-time push: the channel that carries resource updates to users' open sockets."""
+"""The push ports: the channel that carries resource updates to users' open sockets, and the
+views it announces."""
 
 from __future__ import annotations
 
@@ -56,6 +57,10 @@ class PushChannel(Protocol):
 class PushViews(Protocol):
     """The current views the notifier publishes (the read side, on the primary database)."""
 
-    def account(self, account_id: str) -> AccountView | None: ...
+    def account(self, account_id: str) -> AccountView | None:
+        """The account as GET shows it now, or None."""
+        ...
 
-    def transfer(self, transfer_id: str) -> TransferView | None: ...
+    def transfer(self, transfer_id: str) -> TransferView | None:
+        """The transfer as GET shows it now, or None."""
+        ...

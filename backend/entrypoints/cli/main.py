@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import click
 
-from backend.adapters.inbound.cli.demo import demo
-from backend.adapters.inbound.cli.migrate import migrate
-from backend.adapters.inbound.cli.projections import projections
-from backend.adapters.inbound.cli.serve import serve
-from backend.adapters.inbound.cli.worker import jobs, worker
+from backend.entrypoints.cli.demo import demo
+from backend.entrypoints.cli.migrate import migrate
+from backend.entrypoints.cli.projections import projections
+from backend.entrypoints.cli.serve import serve
+from backend.entrypoints.cli.worker import jobs, worker
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="hexbank")
 def cli() -> None:
     """hexbank: event-sourced accounts and transfers."""
+    # Each command takes its settings and container from a Runtime (see `pass_runtime`).
 
 
 # One line per topic module: cli.add_command(<command or group>).

@@ -11,14 +11,14 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger as GunicornLogger
 from sqlalchemy.exc import OperationalError
 
-from backend.adapters.inbound.cli import gunicorn_hooks
-from backend.adapters.inbound.cli.settings import load_settings
 from backend.adapters.outbound.metrics.prometheus import multiprocess_dir, use_multiprocess_dir
-from backend.adapters.outbound.sqlalchemy.engine import create_engine_for
 from backend.adapters.outbound.sqlalchemy.migrations_check import ensure_migrated
-from backend.app import create_server_app
 from backend.application.errors import UnmigratedDatabase
 from backend.config import ConfigError, Settings
+from backend.container import Container
+from backend.entrypoints import gunicorn_hooks
+from backend.entrypoints.cli.runtime import Runtime, pass_runtime
+from backend.entrypoints.server import create_server_app
 from backend.logging_setup import get_logger
 
 log = get_logger(__name__)
@@ -92,13 +92,16 @@ def prepare_metrics_dir(settings: Settings) -> Path:
 @click.option("--port", type=click.IntRange(1, 65535), help="Port (default: HEXBANK_PORT).")
 @click.option("--workers", type=click.IntRange(1), help="Processes (default: HEXBANK_WORKERS).")
 @click.option("--threads", type=click.IntRange(1), help="Threads each (default: HEXBANK_THREADS).")
-def serve(host: str | None, port: int | None, workers: int | None, threads: int | None) -> None:
+@pass_runtime
+def serve(
+    runtime: Runtime, host: str | None, port: int | None, workers: int | None, threads: int | None
+) -> None:
     """Serve the HTTP and WebSocket API with gunicorn (gthread workers)."""
     try:
-        settings = _with_overrides(load_settings(), host, port, workers, threads)
+        settings = _with_overrides(runtime.settings(), host, port, workers, threads)
     except ConfigError as error:
         raise click.ClickException(str(error)) from error
-    _check_schema(settings)
+    _check_schema(runtime.container())
     prepare_metrics_dir(settings)
     log.info("serving", url=f"http://{settings.host}:{settings.port}", workers=settings.workers)
     HexbankApplication(settings).run()
@@ -117,9 +120,10 @@ def _with_overrides(
     )
 
 
-def _check_schema(settings: Settings) -> None:
+def _check_schema(container: Container) -> None:
     # Checked once before gunicorn starts, so the message is one line, not a worker crash loop.
-    engine = create_engine_for(settings.database_url)
+    # The workers build their own containers after the fork: this engine is closed here.
+    engine = container.engine()
     try:
         ensure_migrated(engine)
     except UnmigratedDatabase as error:

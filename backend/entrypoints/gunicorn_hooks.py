@@ -19,8 +19,7 @@ from flask import Flask
 
 from backend.adapters.inbound.ws.endpoint import WS_EXTENSION
 from backend.adapters.outbound.metrics.prometheus import mark_process_dead
-from backend.adapters.outbound.queue.in_process import InProcessJobQueue
-from backend.app import BACKGROUND_EXTENSION, CONTAINER_EXTENSION
+from backend.entrypoints.server import stop_background
 from backend.logging_setup import get_logger
 
 log = get_logger(__name__)
@@ -61,20 +60,6 @@ def close_websockets(app: Flask | None) -> None:
     if endpoint is not None and endpoint.hub.connections():
         log.info("closing WebSockets", sockets=endpoint.hub.connections())
         endpoint.hub.close()
-
-
-def stop_background(app: Flask, drain_seconds: float) -> None:
-    """Stop the relay, sweeper and follower loops, then wait for the in-process jobs."""
-    loops = app.extensions.pop(BACKGROUND_EXTENSION, None)
-    if loops is None:
-        return
-    loops.stop()
-    queue = app.extensions[CONTAINER_EXTENSION].job_queue()
-    if isinstance(queue, InProcessJobQueue):
-        if not queue.join(drain_seconds):
-            log.warning("jobs left unfinished at shutdown; the outbox keeps them")
-        queue.close(wait=False)
-    log.info("background stopped")
 
 
 def _app(worker: Any) -> Flask | None:

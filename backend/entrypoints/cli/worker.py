@@ -17,13 +17,12 @@ from rq import SimpleWorker
 from rq.exceptions import StopRequested
 from sqlalchemy import Engine
 
-from backend.adapters.inbound.cli.settings import load_settings
-from backend.adapters.inbound.worker.jobs import worker_container
-from backend.adapters.inbound.worker.loops import start_messaging
 from backend.adapters.outbound.metrics.prometheus import serve_metrics
-from backend.adapters.outbound.queue.rq_queue import RqJobQueue
+from backend.adapters.outbound.queue.rq_queue import BatchJob, RqJobQueue, batch_job_class
 from backend.config import Settings
 from backend.container import Container
+from backend.entrypoints.cli.runtime import Runtime, pass_runtime
+from backend.entrypoints.loops import start_messaging
 from backend.logging_setup import get_logger
 
 log = get_logger(__name__)
@@ -33,13 +32,13 @@ _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 REDIS_RETRY_SECONDS = 1.0
 
 
-def _rq_queue() -> RqJobQueue:
-    settings = load_settings()  # configures logging on the root logger first (STACK.md 14)
+def _rq_queue(runtime: Runtime) -> RqJobQueue:
+    settings = runtime.settings()  # configures logging on the root logger first (STACK.md 14)
     if settings.embedded:
         raise click.ClickException(
             "HEXBANK_REDIS_URL is not set: in embedded mode `hexbank serve` runs the jobs"
         )
-    queue = worker_container().job_queue()
+    queue = runtime.container().job_queue()
     if not isinstance(queue, RqJobQueue):
         raise click.ClickException("the container's job queue is not the rq queue")
     return queue
@@ -63,9 +62,8 @@ def _die_with_worker(worker_pid: int) -> None:
         os._exit(1)
 
 
-def _serve_metrics(container: Container) -> None:
+def _serve_metrics(settings: Settings, container: Container) -> None:
     # Saga steps and transfer outcomes are counted here, not in the web: expose them.
-    settings = Settings.from_env()  # already validated by _rq_queue
     if settings.metrics_port is not None:
         metrics, extra = container.metrics(), container.metrics_collectors()
         serve_metrics(settings.host, settings.metrics_port, metrics, extra)
@@ -76,29 +74,30 @@ def _serve_metrics(container: Container) -> None:
 @click.option("--burst", is_flag=True, help="Stop once the queue is empty (tests, one-offs).")
 @click.option("--relay/--no-relay", default=True, show_default=True, help="Run the outbox relay.")
 @click.option("--sweep/--no-sweep", default=True, show_default=True, help="Run the sweeper.")
-def worker(burst: bool, relay: bool, sweep: bool) -> None:
+@pass_runtime
+def worker(runtime: Runtime, burst: bool, relay: bool, sweep: bool) -> None:
     """Process queued jobs with rq (non-forking), plus the outbox relay and transfer sweeper."""
-    queue = _rq_queue()
-    container = worker_container()
+    queue = _rq_queue(runtime)
+    container = runtime.container()
     _forget_pooled_connections_in_forks(container.engine())
     loops = start_messaging(
         container.outbox_relay(),
         container.transfer_sweeper(),
-        container.message_dispatcher(),
+        container.relay_wakeup(),
         run_relay=relay,
         run_sweeper=sweep,
         projections=container.projection_runner(),
         signal=container.commit_signal(),
     )
-    _serve_metrics(container)
+    _serve_metrics(runtime.settings(), container)
     log.info("worker started", queue=queue.queue.name, relay=relay, sweep=sweep)
     try:
-        _work(queue, burst)
+        _work(queue, burst, batch_job_class(container.message_dispatcher().dispatch))
     finally:
         loops.stop()
 
 
-def _work(queue: RqJobQueue, burst: bool) -> None:
+def _work(queue: RqJobQueue, burst: bool, job_class: type[BatchJob]) -> None:
     """Run rq until a stop is asked for (SIGTERM, or an empty queue in burst mode).
 
     rq gives up (returns, or raises) when Redis fails in the middle of a job or is down when
@@ -107,7 +106,7 @@ def _work(queue: RqJobQueue, burst: bool) -> None:
     for round_ in itertools.count():
         # A new name each round: a worker that could not register its death is still listed.
         name = f"hexbank-{socket.gethostname()}-{os.getpid()}" + (f"-{round_}" if round_ else "")
-        if _run_rq_worker(queue, name, burst) or burst:
+        if _run_rq_worker(queue, name, burst, job_class) or burst:
             return
         try:
             time.sleep(REDIS_RETRY_SECONDS)  # back off while Redis is down; nothing to poll
@@ -115,12 +114,16 @@ def _work(queue: RqJobQueue, burst: bool) -> None:
             return
 
 
-def _run_rq_worker(queue: RqJobQueue, name: str, burst: bool) -> bool:
+def _run_rq_worker(queue: RqJobQueue, name: str, burst: bool, job_class: type[BatchJob]) -> bool:
     """One rq worker's life; True when it ended because a stop was asked for."""
     rq_worker: SimpleWorker | None = None
     try:
-        # Non-forking: the jobs are our own code and share the engine pool (STACK.md 13).
-        rq_worker = SimpleWorker([queue.queue], connection=queue.queue.connection, name=name)
+        # Non-forking: the jobs are our own code and share the engine pool (STACK.md 13); each
+        # job hands its batch to this process's dispatcher, which the job class carries.
+        connection = queue.queue.connection
+        rq_worker = SimpleWorker(
+            [queue.queue], connection=connection, name=name, job_class=job_class
+        )
         rq_worker.work(burst=burst, with_scheduler=not burst)
     except redis.RedisError:
         log.exception("the rq worker lost Redis; starting another")
@@ -135,9 +138,10 @@ def jobs() -> None:
 
 @jobs.command("failed")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
-def failed(limit: int) -> None:
+@pass_runtime
+def failed(runtime: Runtime, limit: int) -> None:
     """List jobs that exhausted their retries, newest first."""
-    queue = _rq_queue()
+    queue = _rq_queue(runtime)
     listed = queue.failed_jobs(limit)
     if not listed:
         click.echo("no failed jobs")

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import click
-from dependency_injector import providers
 
-from backend.adapters.inbound.cli.settings import load_settings
 from backend.adapters.outbound.sqlalchemy.migrations_check import ensure_migrated
+from backend.adapters.outbound.system import SystemClock
 from backend.application.demo import (
     DEMO_EMAIL,
     DEMO_PASSWORD,
@@ -16,13 +15,10 @@ from backend.application.demo import (
 )
 from backend.application.errors import UnmigratedDatabase
 from backend.container import Container, build_container
+from backend.entrypoints.cli.runtime import Runtime, pass_runtime
 
 
-def _seeder(container: Container) -> DemoSeeder:
-    # The seeder back-dates history by holding this clock; everything built after the
-    # override (runner, saga, identity) reads it.
-    clock = SteppingClock(container.clock())
-    container.clock.override(providers.Object(clock))
+def _seeder(container: Container, clock: SteppingClock) -> DemoSeeder:
     return DemoSeeder(
         identity=container.identity_service(),
         runner=container.command_runner(),
@@ -45,18 +41,22 @@ def _report(outcome: DemoOutcome) -> None:
 
 
 @click.command()
-def demo() -> None:
+@pass_runtime
+def demo(runtime: Runtime) -> None:
     """Create a demo user with accounts and a month of history (embedded mode only; idempotent)."""
-    settings = load_settings()
+    settings = runtime.settings()
     if not settings.embedded:
         raise click.ClickException(
             "hexbank demo seeds the embedded database only: unset HEXBANK_REDIS_URL "
             "(it must not write demo data into a shared deployment)"
         )
-    container = build_container(settings)
+    # The seeder back-dates history by holding this clock; the container's runner, saga and
+    # identity service all read it.
+    clock = SteppingClock(SystemClock())
+    container = build_container(settings, clock)
     try:
         ensure_migrated(container.engine())
-        _report(_seeder(container).seed())
+        _report(_seeder(container, clock).seed())
     except UnmigratedDatabase as error:
         raise click.ClickException(str(error)) from error
     finally:

@@ -1,1 +1,0 @@
-"""Worker entry points: rq job functions and the background loops (relay, sweeper)."""

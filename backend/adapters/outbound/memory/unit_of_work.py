@@ -1,0 +1,54 @@
+"""In-memory unit of work: a transaction over an InMemoryDatabase."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from backend.adapters.outbound.memory.event_store import (
+    InMemoryDatabase,
+    InMemoryEventStore,
+    InMemoryOutbox,
+    InMemorySnapshotStore,
+)
+from backend.adapters.outbound.memory.idempotency_store import InMemoryIdempotencyKeys
+from backend.adapters.outbound.memory.read_models import InMemoryReadModelStore
+from backend.adapters.outbound.memory.transfer_deadlines import InMemoryTransferDeadlines
+
+
+class InMemoryUnitOfWork:
+    """A transaction over an InMemoryDatabase: nothing is visible to others before commit."""
+
+    def __init__(self, db: InMemoryDatabase) -> None:
+        self.db = db
+        self.snapshots = InMemorySnapshotStore(db)
+        self.events = InMemoryEventStore(db, self.snapshots)
+        self.outbox = InMemoryOutbox(db)
+        self.read_models = InMemoryReadModelStore(db.read_models)
+        self.idempotency_keys = InMemoryIdempotencyKeys(db)
+        self.transfer_deadlines = InMemoryTransferDeadlines()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.rollback()
+
+    def commit(self) -> None:
+        with self.db.lock:
+            self.events.publish()
+            self.db.snapshots.update(self.snapshots.staged)
+            self.read_models.publish()
+            self.idempotency_keys.publish()
+        self.rollback()  # the writes are published: clear the buffers, free the append lock
+
+    def rollback(self) -> None:
+        self.events.end()
+        self.snapshots.staged.clear()
+        self.read_models.discard()
+        self.idempotency_keys.discard()

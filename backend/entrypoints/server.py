@@ -1,0 +1,70 @@
+"""The app a server process runs (`hexbank serve`, the WSGI module): the web app and, in
+embedded mode, the messaging side of this process (relay, jobs, sweeper, follower)."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from backend.adapters.outbound.queue.in_process import InProcessJobQueue
+from backend.app import CONTAINER_EXTENSION, create_app
+from backend.application.relay import signalling_commits
+from backend.config import Settings
+from backend.container import Container, build_container
+from backend.entrypoints.loops import MessagingLoops, start_messaging
+from backend.logging_setup import get_logger
+
+log = get_logger(__name__)
+
+#: The relay, sweeper and follower loops of an embedded server process (stopped on shutdown).
+BACKGROUND_EXTENSION = "hexbank.background"
+
+
+def create_server_app(settings: Settings | None = None) -> Flask:
+    """The app as a server process runs it.
+
+    Embedded mode has no `hexbank worker`, so this process also runs the outbox relay, the
+    jobs, the transfer sweeper and the projection follower. Call it in the server's worker
+    process, after any fork: threads do not survive one.
+    """
+    settings = settings if settings is not None else Settings.from_env()
+    container = build_container(settings)
+    app = create_app(settings, container)
+    if settings.embedded:
+        app.extensions[BACKGROUND_EXTENSION] = start_background(container)
+    else:
+        _signal_commits(container)
+    return app
+
+
+def _signal_commits(container: Container) -> None:
+    """Distributed mode: this process's commands wake the workers' relays. Only here, not in
+    the workers: their relays go once per delivered batch, where a signal per saga step would
+    wake them mid-job into many small jobs."""
+    signal = container.commit_signal()
+    if signal is not None:
+        runner = container.command_runner()
+        runner.observers = (*runner.observers, signalling_commits(signal))
+
+
+def start_background(container: Container) -> MessagingLoops:
+    """The messaging loops of this process, woken by its commands and its deliveries."""
+    return start_messaging(
+        container.outbox_relay(),
+        container.transfer_sweeper(),
+        container.relay_wakeup(),
+        projections=container.projection_runner(),
+    )
+
+
+def stop_background(app: Flask, drain_seconds: float) -> None:
+    """Stop the relay, sweeper and follower loops, then wait for the in-process jobs."""
+    loops = app.extensions.pop(BACKGROUND_EXTENSION, None)
+    if loops is None:
+        return
+    loops.stop()
+    queue = app.extensions[CONTAINER_EXTENSION].job_queue()
+    if isinstance(queue, InProcessJobQueue):
+        if not queue.join(drain_seconds):
+            log.warning("jobs left unfinished at shutdown; the outbox keeps them")
+        queue.close(wait=False)
+    log.info("background stopped")

@@ -1,0 +1,57 @@
+"""The container's wiring of the messaging side: hooks are constructor arguments, per mode."""
+
+from __future__ import annotations
+
+import pytest
+
+from backend.adapters.outbound.queue.in_process import InProcessJobQueue
+from backend.adapters.outbound.queue.rq_queue import RqJobQueue, run_batch
+from backend.application.accounts import open_account
+from backend.application.commands import OpenAccount
+from backend.application.ports.event_store import EventMetadata
+from backend.container import build_container
+from backend.entrypoints.cli.runtime import Runtime
+from tests.conftest import SettingsFactory
+
+
+def test_embedded_commands_wake_the_relay_whose_rows_are_acknowledged_by_their_jobs(
+    make_settings: SettingsFactory,
+) -> None:
+    container = build_container(make_settings())
+    wakeup, relay, queue = container.relay_wakeup(), container.outbox_relay(), container.job_queue()
+    assert container.command_runner().observers == (container.command_log(), wakeup.after_command)
+    assert container.message_dispatcher().after_dispatch == (wakeup.wake,)
+    assert isinstance(queue, InProcessJobQueue)
+    assert relay.in_flight is container.in_flight_rows()
+    opened = OpenAccount("u-1", "Main", "EUR")
+    container.command_runner().run(lambda ctx: open_account(opened, ctx), EventMetadata())
+    try:
+        assert relay.relay_all() == 1  # in flight until its job ran: sent once
+        assert queue.join(timeout=10)  # the job ran, and acknowledged its row
+        with container.unit_of_work() as uow:
+            assert uow.outbox.pending() == []
+    finally:
+        queue.close()
+        container.engine().dispose()
+
+
+def test_distributed_rows_leave_the_outbox_when_enqueued_and_commands_only_log(
+    make_settings: SettingsFactory,
+) -> None:
+    # Building the adapters opens no connection, so no Redis server is needed here.
+    container = build_container(make_settings(HEXBANK_REDIS_URL="redis://127.0.0.1:1/0"))
+    assert container.command_runner().observers == (container.command_log(),)
+    assert isinstance(container.job_queue(), RqJobQueue)
+    assert container.outbox_relay().in_flight is None
+
+
+def test_a_job_run_outside_hexbank_worker_says_so() -> None:
+    with pytest.raises(RuntimeError, match="hexbank worker"):
+        run_batch([])
+
+
+def test_each_cli_invocation_builds_its_own_container(make_settings: SettingsFactory) -> None:
+    settings = make_settings()
+    first, second = Runtime(settings), Runtime(settings)
+    assert first.container() is first.container()
+    assert first.container() is not second.container()

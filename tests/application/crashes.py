@@ -1,0 +1,131 @@
+"""Fault injection on the real saga driver: a unit of work whose event store makes the process
+"die" once a budget of appended events is spent, so a job stops between two saga steps just
+as a job whose process was killed there would (its transaction rolled back, its steps before
+committed)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from types import TracebackType
+from typing import Self
+
+from backend.application.ports.event_store import (
+    EventStore,
+    NewEvent,
+    SnapshotStore,
+    StoredEvent,
+    StreamHistory,
+)
+from backend.application.ports.idempotency import IdempotencyKeys
+from backend.application.ports.outbox import Outbox
+from backend.application.ports.read_models import ReadModelStore
+from backend.application.ports.transfer_deadlines import TransferDeadlines
+from backend.application.ports.unit_of_work import UnitOfWork
+
+
+class ProcessDied(Exception):
+    """The injected fault: the process running the job died before this transaction committed."""
+
+
+class AppendBudget:
+    """How many more events may be appended before the process dies (no limit unless armed)."""
+
+    def __init__(self) -> None:
+        self._left: int | None = None
+
+    @contextmanager
+    def dying_after(self, events: int) -> Iterator[None]:
+        """Within the block, the append that would go past `events` events kills the process."""
+        self._left = events
+        try:
+            yield
+        finally:
+            self._left = None
+
+    def spend(self, count: int) -> None:
+        """Count `count` events about to be appended; raise ProcessDied past the budget."""
+        if self._left is None:
+            return
+        if count > self._left:
+            self._left = None  # one death: whatever runs next runs in a new process
+            raise ProcessDied("killed between two steps of the saga")
+        self._left -= count
+
+
+class CrashingEventStore:
+    """The inner event store, its appends charged to the budget first."""
+
+    def __init__(self, inner: EventStore, budget: AppendBudget) -> None:
+        self._inner = inner
+        self._budget = budget
+
+    def append(
+        self, stream_id: str, stream_type: str, expected_version: int, events: Sequence[NewEvent]
+    ) -> list[StoredEvent]:
+        self._budget.spend(len(events))
+        return self._inner.append(stream_id, stream_type, expected_version, events)
+
+    def read_stream(
+        self, stream_id: str, after_version: int = 0, limit: int | None = None
+    ) -> list[StoredEvent]:
+        return self._inner.read_stream(stream_id, after_version, limit)
+
+    def history(self, stream_id: str, *, from_snapshot: bool = True) -> StreamHistory:
+        return self._inner.history(stream_id, from_snapshot=from_snapshot)
+
+    def read_all(self, after_position: int = 0, limit: int = 1000) -> list[StoredEvent]:
+        return self._inner.read_all(after_position, limit)
+
+    def head_position(self) -> int:
+        return self._inner.head_position()
+
+
+class CrashingUnitOfWork:
+    """The inner unit of work with a CrashingEventStore; everything else is the inner one's."""
+
+    def __init__(self, inner: UnitOfWork, budget: AppendBudget) -> None:
+        self._inner = inner
+        self._events = CrashingEventStore(inner.events, budget)
+
+    @property
+    def events(self) -> EventStore:
+        return self._events
+
+    @property
+    def snapshots(self) -> SnapshotStore:
+        return self._inner.snapshots
+
+    @property
+    def outbox(self) -> Outbox:
+        return self._inner.outbox
+
+    @property
+    def read_models(self) -> ReadModelStore:
+        return self._inner.read_models
+
+    @property
+    def idempotency_keys(self) -> IdempotencyKeys:
+        return self._inner.idempotency_keys
+
+    @property
+    def transfer_deadlines(self) -> TransferDeadlines:
+        return self._inner.transfer_deadlines
+
+    def __enter__(self) -> Self:
+        self._inner.__enter__()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._inner.__exit__(exc_type, exc, tb)
+
+    def commit(self) -> None:
+        self._inner.commit()
+
+    def rollback(self) -> None:
+        self._inner.rollback()
