@@ -122,9 +122,7 @@ def _commit_signal(
     settings: Settings, client: Callable[[], redis.Redis | None]
 ) -> CommitSignal | None:
     redis_client = client() if settings.redis_url is not None else None
-    if redis_client is None:
-        return None
-    return RedisCommitSignal(redis_client, prefix=settings.redis_prefix)
+    return RedisCommitSignal(redis_client, settings.redis_prefix) if redis_client else None
 
 
 def _push_channel(settings: Settings, client: Callable[[], redis.Redis | None]) -> PushChannel:

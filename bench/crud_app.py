@@ -109,6 +109,13 @@ def create_crud_app(engine: Engine, secret: str) -> Flask:
             return jsonify(title="not-found"), 404
         return jsonify(account_id=account_id, amount=amount, balance_after=balance), 201
 
+    _register_transfers(app, engine, secret)
+    return app
+
+
+def _register_transfers(app: Flask, engine: Engine, secret: str) -> None:
+    """The baseline transfer endpoint: the money moved in one transaction, 201 when done."""
+
     @app.post("/api/v1/transfers")
     def transfer() -> tuple[Response, int]:
         owner = _caller(secret)
@@ -124,8 +131,6 @@ def create_crud_app(engine: Engine, secret: str) -> Flask:
         except _Refused:  # the transaction rolled back
             return jsonify(title="transfer-refused"), 422
         return jsonify(id=transfer_id, status="completed"), 201
-
-    return app
 
 
 def _transfer_fields(body: dict[str, Any]) -> tuple[str, str, int] | None:
