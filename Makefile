@@ -15,7 +15,7 @@ PORT ?= $(or $(HEXBANK_PORT),8000)
 BENCH ?=
 FRONTEND_LOCK := $(wildcard frontend/package-lock.json)
 
-.PHONY: help install run run-distributed web web-test test lint format bench clean
+.PHONY: help install run run-distributed web web-test api-types test lint format bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -57,8 +57,13 @@ $(FRONTEND)/dist/index.html: $(FRONTEND_INSTALLED) $(FRONTEND_SOURCES)
 
 web: $(FRONTEND)/dist/index.html ## Build the web app when its sources changed
 
-web-test: $(FRONTEND_INSTALLED) ## Type-check and unit-test the web app
-	cd $(FRONTEND) && npm run check && npm test
+web-test: $(FRONTEND_INSTALLED) ## Type-check and unit-test the web app (and check its generated API types)
+	cd $(FRONTEND) && npm run types:check && npm run check && npm test
+
+# The served OpenAPI document → frontend/openapi.json → src/lib/api-types.ts (openapi-typescript).
+api-types: install $(FRONTEND_INSTALLED) ## Regenerate the web app's API types from the OpenAPI document
+	$(PY) $(FRONTEND)/scripts/openapi_json.py > $(FRONTEND)/openapi.json
+	cd $(FRONTEND) && npm run types
 
 test: lint web-test web ## Lint, test the web app, then run the whole Python suite
 	$(PY) -m pytest tests

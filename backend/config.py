@@ -8,9 +8,9 @@ import os
 import re
 import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Literal, TypeVar, cast
+from typing import Any, Final, Literal, TypeVar, cast
 from urllib.parse import urlsplit
 
 from backend.application.repository import DEFAULT_SNAPSHOT_EVERY
@@ -293,3 +293,6 @@ FIELD_PARSERS: dict[str, Callable[[str], Any]] = {
     "refresh_token_ttl": _int_between(1, 10**10),
     "proxy_hops": _int_between(0, 10),
 }
+
+#: Every variable the settings are read from (one per field).
+VARIABLES: Final = frozenset(_variable(f.name) for f in fields(Settings))

@@ -1,8 +1,9 @@
-"""The demo data set: a user with three accounts, a month of history and a few transfers.
+"""The demo data set: a user with three accounts, three months of history and some transfers.
 
 History is made by running the real commands (open, deposit, withdraw, request a transfer and
-drive its saga) with a clock that the seeder sets to each moment of the last 30 days in turn,
-so every event, read model and chart shows a believable month, not one burst of "now".
+drive its saga) with a clock that the seeder sets to each moment of the last 90 days in turn,
+so every event, read model and chart shows believable months, not one burst of "now". Main
+gets more than one page (50) of transactions, so the web app shows `Load more`.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ T = TypeVar("T")
 DEMO_EMAIL: Final = "demo@hexbank.local"
 DEMO_PASSWORD: Final = "demo-password-123"  # noqa: S105 - the published demo login
 DEMO_NAME: Final = "Demo User"
-HISTORY_DAYS: Final = 30
+HISTORY_DAYS: Final = 90
 
 #: Account key → (name, currency).
 DEMO_ACCOUNTS: Final = {
@@ -58,12 +59,39 @@ _d: EntryKind = "deposit"
 _w: EntryKind = "withdrawal"
 _t: EntryKind = "transfer"
 
-#: What the demo person did over the month, oldest first.
-DEMO_SCHEDULE: Final[tuple[Entry, ...]] = (
-    Entry(30, 8, "open", _main), Entry(30, 8, "open", _savings), Entry(30, 8, "open", _travel),
+_OPENING: Final = (
+    Entry(90, 8, "open", _main), Entry(90, 8, "open", _savings), Entry(90, 8, "open", _travel),
+    Entry(90, 10, _d, _savings, 500_000, "Opening deposit"),
+    Entry(90, 11, _d, _travel, 120_000, "Travel fund"),
+)  # fmt: skip
+
+
+def routine_month(start: int) -> tuple[Entry, ...]:
+    """A month of everyday life from `start` days ago: pay, rent, savings, bills, groceries
+    every four days and lunches every three (amounts vary, deterministically)."""
+    fixed = (
+        Entry(start, 9, _d, _main, 250_000, "Salary"),
+        Entry(start - 1, 12, _w, _main, 95_000, "Rent"),
+        Entry(start - 2, 9, _t, _main, 30_000, "Monthly savings", _savings),
+        Entry(start - 6, 10, _w, _main, 2_999, "Phone bill"),
+        Entry(start - 12, 10, _w, _main, 6_240, "Electricity"),
+        Entry(start - 20, 14, _w, _main, 1_890, "Books"),
+        Entry(start - 27, 9, _d, _savings, 395, "Interest"),
+    )
+    groceries = tuple(
+        Entry(start - day, 18, _w, _main, 5_000 + (day * 737) % 4_000, "Groceries")
+        for day in range(3, 30, 4)
+    )
+    lunches = tuple(
+        Entry(start - day, 12, _w, _main, 1_150 + (day * 311) % 900, "Lunch")
+        for day in range(4, 30, 3)
+    )
+    return fixed + groceries + lunches
+
+
+#: The last month, told entry by entry (the failed transfer, the refund, the trip).
+_LAST_MONTH: Final = (
     Entry(30, 9, _d, _main, 250_000, "Salary"),
-    Entry(30, 10, _d, _savings, 500_000, "Opening deposit"),
-    Entry(30, 11, _d, _travel, 120_000, "Travel fund"),
     Entry(29, 18, _w, _main, 6_420, "Groceries"),
     Entry(28, 12, _w, _main, 95_000, "Rent"),
     Entry(27, 9, _t, _main, 30_000, "Monthly savings", _savings),
@@ -90,6 +118,14 @@ DEMO_SCHEDULE: Final[tuple[Entry, ...]] = (
     Entry(1, 9, _d, _savings, 412, "Interest"),
     Entry(1, 16, _d, _main, 4_500, "Sold a bike"),
 )  # fmt: skip
+
+#: What the demo person did over three months, oldest first (the seeder runs it in this order).
+DEMO_SCHEDULE: Final[tuple[Entry, ...]] = tuple(
+    sorted(
+        _OPENING + routine_month(89) + routine_month(59) + _LAST_MONTH,
+        key=lambda entry: (-entry.days_ago, entry.hour),
+    )
+)
 
 
 class SteppingClock:

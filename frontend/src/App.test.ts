@@ -1,5 +1,5 @@
 // The screens against a fake API: every control is found by the accessible names of UI.md.
-import { fireEvent, render, screen, waitFor, within } from '@testing-library/svelte';
+import { configure, fireEvent, render, screen, waitFor, within } from '@testing-library/svelte';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Account, Transaction, Transfer } from './lib/types';
 
@@ -45,16 +45,23 @@ async function fakeApi(input: RequestInfo | URL, init?: RequestInit): Promise<Re
   }
   if (method === 'POST' && path === '/auth/logout') return json(204, undefined);
   if (method === 'GET' && path === '/users/me') return json(200, { id: 'u1', name: 'Ada', email: 'ada@example.com' });
+  if (method === 'GET' && path === '/meta') {
+    return json(200, { currencies: [{ code: 'EUR', minor_unit_digits: 2 }, { code: 'KRW', minor_unit_digits: 0 }], max_amount: 1e12 });
+  }
   if (method === 'GET' && path === '/accounts') return json(200, { items: accounts, next_cursor: null });
   if (method === 'POST' && path === '/accounts') {
     const created = account({ name: body.name, currency: body.currency });
     accounts.push(created);
     return json(201, created);
   }
-  const one = /^\/accounts\/([^/]+)(?:\/(\w+))?$/.exec(path);
+  const one = /^\/accounts\/([^/]+)(?:\/([\w-]+))?$/.exec(path);
   const target = one && accounts.find((a) => a.id === one[1]);
   if (one && !target) return json(404, { type: '/problems/not-found', title: 'Not found', status: 404 });
   if (one && target && method === 'GET' && !one[2]) return json(200, target);
+  if (one && target && method === 'GET' && one[2] === 'daily-balances') {
+    const items = [{ day: '2026-11-21', closing_balance: target.balance, deposits: target.balance, withdrawals: 0, transfers_in: 0, transfers_out: 0 }];
+    return json(200, { account_id: target.id, currency: target.currency, items });
+  }
   if (one && target && method === 'GET' && one[2] === 'transactions') {
     return json(200, { items: transactions.filter((t) => t.account_id === target.id), next_cursor: null });
   }
@@ -94,6 +101,9 @@ async function fakeApi(input: RequestInfo | URL, init?: RequestInit): Promise<Re
     return json(202, made);
   }
   if (method === 'GET' && path === '/transfers') return json(200, { items: transfers, next_cursor: null });
+  const transfer = /^\/transfers\/([^/]+)$/.exec(path);
+  const found = transfer && transfers.find((t) => t.id === transfer[1]);
+  if (method === 'GET' && found) return json(200, found);
   return json(404, { type: '/problems/not-found', title: 'Not found', status: 404 });
 }
 
@@ -142,6 +152,11 @@ async function startApp() {
   await boot();
 }
 
+// One long walk through every screen: on a loaded CI machine it needs more than the 5 s default, and
+// each step may take more than 1 s to show; both are deadlines, not sleeps.
+const WALK_TIMEOUT_MS = 30_000;
+configure({ asyncUtilTimeout: 5_000 });
+
 describe('the app, by accessible names', () => {
   it('walks through sign in, accounts, an account page, a deposit and a transfer', async () => {
     accounts.push(account({ id: 'acc-main', name: 'Main', balance: 10000, available_balance: 10000 }));
@@ -158,6 +173,8 @@ describe('the app, by accessible names', () => {
 
     expect(await screen.findByRole('heading', { name: 'Your accounts' })).toBeTruthy();
     expect(window.location.pathname).toBe('/accounts');
+    await waitFor(() => expect(document.title).toBe('Your accounts — hexbank'));
+    await waitFor(() => expect(screen.getByLabelText('Total').textContent).toBe('€100.00'));
     expect(screen.getByRole('button', { name: 'Sign out' })).toBeTruthy();
     await waitFor(() => expect(screen.getByText('Live')).toBeTruthy());
 
@@ -173,6 +190,8 @@ describe('the app, by accessible names', () => {
     // The account page: heading, Balance, Available, the chart, the table and the task buttons.
     await fireEvent.click(screen.getByRole('link', { name: 'Main' }));
     expect(await screen.findByRole('heading', { name: 'Main', level: 1 })).toBeTruthy();
+    await waitFor(() => expect(document.title).toBe('Main — hexbank'));
+    await waitFor(() => expect(requests).toContain('GET /accounts/acc-main/daily-balances'));
     expect(screen.getByLabelText('Balance').textContent).toBe('€100.00');
     expect(screen.getByLabelText('Available').textContent).toBe('€100.00');
     expect(screen.getByRole('img', { name: 'Balance history' })).toBeTruthy();
@@ -194,21 +213,34 @@ describe('the app, by accessible names', () => {
     await fireEvent.input(screen.getByLabelText('Amount'), { target: { value: '1.234' } });
     await fireEvent.click(screen.getByRole('button', { name: 'Confirm' }));
     expect(await screen.findByText('EUR amounts have at most 2 decimal places.')).toBeTruthy();
+    await fireEvent.input(screen.getByLabelText('Amount'), { target: { value: '500' } });
+    await fireEvent.click(screen.getByRole('button', { name: 'Confirm' }));
+    expect(await screen.findByText('That is more than the €110.50 available on this account.')).toBeTruthy();
     expect(requests.filter((r) => r.endsWith('/withdrawals'))).toHaveLength(0);
     await fireEvent.click(screen.getByRole('button', { name: 'Cancel' }));
 
-    // Move money: From, To account, Amount, Reference, Send; Pending with the expected result, then Completed.
+    // Move money: From, To account, Amount, Reference, Review, then Send; Pending with the expected result, then Completed.
     await fireEvent.click(screen.getByRole('button', { name: 'Move money' }));
     expect(await screen.findByRole('heading', { name: 'Move money' })).toBeTruthy();
     expect((screen.getByLabelText('From') as HTMLSelectElement).value).toBe('acc-main');
     await fireEvent.input(screen.getByLabelText('To account'), { target: { value: 'someone-else' } });
     await fireEvent.input(screen.getByLabelText('Amount'), { target: { value: '21' } });
+    await fireEvent.click(screen.getByRole('button', { name: 'Review' }));
+    expect(await screen.findByText(/^That is not an account id/)).toBeTruthy();
+    const payee = 'aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee';
+    await fireEvent.input(screen.getByLabelText('To account'), { target: { value: payee } });
     await fireEvent.input(screen.getByLabelText('Reference'), { target: { value: 'Dinner' } });
+    await fireEvent.click(screen.getByRole('button', { name: 'Review' }));
+    expect(await screen.findByRole('heading', { name: 'Check and send' })).toBeTruthy();
+    expect(screen.getByText('€89.50')).toBeTruthy(); // available after
+    expect(requests.filter((r) => r === 'POST /transfers')).toHaveLength(0);
     await fireEvent.click(screen.getByRole('button', { name: 'Send' }));
     await waitFor(() => expect(screen.getByRole('status').textContent).toBe('Pending'));
     expect(screen.getByText('Available after this transfer: €89.50')).toBeTruthy();
     TestSocket.last!.push({ type: 'transfer.updated', data: { ...transfers[0], status: 'completed' } });
     await waitFor(() => expect(screen.getByRole('status').textContent).toBe('Completed'));
+    await waitFor(() => expect((screen.getByLabelText('Amount') as HTMLInputElement).value).toBe(''));
+    expect((screen.getByLabelText('To account') as HTMLInputElement).value).toBe('');
 
     // Transfers: the list shows it with its status; a failure arrives in words.
     await fireEvent.click(screen.getByRole('link', { name: 'Transfers' }));
@@ -220,6 +252,13 @@ describe('the app, by accessible names', () => {
     });
     await waitFor(() => expect(within(list).getByText('Failed: no account has that id')).toBeTruthy());
 
+    // A transfer opens its details, with its full ids.
+    const completed = within(list).getAllByRole('link').find((link) => link.textContent?.includes('Completed'));
+    await fireEvent.click(completed!);
+    expect(await screen.findByRole('heading', { name: 'Transfer', level: 1 })).toBeTruthy();
+    expect(screen.getAllByText(payee).length).toBeGreaterThan(0);
+    await waitFor(() => expect(document.title).toBe('Transfer — hexbank'));
+
     // Offline when the socket drops.
     TestSocket.last!.close();
     await waitFor(() => expect(screen.getByText('Offline')).toBeTruthy());
@@ -228,5 +267,5 @@ describe('the app, by accessible names', () => {
     await fireEvent.click(screen.getByRole('button', { name: 'Sign out' }));
     expect(await screen.findByRole('button', { name: 'Sign in' })).toBeTruthy();
     expect(sessionStorage.getItem('hexbank.refresh_token')).toBeNull();
-  });
+  }, WALK_TIMEOUT_MS);
 });

@@ -26,7 +26,17 @@ from playwright.sync_api import (
 
 from tests.live_stack import PASSWORD, Server, Stack
 
-DIST_INDEX = Path(__file__).resolve().parents[2] / "frontend" / "dist" / "index.html"
+FRONTEND = Path(__file__).resolve().parents[2] / "frontend"
+DIST_INDEX = FRONTEND / "dist" / "index.html"
+#: axe-core from the web app's dev dependencies (npm), injected from disk: no CDN.
+AXE_SCRIPT = FRONTEND / "node_modules" / "axe-core" / "axe.min.js"
+#: WCAG 2.0/2.1 level A and AA: the bar of shared/UI.md.
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+AXE_RUN = """async (tags) => {
+  const result = await window.axe.run(document, { runOnly: { type: 'tag', values: tags } });
+  return result.violations.map((v) =>
+    `${v.id}: ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+}"""
 # The real binary: Debian's /usr/bin/chromium wrapper prints a harmless shell warning (STACK.md 23).
 CHROMIUM_CANDIDATES = ("/usr/lib/chromium/chromium", "/usr/bin/chromium")
 DESKTOP: ViewportSize = {"width": 1280, "height": 800}
@@ -91,12 +101,31 @@ class ConsoleLog:
 
 
 @dataclass
+class RequestLog:
+    """The API requests a page sent, as "METHOD /path?query" (origin left out)."""
+
+    sent: list[str] = field(default_factory=list)
+
+    def watch(self, page: Page, origin: str) -> None:
+        page.on("request", lambda r: self._note(r.method, r.url, origin))
+
+    def count(self, method: str, path_pattern: str) -> int:
+        pattern = re.compile(rf"^{method} {path_pattern}$")
+        return sum(1 for line in self.sent if pattern.match(line))
+
+    def _note(self, method: str, url: str, origin: str) -> None:
+        if url.startswith(f"{origin}/api/"):
+            self.sent.append(f"{method} {url[len(origin) :]}")
+
+
+@dataclass
 class WebApp:
-    """One browser tab on the live app, and what it logged."""
+    """One browser tab on the live app, and what it logged and sent."""
 
     page: Page
     server: Server
     console: ConsoleLog
+    requests: RequestLog = field(default_factory=RequestLog)
 
     def open(self, path: str = "/") -> None:
         self.page.goto(f"{self.server.url}{path}")
@@ -158,9 +187,37 @@ class WebApp:
         self.button("Confirm").click()
         expect(self.page.get_by_role("dialog")).to_have_count(0)
 
+    def accounts_page_of(self, account_id: str) -> None:
+        """Open an account's page (a full page load) and wait for its transactions."""
+        self.open(f"/accounts/{account_id}")
+        expect(self.page.get_by_role("table", name="Transactions")).to_be_visible()
+
     def account_id(self) -> str:
         """On an account page: the id shown next to `Copy account id`."""
         return self.page.locator("#account-id").inner_text().strip()
+
+    def send_money(self, source: str, to: str, amount: str, reference: str = "") -> None:
+        """Move money from `source` (an own account id): fill in, `Review`, `Send`."""
+        self.open(f"/move-money?from={source}")
+        self.field("To account").fill(to)
+        self.field("Amount").fill(amount)
+        if reference:
+            self.field("Reference").fill(reference)
+        self.review_and_send()
+
+    def review_and_send(self) -> None:
+        """On Move money, filled in: `Review`, then `Send` on the summary."""
+        self.button("Review").click()
+        self.button("Send").click()
+
+    def axe_violations(self) -> list[str]:
+        """axe-core's WCAG A/AA violations on the page as it is now, one line each."""
+        if not AXE_SCRIPT.is_file():
+            raise BrowserSetupError(f"{AXE_SCRIPT} is missing: run `npm ci` in frontend/.")
+        if not self.page.evaluate("() => typeof window.axe !== 'undefined'"):
+            self.page.add_script_tag(path=str(AXE_SCRIPT))
+        found = self.page.evaluate(AXE_RUN, AXE_TAGS)
+        return [str(line) for line in found]
 
     def fits_width(self) -> bool:
         """No horizontal scroll: the document is no wider than the viewport."""
@@ -199,22 +256,49 @@ def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         stack.stop()
 
 
-def new_web_app(browser: Browser, server: Server, viewport: ViewportSize = DESKTOP) -> WebApp:
-    context = browser.new_context(viewport=viewport)
+def new_web_app(
+    browser: Browser,
+    server: Server,
+    viewport: ViewportSize = DESKTOP,
+    locale: str = "en-US",
+    axe: bool = False,
+) -> WebApp:
+    """A fresh context. With `axe`, the page's CSP is bypassed so axe-core's <script> can be
+    added; without it (the `web` fixture) the CSP holds and a violation is a console error."""
+    context = browser.new_context(viewport=viewport, locale=locale, bypass_csp=axe)
     context.set_default_timeout(SETTLE_MS)
     page = context.new_page()
     console = ConsoleLog()
     console.watch(page)
-    return WebApp(page, server, console)
+    app = WebApp(page, server, console)
+    app.requests.watch(page, server.url)
+    return app
+
+
+@pytest.fixture(params=[DESKTOP, PHONE], ids=["1280px", "360px"])
+def viewport(request: pytest.FixtureRequest) -> ViewportSize:
+    """Both sizes of shared/UI.md: a test that takes `viewport` runs at 1280 and at 360 px."""
+    size: ViewportSize = request.param
+    return size
 
 
 @pytest.fixture
-def web(browser: Browser, web_server: Server) -> Iterator[WebApp]:
-    """A fresh browser context (no cookies, no storage), desktop sized, on the shared server.
+def web(browser: Browser, web_server: Server, viewport: ViewportSize) -> Iterator[WebApp]:
+    """A fresh browser context (no cookies, no storage) on the shared server, once at 1280 px
+    and once at 360 px, with the app's CSP in force.
 
     At the end, any console error or page error the test did not allow fails it.
     """
-    app = new_web_app(browser, web_server)
+    app = new_web_app(browser, web_server, viewport)
+    yield app
+    app.page.context.close()
+    assert app.console.unexpected() == [], "console errors during the test"
+
+
+@pytest.fixture
+def sized_web(browser: Browser, web_server: Server, viewport: ViewportSize) -> Iterator[WebApp]:
+    """Like `web`, once at 1280 px and once at 360 px, ready for axe-core."""
+    app = new_web_app(browser, web_server, viewport, axe=True)
     yield app
     app.page.context.close()
     assert app.console.unexpected() == [], "console errors during the test"

@@ -1,4 +1,4 @@
-"""`hexbank demo`: one demo user, a month of history on each account, every transfer ended."""
+"""`hexbank demo`: one demo user, months of history on each account, every transfer ended."""
 
 from __future__ import annotations
 
@@ -90,3 +90,17 @@ def test_the_demo_refuses_a_deployment_with_redis(settings: Settings) -> None:
     assert result.exit_code == 1
     assert "HEXBANK_REDIS_URL" in result.output
     assert "Traceback" not in result.output
+
+
+def test_main_has_more_than_a_page_of_transactions_for_load_more(
+    settings: Settings, container: Container
+) -> None:
+    assert run_demo(settings).exit_code == 0
+    user = container.identity_service().authenticate(DEMO_EMAIL, DEMO_PASSWORD)
+    main = next(a for a in container.account_queries().accounts(user.id).items if a.name == "Main")
+
+    first_page = container.account_queries().transactions(user.id, main.id)  # the web app's page
+
+    assert first_page.next_cursor is not None
+    days = container.account_queries().daily_totals(user.id, main.id)
+    assert len(days) >= 50  # the chart has months to show, not one burst

@@ -147,6 +147,7 @@ def test_moving_money_between_own_accounts_shows_pending_then_completed(web: Web
     web.field("To account").fill(savings_id)
     web.field("Amount").fill("30.50")
     web.field("Reference").fill("Rainy day")
+    web.button("Review").click()
     web.page.evaluate(RECORD_STATUS_TEXTS)
     web.button("Send").click()
 
@@ -175,17 +176,13 @@ def test_a_transfer_to_an_unknown_account_shows_why_it_failed(web: WebApp) -> No
     email, source, _ = seeded_user(web.server)
     web.sign_in(email)
 
-    web.open(f"/move-money?from={source}")
-    web.field("To account").fill(str(uuid.uuid4()))
-    web.field("Amount").fill("10")
-    web.button("Send").click()
+    web.send_money(source, str(uuid.uuid4()), "10")
 
     expect(web.status()).to_have_text("Failed: no account has that id")
     expect(web.field("From")).to_contain_text("€100.00 available")  # the hold was given back
 
 
 def test_withdrawing_more_than_available_shows_the_error_at_the_amount(web: WebApp) -> None:
-    web.console.allow_failed_response(422)  # the refusal itself; the app shows it as below
     email, source, _ = seeded_user(web.server)
     web.sign_in(email)
     web.open(f"/accounts/{source}")
@@ -197,8 +194,9 @@ def test_withdrawing_more_than_available_shows_the_error_at_the_amount(web: WebA
     amount = web.field("Amount")
     expect(amount).to_have_attribute("aria-invalid", "true")
     expect(amount).to_have_accessible_description(
-        "In EUR. Available: €100.00. There is not enough money available on this account."
+        "In EUR. Available: €100.00. That is more than the €100.00 available on this account."
     )
+    assert web.requests.count("POST", r"/api/v1/accounts/[^/]+/withdrawals") == 0  # said, not sent
     web.page.keyboard.press("Escape")
     expect(web.field("Balance")).to_have_text("€100.00")
 
@@ -223,6 +221,9 @@ def test_moving_money_with_the_keyboard_alone(web: WebApp) -> None:
     keyboard.type(target)
     tab_to(web, web.field("Amount"))
     keyboard.type("12.50")
+    tab_to(web, web.button("Review"))
+    keyboard.press("Enter")
+    expect(web.heading("Check and send")).to_be_focused()
     tab_to(web, web.button("Send"))
     keyboard.press("Enter")
 
@@ -249,11 +250,7 @@ def test_every_screen_fits_a_phone_without_sideways_scrolling(web: WebApp) -> No
     expect(web.heading("Transfers")).to_be_visible()
     screens["transfers (empty)"] = web.fits_width()
 
-    web.open(f"/move-money?from={source}")
-    web.field("To account").fill(target)
-    web.field("Amount").fill("1")
-    web.field("Reference").fill("A fairly long reference that must wrap on a phone screen")
-    web.button("Send").click()
+    web.send_money(source, target, "1", "A fairly long reference that must wrap on a phone screen")
     expect(web.status()).to_have_text("Completed")
     screens["move money"] = web.fits_width()
     web.link("Transfers").click()
@@ -281,7 +278,7 @@ def test_offline_while_the_socket_is_unreachable_and_results_still_arrive(web: W
     web.button("Move money").click()
     web.field("To account").fill(target)
     web.field("Amount").fill("5")
-    web.button("Send").click()
+    web.review_and_send()
     expect(web.status()).to_have_text("Completed")  # polled: no push without a socket
     expect(web.field("From")).to_contain_text("€95.00 available")
 

@@ -18,6 +18,7 @@ import yaml
 from backend.adapters.outbound.metrics.collectors import scrape_collectors
 from backend.adapters.outbound.metrics.prometheus import PrometheusMetrics, render
 from backend.application.ports.job_queue import FailedJob
+from backend.config import VARIABLES
 from backend.entrypoints.cli.main import cli
 from tests.ops.live import samples_of
 
@@ -25,7 +26,7 @@ ROOT = Path(__file__).parents[2]
 DEPLOY = ROOT / "deploy"
 PROCESS_COMMANDS = {"serve", "worker", "migrate"}
 #: Every variable Settings.from_env reads, straight from its source.
-KNOWN_VARIABLES = set(re.findall(r'"(HEXBANK_[A-Z_]+)"', (ROOT / "backend/config.py").read_text()))
+KNOWN_VARIABLES = set(VARIABLES)
 
 
 def hexbank_variables(environment: dict[str, Any] | None) -> set[str]:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import stat
 from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
-from backend.config import FIELD_PARSERS, ConfigError, RateLimit, Settings
+from backend.config import FIELD_PARSERS, VARIABLES, ConfigError, RateLimit, Settings
 
 SECRET = "x" * 32
 
@@ -189,3 +190,33 @@ def test_unset_variables_leave_the_declared_defaults(tmp_path: Path) -> None:
     settings = Settings.from_env({"HEXBANK_DATA_DIR": str(tmp_path)})
     declared = {f.name: f.default for f in fields(Settings) if f.name in FIELD_PARSERS}
     assert {name: getattr(settings, name) for name in declared} == declared
+
+
+def _documented_defaults() -> dict[str, str]:
+    """The default column of the variables table (README.md, or a page under docs/)."""
+    root = Path(__file__).parents[2]
+    pages = [root / "README.md", *sorted((root / "docs").glob("*.md"))]
+    rows = (
+        re.match(r"\| `(HEXBANK_[A-Z_]+)` \| ([^|]*) \|", line)
+        for page in pages
+        if page.exists()
+        for line in page.read_text().splitlines()
+    )
+    return {row[1]: row[2].strip() for row in rows if row}
+
+
+def _as_documented(value: object) -> str:
+    if isinstance(value, tuple):
+        return ",".join(value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def test_the_documented_defaults_are_the_declared_ones() -> None:
+    documented = _documented_defaults()
+    assert set(documented) == set(VARIABLES)
+    for f in fields(Settings):
+        if f.name in FIELD_PARSERS and f.default not in (None, ()):
+            shown = documented[f"HEXBANK_{f.name.upper()}"].split(" ")[0].strip("`")
+            assert shown == _as_documented(f.default), f.name

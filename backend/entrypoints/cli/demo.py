@@ -1,4 +1,4 @@
-"""`hexbank demo`: seed the embedded database with a demo user and a month of history."""
+"""`hexbank demo`: seed the embedded database with a demo user and three months of history."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def _report(outcome: DemoOutcome) -> None:
         return
     ended = sum(status in ("completed", "failed") for status in outcome.transfer_statuses.values())
     click.echo(
-        f"Created {len(outcome.account_ids)} accounts with a month of history and "
+        f"Created {len(outcome.account_ids)} accounts with three months of history and "
         f"{ended} finished transfers."
     )
     click.echo(f"Sign in as {DEMO_EMAIL} with the password {DEMO_PASSWORD}.")
@@ -43,7 +43,7 @@ def _report(outcome: DemoOutcome) -> None:
 @click.command()
 @pass_runtime
 def demo(runtime: Runtime) -> None:
-    """Create a demo user with accounts and a month of history (embedded mode only; idempotent)."""
+    """Create a demo user with accounts and months of history (embedded mode only; idempotent)."""
     settings = runtime.settings()
     if not settings.embedded:
         raise click.ClickException(

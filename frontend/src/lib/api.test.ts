@@ -3,6 +3,7 @@ import {
   ApiClient,
   ApiError,
   fieldErrorsOf,
+  formMessageOf,
   idempotentSender,
   messageOf,
   NetworkError,
@@ -217,7 +218,8 @@ describe('ApiClient errors', () => {
     const script = scriptedFetch(problem(409, 'email-taken', { detail: 'A user with this email exists.' }));
     const client = new ApiClient({ fetch: script.fetch });
     const error = await client.register({ email: 'a@b.c', password: 'x'.repeat(10), name: 'A' }).catch((e) => e);
-    expect(fieldErrorsOf(error)).toEqual({ email: ['An account with this email already exists. Sign in instead?'] });
+    expect(fieldErrorsOf(error)).toEqual({ email: ['An account with this email already exists.'] });
+    expect(formMessageOf(error)).toBe(''); // said once, at the field
   });
 
   it('maps insufficient funds to the amount field', async () => {
@@ -231,6 +233,9 @@ describe('ApiClient errors', () => {
     const client = new ApiClient({ fetch: script.fetch });
     const error = await client.signIn('a@b.c', 'wrong').catch((e) => e);
     expect(error).toMatchObject({ status: 429, slug: 'rate-limited', retryAfter: 30 });
+    expect(messageOf(error)).toBe('Too many attempts. Try again in 30 seconds.');
+    const locked = new ApiError({ status: 429, slug: 'rate-limited', title: 'Too Many Requests', retryAfter: 900 });
+    expect(messageOf(locked)).toBe('Too many attempts. Try again in 15 minutes.');
   });
 
   it('reports wrong credentials without ending any session', async () => {

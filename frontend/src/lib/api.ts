@@ -1,9 +1,9 @@
 // The one place that knows the API's URLs, the tokens and refreshing (problem+json: problems.ts).
 import { NetworkError, problemFrom } from './problems';
-import type { Account, Page, TokenPair, Transaction, Transfer, TransferStatus, User } from './types';
+import type { Account, DailyBalances, Meta, Page, TokenPair, Transaction, Transfer, TransferStatus, User } from './types';
 
 // Errors live in problems.ts; re-exported so that every caller imports the API from one module.
-export { ApiError, NetworkError, fieldErrorsOf, messageOf, problemFrom, type FieldErrors } from './problems';
+export { ApiError, EMAIL_TAKEN, NetworkError, fieldErrorsOf, formMessageOf, messageOf, problemFrom, type FieldErrors } from './problems';
 
 type KeyValueStore = Pick<Storage, 'getItem' | 'setItem' | 'removeItem'>;
 
@@ -203,6 +203,16 @@ export class ApiClient {
   }
 
   // ---- endpoints (API.md) ----
+
+  /** Public facts of the deployment: its currencies and their minor units. */
+  meta(): Promise<Meta> {
+    return this.request('GET', '/meta', { auth: false });
+  }
+
+  /** The closing balance of every day the account's balance moved, oldest first. */
+  dailyBalances(id: string): Promise<DailyBalances> {
+    return this.request('GET', `/accounts/${encodeURIComponent(id)}/daily-balances`);
+  }
 
   register(body: { email: string; password: string; name: string }): Promise<User> {
     return this.request('POST', '/users', { body, auth: false });

@@ -1,5 +1,5 @@
 // What every form of the app keeps while it sends: busy, then the answer's field errors and a sentence for the person.
-import { fieldErrorsOf, messageOf, type FieldErrors } from './api';
+import { fieldErrorsOf, formMessageOf, type FieldErrors } from './api';
 
 /** The reactive state of one form: markup reads its fields, and client-side checks may set them before a submit. */
 export interface FormState {
@@ -34,7 +34,7 @@ export function formState(): FormState {
         await action();
       } catch (error) {
         form.errors = fieldErrorsOf(error);
-        form.message = messageOf(error);
+        form.message = formMessageOf(error);
       } finally {
         form.busy = false;
       }

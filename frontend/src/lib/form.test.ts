@@ -58,12 +58,12 @@ describe('formState', () => {
     expect(form.message).toBe('Please correct the highlighted fields.');
   });
 
-  it('puts a single-field problem at its field and says it as the message too', async () => {
+  it('puts a single-field problem at its field, and says it only there', async () => {
     const form = formState();
     const problem = new ApiError({ status: 422, slug: 'insufficient-funds', title: 'Insufficient funds' });
     await form.submit(() => Promise.reject(problem));
     expect(form.errors).toEqual({ amount: ['There is not enough money available on this account.'] });
-    expect(form.message).toBe('There is not enough money available on this account.');
+    expect(form.message).toBe('');
   });
 
   it('clears the last errors and message as soon as the next submit starts', async () => {

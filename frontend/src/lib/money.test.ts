@@ -1,5 +1,14 @@
-import { describe, expect, it } from 'vitest';
-import { amountExample, formatMoney, MAX_AMOUNT, minorToDecimal, parseAmount } from './money';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  amountExample,
+  formatMoney,
+  MAX_AMOUNT,
+  minorDigits,
+  minorToDecimal,
+  parseAmount,
+  setCurrencies,
+  supportedCurrencies,
+} from './money';
 
 function minor(input: string, currency: string): number {
   const result = parseAmount(input, currency);
@@ -62,12 +71,46 @@ describe('parseAmount', () => {
     expect(error('ten', 'EUR')).toBe('Enter the amount in numbers, like 10.50.');
     expect(error('1e3', 'KRW')).toBe('Enter the amount in numbers, like 10000.');
     expect(error('.', 'EUR')).toBe('Enter the amount in numbers, like 10.50.');
-    expect(error('1.2.3', 'EUR')).toBe('Enter the amount in numbers, like 10.50.');
-    expect(error('10,50', 'EUR')).toBe('Use a dot for decimals and no thousands separators, like 10.50.');
+    expect(error('1.2.3', 'EUR')).toBe('Use no thousands separators and at most one decimal mark, like 10.50.');
+    expect(error('10,50', 'EUR')).toBe('Use no thousands separators and at most one decimal mark, like 10.50.');
+    expect(error('1,000.50', 'EUR')).toBe('Use no thousands separators and at most one decimal mark, like 10.50.');
+  });
+});
+
+describe('parseAmount in a locale with a decimal comma', () => {
+  const de = (input: string, currency = 'EUR') => parseAmount(input, currency, 'de-DE');
+
+  it('accepts the comma as well as the dot', () => {
+    expect(de('10,50')).toEqual({ ok: true, minor: 1050 });
+    expect(de('10.5')).toEqual({ ok: true, minor: 1050 });
+    expect(de('0,01')).toEqual({ ok: true, minor: 1 });
   });
 
-  it('refuses a currency it does not know', () => {
-    expect(() => parseAmount('1', 'XYZ')).toThrow(/unsupported currency/);
+  it('refuses what could be a thousands separator, with an example in the locale', () => {
+    expect(de('1.000')).toEqual({ ok: false, error: 'Use no thousands separators, like 10,50.' });
+    expect(de('1.000,50')).toEqual({
+      ok: false,
+      error: 'Use no thousands separators and at most one decimal mark, like 10,50.',
+    });
+    expect(de('10,505')).toEqual({ ok: false, error: 'EUR amounts have at most 2 decimal places.' });
+  });
+});
+
+describe('currencies from the server', () => {
+  afterEach(() => setCurrencies([]));
+
+  it('lists them in the server order, and their digits win over the browser', () => {
+    setCurrencies([
+      { code: 'JPY', minor_unit_digits: 0 },
+      { code: 'EUR', minor_unit_digits: 2 },
+    ]);
+    expect(supportedCurrencies()).toEqual(['JPY', 'EUR']);
+    expect(minorDigits('JPY')).toBe(0);
+  });
+
+  it('falls back on ISO 4217 as the browser knows it before the list arrives', () => {
+    expect(minorDigits('KRW')).toBe(0);
+    expect(minorDigits('GBP')).toBe(2);
   });
 });
 

@@ -1,46 +1,64 @@
 // Money in the browser: integer minor units only. Parsing is string arithmetic (no floats), and formatting
-// hands Intl.NumberFormat an exact decimal string.
+// hands Intl.NumberFormat an exact decimal string,
+// in the person's locale.
 
-export const CURRENCIES = ['EUR', 'USD', 'GBP', 'KRW', 'JPY'] as const;
-export type Currency = (typeof CURRENCIES)[number];
-
-/** Digits after the decimal point per currency (same table as the backend's MINOR_UNIT_DIGITS). */
-export const MINOR_UNIT_DIGITS: Record<Currency, number> = { EUR: 2, USD: 2, GBP: 2, KRW: 0, JPY: 0 };
+import { appLocale, decimalSeparator } from './locale';
 
 /** API.md: 1 ≤ amount ≤ 1_000_000_000_000 minor units. Below 2^53, so a JS number holds it exactly. */
 export const MAX_AMOUNT = 1_000_000_000_000;
 
-/** Amounts are typed and shown with a dot decimal point, so display uses one fixed English locale. */
-export const LOCALE = 'en-US';
+/** Digits after the decimal point per currency, as GET /api/v1/meta says (setCurrencies). */
+const known = new Map<string, number>();
+
+/** Learn the deployment's currencies (from GET /api/v1/meta), in its order. */
+export function setCurrencies(list: readonly { code: string; minor_unit_digits: number }[]): void {
+  known.clear();
+  for (const currency of list) known.set(currency.code, currency.minor_unit_digits);
+}
+
+/** The currencies an account can be opened in, in the server's order. */
+export function supportedCurrencies(): string[] {
+  return [...known.keys()];
+}
 
 export type ParseResult = { ok: true; minor: number } | { ok: false; error: string };
 
-export function isCurrency(value: string): value is Currency {
-  return (CURRENCIES as readonly string[]).includes(value);
-}
-
+/** Minor-unit digits: what the server said, else ISO 4217 as the browser knows it (an account's
+ * currency is always one the server supports, so the two agree). */
 export function minorDigits(currency: string): number {
-  if (!isCurrency(currency)) throw new Error(`unsupported currency ${currency}`);
-  return MINOR_UNIT_DIGITS[currency];
+  const digits = known.get(currency);
+  if (digits !== undefined) return digits;
+  return new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2;
 }
 
-/** The example amount of hints and errors: "10.50", or "10000" in a currency without minor units. */
-export function amountExample(currency: string): string {
-  return minorDigits(currency) === 0 ? '10000' : '10.50';
+/** The example amount of hints and errors: "10.50" ("10,50" in de-DE), or "10000" without minor units. */
+export function amountExample(currency: string, locale: string = appLocale()): string {
+  return minorDigits(currency) === 0 ? '10000' : `10${decimalSeparator(locale)}50`;
 }
 
 const AMOUNT_PATTERN = /^(\d*)(?:\.(\d*))?$/;
 
-/** Parse what a person typed in major units ("10.50", "10000" for KRW) into integer minor units. */
-export function parseAmount(input: string, currency: string): ParseResult {
+/**
+ * Parse what a person typed in major units ("10.50", "10000" for KRW) into integer minor units.
+ * The locale's decimal separator is accepted as well as the dot ("10,50" in de-DE); thousands
+ * separators are not, because "1.000" would mean one thing in Germany and another in the US.
+ */
+export function parseAmount(input: string, currency: string, locale: string = appLocale()): ParseResult {
   const digits = minorDigits(currency);
-  const text = input.trim().replace(/[\s_]/g, '');
-  const example = amountExample(currency);
+  const separator = decimalSeparator(locale);
+  let text = input.trim().replace(/[\s_\u00a0\u202f]/g, '');
+  const example = amountExample(currency, locale);
   if (text === '') return { ok: false, error: 'Enter an amount.' };
   if (text.startsWith('-')) return { ok: false, error: 'Enter an amount greater than zero.' };
-  if (text.includes(',')) {
-    return { ok: false, error: `Use a dot for decimals and no thousands separators, like ${example}.` };
+  const marks = text.replace(/[^.,]/g, '');
+  if (marks.length > 1 || (marks === ',' && separator !== ',')) {
+    return { ok: false, error: `Use no thousands separators and at most one decimal mark, like ${example}.` };
   }
+  if (separator !== '.' && /\.\d{3}$/.test(text)) {
+    // "1.000" is a thousand where the dot groups digits: refuse rather than read one.
+    return { ok: false, error: `Use no thousands separators, like ${example}.` };
+  }
+  text = text.replace(',', '.');
   const match = AMOUNT_PATTERN.exec(text.replace(/^\+/, ''));
   if (!match || (match[1] === '' && !match[2])) {
     return { ok: false, error: `Enter the amount in numbers, like ${example}.` };
@@ -90,9 +108,14 @@ function formatterFor(currency: string, locale: string): Intl.NumberFormat {
   return formatter;
 }
 
-/** 8950 EUR → "€89.50"; 10000 KRW → "₩10,000". */
-export function formatMoney(minor: number, currency: string, locale: string = LOCALE): string {
+/** 8950 EUR → "€89.50" (en-US), "89,50 €" (de-DE); 10000 KRW → "₩10,000". */
+export function formatMoney(minor: number, currency: string, locale: string = appLocale()): string {
   // Intl formats a decimal string exactly (ES2023), so no float division on the way.
   const exact = minorToDecimal(minor, currency) as `${number}`;
   return formatterFor(currency, locale).format(exact);
+}
+
+/** The words for an amount the account cannot give: above what is available now. */
+export function moreThanAvailable(account: { available_balance: number; currency: string }): string {
+  return `That is more than the ${formatMoney(account.available_balance, account.currency)} available on this account.`;
 }

@@ -38,6 +38,9 @@ export class NetworkError extends Error {
   }
 }
 
+/** Said at the Email field of registration, with a link to sign in. */
+export const EMAIL_TAKEN = 'An account with this email already exists.';
+
 /** Problems that are about one field even though the server sends no `errors` for them. */
 const FIELD_OF_PROBLEM: Record<string, string> = {
   'email-taken': 'email',
@@ -46,12 +49,12 @@ const FIELD_OF_PROBLEM: Record<string, string> = {
 };
 
 const FRIENDLY_MESSAGES: Record<string, string> = {
-  'email-taken': 'An account with this email already exists. Sign in instead?',
+  'email-taken': EMAIL_TAKEN,
   'insufficient-funds': 'There is not enough money available on this account.',
   'same-account': 'Choose a different account to send to.',
   'account-closed': 'This account is closed.',
   'account-not-empty': 'Only an empty account can be closed: move or withdraw its money first.',
-  'rate-limited': 'Too many attempts. Please wait a moment and try again.',
+  'rate-limited': 'Too many attempts. Please wait a little and try again.',
   'service-unavailable': 'hexbank is briefly unavailable. Nothing you sent was lost; try again shortly.',
   'concurrent-modification': 'Something changed at the same time. Please try again.',
   'idempotency-key-in-use': 'Your previous request is still being processed.',
@@ -63,9 +66,23 @@ export function messageOf(error: unknown): string {
   if (error instanceof ApiError) {
     if (error.slug === 'unauthorized' && error.status === 401) return 'Wrong email or password.';
     if (error.slug === 'validation-error') return 'Please correct the highlighted fields.';
+    if (error.slug === 'rate-limited' && error.retryAfter) return `Too many attempts. Try again in ${waitWords(error.retryAfter)}.`;
     return FRIENDLY_MESSAGES[error.slug] ?? error.detail ?? error.title;
   }
   return 'Something went wrong. Please try again.';
+}
+
+/** 45 → "45 seconds", 900 → "15 minutes". */
+export function waitWords(seconds: number): string {
+  if (seconds < 60) return seconds === 1 ? '1 second' : `${seconds} seconds`;
+  const minutes = Math.ceil(seconds / 60);
+  return minutes === 1 ? '1 minute' : `${minutes} minutes`;
+}
+
+/** A sentence for the whole form, or '' when the error is already said next to a field. */
+export function formMessageOf(error: unknown): string {
+  if (error instanceof ApiError && FIELD_OF_PROBLEM[error.slug] && !error.fieldErrors[FIELD_OF_PROBLEM[error.slug]]) return '';
+  return messageOf(error);
 }
 
 /** Field errors of a problem, including problem types that concern a single field. */

@@ -2,6 +2,7 @@
 // and the live connection that keeps them current.
 import { api, NetworkError } from './api';
 import { LiveConnection, liveUrl, type LiveState } from './live';
+import { setCurrencies, supportedCurrencies } from './money';
 import type { Account, Transfer, User } from './types';
 
 type SessionStatus = 'loading' | 'signed-out' | 'signed-in';
@@ -12,6 +13,8 @@ export const session = $state({
   notice: null as string | null,
 });
 export const connection = $state({ state: 'offline' as LiveState });
+/** The deployment's currencies (GET /api/v1/meta), in its order; empty until they arrive. */
+export const meta = $state({ currencies: [] as string[], problem: '' });
 export const accounts = $state({ byId: {} as Record<string, Account>, order: [] as string[], loaded: false });
 export const transfers = $state({
   byId: {} as Record<string, Transfer>,
@@ -58,6 +61,7 @@ api.onSessionEnded(() => {
 
 /** On start: a refresh token in sessionStorage means the person is still signed in after a reload. */
 export async function boot(): Promise<void> {
+  void loadMeta();
   if (!api.hasSession()) {
     session.status = 'signed-out';
     return;
@@ -68,6 +72,16 @@ export async function boot(): Promise<void> {
     // Offline at load: the stored token is kept, so a reload once back online resumes the session.
     if (error instanceof NetworkError) session.notice = error.message;
     session.status = 'signed-out';
+  }
+}
+
+export async function loadMeta(): Promise<void> {
+  try {
+    setCurrencies((await api.meta()).currencies);
+    meta.currencies = supportedCurrencies();
+    meta.problem = '';
+  } catch (error) {
+    meta.problem = error instanceof Error ? error.message : String(error);
   }
 }
 
@@ -133,12 +147,13 @@ export function putAccount(account: Account): void {
   if (!accounts.order.includes(account.id)) accounts.order.push(account.id);
 }
 
-const STATUS_RANK = { pending: 0, completed: 1, failed: 1 } as const;
+/** How far a transfer has come: a push or a GET of an earlier state never replaces a later one. */
+const STATUS_RANK: Record<string, number> = { pending: 0, authorized: 1, completed: 2, failed: 2 };
 
 /** Keep the latest state of a transfer; an ended transfer never goes back to pending. */
 export function putTransfer(transfer: Transfer): void {
   const known = transfers.byId[transfer.id];
-  if (known && STATUS_RANK[known.status] > STATUS_RANK[transfer.status]) return;
+  if (known && (STATUS_RANK[known.status] ?? 0) > (STATUS_RANK[transfer.status] ?? 0)) return;
   transfers.byId[transfer.id] = transfer;
   const ended = transfer.status !== 'pending' && (!known || known.status === 'pending');
   if (ended && connection.state === 'offline') void refreshAccountsOf(transfer);

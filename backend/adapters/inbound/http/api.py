@@ -9,7 +9,9 @@ from sqlalchemy import exc as sqlalchemy_errors
 from backend.adapters.inbound.http.account_views import account_blueprint
 from backend.adapters.inbound.http.api_services import ApiServices
 from backend.adapters.inbound.http.auth_views import auth_blueprint
+from backend.adapters.inbound.http.daily_balance_views import daily_balance_blueprint
 from backend.adapters.inbound.http.docs import docs_blueprint
+from backend.adapters.inbound.http.meta_views import meta_blueprint
 from backend.adapters.inbound.http.openapi import build_spec
 from backend.adapters.inbound.http.problems import ProblemError
 from backend.adapters.inbound.http.rate_limit import install_rate_limit
@@ -76,6 +78,8 @@ def register_api(app: Flask, services: ApiServices) -> None:
     api.register_blueprint(auth_blueprint(services))
     api.register_blueprint(account_blueprint(services))
     api.register_blueprint(transfer_blueprint(services))
+    api.register_blueprint(daily_balance_blueprint(services))
+    api.register_blueprint(meta_blueprint(services))
     spec = build_spec(services.settings)
     api.add_url_rule("/openapi.json", "openapi", lambda: jsonify(spec))
     app.register_blueprint(api)

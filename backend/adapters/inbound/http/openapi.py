@@ -7,7 +7,7 @@ from typing import Any
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
-from backend.adapters.inbound.http import schemas, transfer_views
+from backend.adapters.inbound.http import daily_balance_views, meta_views, schemas, transfer_views
 from backend.adapters.inbound.http.openapi_paths import PATHS, Operation
 from backend.adapters.inbound.http.problem_types import PROBLEM_TYPES
 from backend.config import Settings
@@ -30,7 +30,12 @@ COMPONENT_SCHEMAS = {
     "Transfer": transfer_views.TransferSchema,
     "TransferPage": transfer_views.TransferPageSchema,
     "Problem": schemas.ProblemSchema,
+    **daily_balance_views.SCHEMAS,
+    **meta_views.SCHEMAS,
 }
+
+#: Every operation: the core table, then the additive endpoints that keep their own modules.
+ALL_PATHS = {**PATHS, **daily_balance_views.PATHS, **meta_views.PATHS}
 
 DESCRIPTION = (
     "hexbank: event-sourced accounts. Money is an integer `amount` in the currency's minor unit. "
@@ -57,7 +62,7 @@ def build_spec(settings: Settings) -> dict[str, Any]:
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     )
     _add_headers(spec)
-    for path, operations in PATHS.items():
+    for path, operations in ALL_PATHS.items():
         spec.path(path=path, operations={m: op.render() for m, op in operations.items()})
     document = spec.to_dict()
     _enum_currencies(document, settings.currencies)
