@@ -23,8 +23,7 @@ PROBLEMS_BY_STATUS = {
     "idempotency-key-reused.",
     429: "rate-limited: too many requests; see Retry-After.",
     500: "internal-server-error: quote the X-Request-ID response header.",
-    503: "service-unavailable: a dependency is down, or (new transfers) the backlog would not "
-    "finish in time; see Retry-After.",
+    503: "service-unavailable: a dependency is down; see Retry-After.",
 }
 _PROBLEM_HEADERS = {401: ["WWW-Authenticate"], 429: ["Retry-After"], 503: ["Retry-After"]}
 
