@@ -14,8 +14,10 @@ from backend.adapters.inbound.http.metrics import install_metrics
 from backend.adapters.inbound.http.middleware import install_middleware
 from backend.adapters.inbound.http.ops import ReadinessCheck, ops_blueprint
 from backend.adapters.inbound.http.problems import register_problem_handlers
+from backend.adapters.inbound.http.rate_limit import rate_limit_check
 from backend.adapters.inbound.http.spa import spa_blueprint
-from backend.adapters.inbound.ws.endpoint import WS_PATH, register_ws
+from backend.adapters.inbound.ws.capacity import socket_capacity
+from backend.adapters.inbound.ws.endpoint import WS_PATH, WsOptions, register_ws
 from backend.adapters.outbound.metrics.prometheus import render
 from backend.adapters.outbound.sqlalchemy.engine import ping_database
 from backend.adapters.outbound.sqlalchemy.migrations_check import ensure_migrated
@@ -69,11 +71,16 @@ def _check_schema(container: Container) -> None:
 def _register_blueprints(app: Flask, container: Container, settings: Settings) -> None:
     # Each blueprint factory receives the providers it needs, so views never reach for globals.
     app.register_blueprint(ops_blueprint(_readiness_checks(container, settings)))
-    register_api(app, _api_services(container, settings))
+    services = _api_services(container, settings)
+    register_api(app, services)
     register_ws(
         app,
         identity=lambda: container.identity_service(),
         channel=lambda: container.push_channel(),
+        options=WsOptions(max_sockets=socket_capacity(settings.ws_sockets)),
+        # A connect counts against HEXBANK_RATE_LIMIT like any request.
+        admit=rate_limit_check(services.request_throttle, services.token_issuer, services.clock),
+        gauge=container.metrics(),
     )
     # Last: the web app answers every path that no API or operations route claimed.
     app.register_blueprint(spa_blueprint())

@@ -73,8 +73,8 @@ class Settings:
     port: int = 8000
     workers: int = 1
     threads: int = 32
-    #: Threads kept for open WebSockets on top of `threads`: each socket holds one for its life.
-    ws_sockets: int = 100
+    #: Open WebSockets one web process accepts (they hold no thread: one loop serves them all).
+    ws_sockets: int = 10_000
     #: `hexbank worker` serves its Prometheus metrics on this port (on `host`) when set.
     metrics_port: int | None = None
     log_format: LogFormat = "text"
@@ -280,7 +280,7 @@ FIELD_PARSERS: dict[str, Callable[[str], Any]] = {
     "port": _int_between(1, 65535),
     "workers": _int_between(1, 256),
     "threads": _int_between(1, 10_000),
-    "ws_sockets": _int_between(0, 10_000),
+    "ws_sockets": _int_between(0, 1_000_000),
     "metrics_port": _int_between(1, 65535),
     "log_level": _choice(_LOG_LEVELS, str.upper),
     "snapshot_every": _int_between(1, 10**9),

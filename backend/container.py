@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import redis
@@ -11,11 +12,15 @@ from sqlalchemy import Engine
 from backend.adapters.inbound.ws.messages import encode_push
 from backend.adapters.outbound.memory.pubsub import InMemoryPushChannel
 from backend.adapters.outbound.memory.rate_limiter import InMemoryRateLimiter
+from backend.adapters.outbound.memory.read_models import InMemoryScratchReadModels
 from backend.adapters.outbound.metrics.collectors import scrape_collectors
 from backend.adapters.outbound.metrics.observers import CommandLog, deliver_in_event_context
 from backend.adapters.outbound.metrics.prometheus import PrometheusMetrics
-from backend.adapters.outbound.queue.factory import in_flight_rows_for, job_queue_for
-from backend.adapters.outbound.redis.commit_signal import RedisCommitSignal
+from backend.adapters.outbound.queue.factory import (
+    commit_signal_for,
+    in_flight_rows_for,
+    job_queue_for,
+)
 from backend.adapters.outbound.redis.pubsub import RedisPushChannel
 from backend.adapters.outbound.redis.rate_limiter import RedisRateLimiter
 from backend.adapters.outbound.security.argon2_hasher import Argon2PasswordHasher
@@ -36,13 +41,13 @@ from backend.adapters.outbound.sqlalchemy.transfer_deadlines import (
 from backend.adapters.outbound.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from backend.adapters.outbound.system import SystemClock, UuidGenerator
 from backend.application.admission import TransferAdmission
+from backend.application.audit.verify import AuditSources
 from backend.application.command_runner import CommandRunner
 from backend.application.event_codec import default_codec
 from backend.application.idempotency import IdempotencyService
 from backend.application.identity import IdentityService
 from backend.application.messaging import MessageDispatcher, build_dispatcher
 from backend.application.ports.clock_and_ids import Clock
-from backend.application.ports.commit_signal import CommitSignal
 from backend.application.ports.metrics import CommandObserver
 from backend.application.ports.push import PushChannel
 from backend.application.ports.rate_limits import RateLimiter
@@ -62,6 +67,14 @@ from backend.config import Settings
 
 def _projections() -> list[Projection]:
     return default_projections(default_codec())
+
+
+def _audit_sources(engine: Engine) -> AuditSources:
+    # The primary, not a replica: the rows must be compared with the log they came from. Reads
+    # only (SQLite: DEFERRED transactions, never the write lock).
+    reads, reader = deferred(engine), SqlAlchemyReadModelReader(engine)
+    uow_factory = functools.partial(SqlAlchemyUnitOfWork, reads)
+    return AuditSources(uow_factory, reader, reader, InMemoryScratchReadModels(), reader)
 
 
 def _read_engine(settings: Settings, primary: Callable[[], Engine]) -> Engine:
@@ -118,13 +131,6 @@ def _command_observers(
     return (command_log,)
 
 
-def _commit_signal(
-    settings: Settings, client: Callable[[], redis.Redis | None]
-) -> CommitSignal | None:
-    redis_client = client() if settings.redis_url is not None else None
-    return RedisCommitSignal(redis_client, settings.redis_prefix) if redis_client else None
-
-
 def _push_channel(settings: Settings, client: Callable[[], redis.Redis | None]) -> PushChannel:
     # Distributed mode fans pushes out across web processes through Redis pub/sub.
     redis_client = client() if settings.redis_url is not None else None
@@ -156,6 +162,8 @@ class Container(containers.DeclarativeContainer):
     projection_rebuilder = providers.Factory(
         SqlAlchemyProjectionRebuilder, engine=engine, projections=projections
     )
+    #: What `hexbank audit verify` reads: the log and the live read models on the primary.
+    audit_sources = providers.Factory(_audit_sources, engine=engine)
 
     # --- identity, rate limits and idempotency (REST API v1) -----------------------------------
     clock = providers.ThreadSafeSingleton(SystemClock)
@@ -245,15 +253,14 @@ class Container(containers.DeclarativeContainer):
         ),
         wakeup=relay_wakeup,
     )
+    deferred_engine = providers.Callable(deferred, engine)
     #: One per process: the rows its queue has in flight (embedded mode only, else None).
     in_flight_rows = providers.ThreadSafeSingleton(
         in_flight_rows_for,
         settings=settings,
         uow_factory=unit_of_work.provider,
         # Its polls only read: on SQLite they need not queue for the write lock.
-        read_uow_factory=providers.Factory(
-            SqlAlchemyUnitOfWork, engine=providers.Callable(deferred, engine)
-        ).provider,
+        read_uow_factory=providers.Factory(SqlAlchemyUnitOfWork, engine=deferred_engine).provider,
     )
     job_queue = providers.ThreadSafeSingleton(
         job_queue_for,
@@ -265,10 +272,9 @@ class Container(containers.DeclarativeContainer):
     outbox_relay = providers.ThreadSafeSingleton(
         OutboxRelay, uow_factory=unit_of_work.provider, queue=job_queue, in_flight=in_flight_rows
     )
-    #: Distributed mode: web processes' commits wake the workers' relays (None when embedded,
-    #: where the relay runs beside the commands and `relay_wakeup` does it).
+    #: Distributed mode: web processes' commits wake the workers' relays (None when embedded).
     commit_signal = providers.ThreadSafeSingleton(
-        _commit_signal, settings=settings, client=redis_client.provider
+        commit_signal_for, settings=settings, client=redis_client
     )
     #: Refuses new transfers at the door when the backlog would not finish within the timeout.
     transfer_admission = providers.ThreadSafeSingleton(

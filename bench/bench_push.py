@@ -8,8 +8,8 @@ Real processes, started as an operator starts them (tests/live_stack.py):
 
 200 sockets stay open (50 users, four sockets each) while transfers between pairs of users
 are offered at up to RATE_PER_S with at most IN_FLIGHT undelivered; each completion reaches
-eight sockets. Each web process runs with HEXBANK_WS_SOCKETS=200: an open socket holds a
-gthread thread for its whole life.
+eight sockets. Open sockets hold no thread (the web process's socket loop serves them all,
+docs/websockets.md); HEXBANK_WS_SOCKETS=200 only caps them.
 
 Latency per socket = receive time - the transfer's `completed_at` (the one GET
 /transfers/{id} returns): the occurred_at of TransferCompleted, stamped just before its

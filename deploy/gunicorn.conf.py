@@ -5,11 +5,9 @@
 Everything comes from the HEXBANK_* environment through the same `gunicorn_options` that
 `hexbank serve` uses, so the two never drift. On top of it:
 
-- Each open WebSocket holds one worker thread for its whole life (STACK.md gotcha 1), so the
-  pool is HTTP threads (HEXBANK_THREADS) plus a socket budget (HEXBANK_WS_SOCKETS, default
-  100), as `gunicorn_options` sets it. Sockets beyond the budget queue behind each other
-  and starve HTTP: raise the budget, add workers (distributed mode), or serve /api/v1/ws
-  from a gunicorn of its own.
+- Threads are for HTTP only (HEXBANK_THREADS): an open WebSocket is handed, right after its
+  upgrade, to one event-loop thread per worker that holds them all (up to HEXBANK_WS_SOCKETS,
+  default 10,000, within the open-file limit, which is raised here towards that).
 - graceful_timeout 5: open sockets would otherwise hold a shutdown for 30 s (gotcha 5);
   clients reconnect and re-read with GET.
 - No control socket: its default path is shared by every gunicorn on the machine (gotcha 6).
@@ -24,6 +22,7 @@ Everything comes from the HEXBANK_* environment through the same `gunicorn_optio
 
 from __future__ import annotations
 
+from backend.adapters.inbound.ws.capacity import raise_open_file_limit
 from backend.config import Settings
 from backend.entrypoints.cli.serve import gunicorn_options, prepare_metrics_dir
 
@@ -47,3 +46,4 @@ worker_exit = _options["worker_exit"]
 child_exit = _options["child_exit"]
 
 prepare_metrics_dir(_settings)
+raise_open_file_limit(_settings.ws_sockets)

@@ -124,7 +124,7 @@ def event_to_message(event: StoredEvent) -> dict[str, Any]:
         "data": event.data,
         "metadata": event.metadata.to_dict(),
         "occurred_at": event.occurred_at.isoformat(),
-    }
+    }  # no `hash`: no handler needs it, and workers of the release before it could not read it
 
 
 def event_from_message(message: dict[str, Any]) -> StoredEvent:

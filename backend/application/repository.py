@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Final, Generic, TypeVar
 
 from backend.application.event_codec import EventCodec
+from backend.application.event_hash import GENESIS
 from backend.application.ports.clock_and_ids import Clock, IdGenerator
 from backend.application.ports.event_store import EventMetadata, NewEvent, Snapshot, StoredEvent
 from backend.application.ports.unit_of_work import UnitOfWork
@@ -33,6 +34,9 @@ class Repository(Generic[A]):
     appended: list[StoredEvent] = field(default_factory=list)
     #: Identity map: an aggregate loaded in this unit of work is handed out again as it is.
     _loaded: dict[str, A] = field(default_factory=dict, init=False, repr=False)
+    #: The hash chain's head of each stream loaded or saved here: the next append continues it
+    #: without reading it again (valid whenever that append succeeds: it expects this version).
+    _heads: dict[str, str] = field(default_factory=dict, init=False, repr=False)
 
     def get(self, aggregate_id: str) -> A | None:
         """The aggregate as of its latest event, or None when the stream is empty or of another
@@ -57,6 +61,8 @@ class Repository(Generic[A]):
             return None
         if events and events[0].stream_type != cls.STREAM_TYPE:
             return None  # the id names a stream of another kind (a transfer id as an account id)
+        if history.head_hash is not None:
+            self._heads[aggregate_id] = history.head_hash
         aggregate.replay([codec.decode(e.type, e.schema_version, e.data) for e in events])
         return aggregate
 
@@ -68,8 +74,10 @@ class Repository(Generic[A]):
         now = self.clock.now()
         new = [self._encode(event, metadata, now) for event in events]
         stored = self.uow.events.append(
-            aggregate.id, self.aggregate_class.STREAM_TYPE, aggregate.version, new
-        )
+            aggregate.id, self.aggregate_class.STREAM_TYPE, aggregate.version, new,
+            GENESIS if aggregate.version == 0 else self._heads.get(aggregate.id),
+        )  # fmt: skip
+        self._heads[aggregate.id] = stored[-1].hash
         before, aggregate.version = aggregate.version, aggregate.version + len(events)
         if aggregate.version // self.snapshot_every > before // self.snapshot_every:
             self._snapshot(aggregate)

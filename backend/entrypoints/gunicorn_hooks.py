@@ -57,9 +57,9 @@ def child_exit(_server: Any, worker: Any) -> None:
 
 def close_websockets(app: Flask | None) -> None:
     endpoint = app.extensions.get(WS_EXTENSION) if app is not None else None
-    if endpoint is not None and endpoint.hub.connections():
-        log.info("closing WebSockets", sockets=endpoint.hub.connections())
-        endpoint.hub.close()
+    if endpoint is not None and endpoint.open_sockets:
+        log.info("closing WebSockets", sockets=endpoint.open_sockets)
+        endpoint.close()
 
 
 def _app(worker: Any) -> Flask | None:

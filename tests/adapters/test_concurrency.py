@@ -16,6 +16,7 @@ from backend.adapters.outbound.sqlalchemy import event_store
 from backend.adapters.outbound.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from backend.adapters.outbound.system import SystemClock, UuidGenerator
 from backend.application.accounts import deposit, open_account, withdraw
+from backend.application.audit.chains import check_chains
 from backend.application.command_runner import CommandRunner
 from backend.application.commands import Deposit, OpenAccount, Withdraw
 from backend.application.errors import ConcurrentModification
@@ -87,6 +88,7 @@ def test_concurrent_withdrawals_never_overdraw_and_each_success_is_one_event(
     if outcomes["refused"]:  # refused only once the money really ran out
         assert outcomes["ok"] == AFFORDABLE
     assert [e.version for e in stream] == list(range(1, len(stream) + 1))
+    assert check_chains(store_backend.uow)[1] is None  # racing appenders, snapshots: one chain
     with store_backend.uow() as uow:
         loaded = Repository(Account, uow, default_codec(), SystemClock(), UuidGenerator()).get(
             account.id

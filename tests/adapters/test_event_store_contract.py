@@ -259,7 +259,7 @@ class TestHistory:
     def test_without_a_snapshot_it_is_every_event_of_the_stream_and_no_other(
         self, store_backend: StoreBackend, new: Factory
     ) -> None:
-        append(store_backend, "s-1", 0, new(2, note="é ✓ \u2028"))
+        stored = append(store_backend, "s-1", 0, new(2, note="é ✓ \u2028"))
         append(store_backend, "s-2", 0, new(1))
         with store_backend.uow() as uow:
             history = uow.events.history("s-1")
@@ -270,6 +270,7 @@ class TestHistory:
                 EventRecord(1, "thing", "Thing", 1, {"n": 0, "note": "é ✓ \u2028"}),
                 EventRecord(2, "thing", "Thing", 1, {"n": 1, "note": "é ✓ \u2028"}),
             ],
+            stored[-1].hash,
         )
         assert missing == StreamHistory(None, [])
 
@@ -292,13 +293,13 @@ class TestHistory:
     def test_a_snapshot_at_the_head_comes_back_with_no_events(
         self, store_backend: StoreBackend, new: Factory
     ) -> None:
-        append(store_backend, "s-1", 0, new(2))
+        stored = append(store_backend, "s-1", 0, new(2))
         with store_backend.uow() as uow:
             uow.snapshots.save(Snapshot("s-1", "thing", 2, 1, {}))
             uow.commit()
         with store_backend.uow() as uow:
             assert uow.events.history("s-1") == StreamHistory(
-                Snapshot("s-1", "thing", 2, 1, {}), []
+                Snapshot("s-1", "thing", 2, 1, {}), [], stored[-1].hash
             )
 
     def test_it_sees_its_own_unit_of_works_uncommitted_appends(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
 from backend.application.event_codec import default_codec
-from backend.application.ports.event_store import EventMetadata
+from backend.application.event_hash import stored_event_hash
+from backend.application.ports.event_store import EventMetadata, NewEvent
 from backend.application.repository import Repository
 from backend.domain.account import Account, MoneyDeposited
 from tests.adapters.conftest import RawEvent, StoreBackend
@@ -59,3 +61,22 @@ def test_reading_never_rewrites_the_stored_v1_row(store_backend: StoreBackend) -
     with store_backend.uow() as uow:
         (stored,) = uow.events.read_stream("acc-1", after_version=1)
     assert (stored.schema_version, stored.data) == (1, {"amount": "10.50"})
+
+
+def test_the_hash_covers_the_stored_v1_form_which_upcasting_leaves_alone(
+    store_backend: StoreBackend,
+) -> None:
+    opened = {"owner_id": "owner", "name": "Old", "currency": "EUR"}
+    events = [
+        NewEvent("e-1", "AccountOpened", 1, opened, META, WHEN),
+        NewEvent("e-2", "MoneyDeposited", 1, {"amount": "10.50"}, META, WHEN),
+    ]
+    with store_backend.uow() as uow:
+        uow.events.append("acc-1", "account", 0, events)
+        uow.commit()
+    with store_backend.uow() as uow:
+        first, deposit = uow.events.read_stream("acc-1")
+    assert deposit.hash == stored_event_hash(first.hash, deposit)
+    lifted = default_codec().upcast(deposit.type, deposit.schema_version, deposit.data)
+    upcast = dataclasses.replace(deposit, schema_version=2, data=lifted)
+    assert deposit.hash != stored_event_hash(first.hash, upcast)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -254,6 +255,7 @@ def test_events_are_the_accounts_stream_oldest_first(client: FlaskClient, user: 
     assert (first["version"], first["type"], first["schema_version"]) == (1, "AccountOpened", 1)
     assert first["data"]["currency"] == "EUR"
     assert first["correlation_id"]
+    assert re.fullmatch("[0-9a-f]{64}", first["hash"])
     rest = client.get(
         f"{API}/accounts/{account['id']}/events?cursor={js(response)['next_cursor']}",
         headers=user.auth,

@@ -61,10 +61,15 @@ class CrashingEventStore:
         self._budget = budget
 
     def append(
-        self, stream_id: str, stream_type: str, expected_version: int, events: Sequence[NewEvent]
+        self,
+        stream_id: str,
+        stream_type: str,
+        expected_version: int,
+        events: Sequence[NewEvent],
+        previous_hash: str | None = None,
     ) -> list[StoredEvent]:
         self._budget.spend(len(events))
-        return self._inner.append(stream_id, stream_type, expected_version, events)
+        return self._inner.append(stream_id, stream_type, expected_version, events, previous_hash)
 
     def read_stream(
         self, stream_id: str, after_version: int = 0, limit: int | None = None

@@ -33,7 +33,12 @@ class ConflictingEventStore(InMemoryEventStore):
     """An event store whose every append finds the stream moved."""
 
     def append(
-        self, stream_id: str, stream_type: str, expected_version: int, events: Sequence[NewEvent]
+        self,
+        stream_id: str,
+        stream_type: str,
+        expected_version: int,
+        events: Sequence[NewEvent],
+        previous_hash: str | None = None,
     ) -> list[StoredEvent]:
         raise ConcurrencyError(f"{stream_id} moved")
 

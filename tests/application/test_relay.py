@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import pytest
@@ -122,13 +123,14 @@ def test_a_failing_subscriber_fails_the_batch_so_the_queue_retries_it() -> None:
         dispatcher.dispatch(bank.queue.batches[0])
 
 
-def test_queued_event_survives_the_wire_format_unchanged() -> None:
+def test_queued_event_survives_the_wire_format_unchanged_but_for_its_hash() -> None:
     bank = Bank()
     source, target = bank.open(100), bank.open()
     bank.transfer(source, target, 30)
     bank.relay_pending()
     for event in bank.queue.batches[0]:
-        assert event_from_message(event_to_message(event)) == event
+        assert event.hash  # stored with one; handlers never need it, so it stays home
+        assert event_from_message(event_to_message(event)) == dataclasses.replace(event, hash="")
 
 
 def acknowledging_relay(bank: Bank) -> OutboxRelay:

@@ -74,10 +74,11 @@ class LiveServer:
         background = self.app.extensions.get(BACKGROUND_EXTENSION)
         if background is not None:
             background.stop()
-        self.endpoint.hub.close()
+        self.endpoint.close()
         self.server.shutdown()
         self._thread.join(timeout=5)
         self.server.server_close()
+        self.endpoint.loop.stop()
         queue = self.container.job_queue()
         if isinstance(queue, InProcessJobQueue):
             queue.close(wait=False)

@@ -126,7 +126,7 @@ def test_serve_configures_gunicorn_for_websockets(make_settings: object) -> None
     options = gunicorn_options(settings)
 
     assert options["worker_class"] == "gthread"
-    assert options["threads"] == 16 + 50  # each open WebSocket holds a thread of its own
+    assert options["threads"] == 16  # open WebSockets are served by the socket loop, not threads
     assert options["control_socket_disable"] is True
     assert options["graceful_timeout"] == 5
 

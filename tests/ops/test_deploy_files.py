@@ -124,6 +124,19 @@ def test_the_nginx_config_balances_the_web_replicas_and_upgrades_websockets() ->
     assert "server web:8000" in text and "location = /metrics" in text
 
 
+@pytest.mark.parametrize(
+    ("config", "sockets"),
+    [("nginx.conf", 4 * 5_000), ("local/nginx.conf.template", 2 * 5_000)],
+)
+def test_the_nginx_configs_hold_5000_sockets_per_web_process(config: str, sockets: int) -> None:
+    # Each proxied socket is two connections (client and upstream) and two descriptors.
+    text = (DEPLOY / config).read_text()
+    connections = int(re.search(r"worker_connections (\d+);", text)[1])  # type: ignore[index]
+    descriptors = int(re.search(r"worker_rlimit_nofile (\d+);", text)[1])  # type: ignore[index]
+    assert connections >= 2 * sockets
+    assert descriptors >= connections
+
+
 def test_the_nginx_configs_pass_nginx_own_check(tmp_path: Path) -> None:
     nginx = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")
     if nginx is None:

@@ -36,6 +36,7 @@ def routes(ids: dict[str, str], mine: str) -> list[Route]:
         ("GET", f"{account}?as_of=2030-01-01T00:00:00Z", None, {}),
         ("GET", f"{account}/transactions", None, {}),
         ("GET", f"{account}/events?limit=1", None, {}),
+        ("GET", f"{account}/daily-balances", None, {}),
         ("POST", f"{account}/deposits", {"amount": 5}, {}),
         ("POST", f"{account}/deposits", {"amount": 5}, {"If-Match": '"2"'}),  # no 412 oracle
         ("POST", f"{account}/withdrawals", {"amount": 5}, {"If-Match": '"99"'}),

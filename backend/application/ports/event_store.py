@@ -57,6 +57,8 @@ class StoredEvent:
     data: dict[str, Any]
     metadata: EventMetadata
     occurred_at: datetime
+    #: The stream's hash chain at this event (event_hash.py); "" where a reader skipped it.
+    hash: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +89,9 @@ class StreamHistory:
 
     snapshot: Snapshot | None
     events: list[EventRecord]
+    #: The hash of the stream's last event (the snapshot's when no event follows it), which
+    #: the next append chains from; None for an empty stream.
+    head_hash: str | None = None
 
 
 class EventStore(Protocol):
@@ -98,8 +103,11 @@ class EventStore(Protocol):
         stream_type: str,
         expected_version: int,
         events: Sequence[NewEvent],
+        previous_hash: str | None = None,
     ) -> list[StoredEvent]:
-        """Append after `expected_version`; ConcurrencyError when the stream has moved."""
+        """Append after `expected_version`, hashing each event onto the stream's chain;
+        ConcurrencyError when the stream has moved. `previous_hash` is the hash at
+        `expected_version` when the caller knows it (from `history`), saving a read."""
         ...
 
     def read_stream(

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from datetime import datetime
 from typing import Protocol
 
-from backend.application.ports.event_store import StoredEvent
+from backend.application.ports.event_store import Snapshot, StoredEvent
 from backend.application.read_models import (
     AccountAdvance,
     AccountChanges,
@@ -119,6 +120,11 @@ class ReadModelReader(Protocol):
 
     def stream(self, stream_id: str, after_version: int, limit: int) -> list[StoredEvent]:
         """Events of one stream after `after_version`, oldest first."""
+        ...
+
+    def snapshot_before(self, stream_id: str, moment: datetime) -> tuple[Snapshot, datetime] | None:
+        """The stream's latest snapshot whose last event occurred at or before `moment`, with
+        that event's time (None if there is none)."""
         ...
 
     def checkpoint(self, name: str) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from backend.entrypoints.cli.audit import audit
 from backend.entrypoints.cli.demo import demo
 from backend.entrypoints.cli.migrate import migrate
 from backend.entrypoints.cli.projections import projections
@@ -25,3 +26,4 @@ cli.add_command(projections)
 cli.add_command(worker)
 cli.add_command(jobs)
 cli.add_command(demo)
+cli.add_command(audit)

@@ -17,7 +17,7 @@ from backend.entrypoints.cli.runtime import Runtime, pass_runtime
 
 
 @contextmanager
-def _migrated(runtime: Runtime) -> Iterator[Container]:
+def migrated(runtime: Runtime) -> Iterator[Container]:
     """The command's container, once its database is known to be migrated; closed after."""
     container = runtime.container()
     try:
@@ -44,7 +44,7 @@ def rebuild(runtime: Runtime, name: str | None, page_size: int) -> None:
     Commands keep working meanwhile. NAME is one projection (default: all of them).
     """
     console = Console()
-    with _migrated(runtime) as container:
+    with migrated(runtime) as container:
         rebuilder = container.projection_rebuilder(page_size=page_size)
         if name is not None and name not in rebuilder.names:
             raise click.BadParameter(f"choose from {', '.join(rebuilder.names)}", param_hint="NAME")
@@ -64,7 +64,7 @@ def rebuild(runtime: Runtime, name: str | None, page_size: int) -> None:
 @pass_runtime
 def status(runtime: Runtime) -> None:
     """Show each projection's lag (head position minus checkpoint)."""
-    with _migrated(runtime) as container:
+    with migrated(runtime) as container:
         for name, lag in container.projection_runner().lag().items():
             click.echo(f"{name}: lag {lag}")
 
@@ -75,7 +75,7 @@ def status(runtime: Runtime) -> None:
 def run(runtime: Runtime, poll: float) -> None:
     """Follow the event log and keep the projections current (until interrupted)."""
     stop = threading.Event()
-    with _migrated(runtime) as container:
+    with migrated(runtime) as container:
         try:
             container.projection_runner().run(stop, poll)
         except KeyboardInterrupt:

@@ -11,6 +11,7 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger as GunicornLogger
 from sqlalchemy.exc import OperationalError
 
+from backend.adapters.inbound.ws.capacity import raise_open_file_limit
 from backend.adapters.outbound.metrics.prometheus import multiprocess_dir, use_multiprocess_dir
 from backend.adapters.outbound.sqlalchemy.migrations_check import ensure_migrated
 from backend.application.errors import UnmigratedDatabase
@@ -23,7 +24,7 @@ from backend.logging_setup import get_logger
 
 log = get_logger(__name__)
 
-# Open websockets each hold a thread; a short grace keeps shutdown quick (STACK.md gotcha 5).
+# Workers close their websockets at once on SIGTERM; HTTP requests get this long to finish.
 GRACEFUL_TIMEOUT_SECONDS = 5
 
 
@@ -60,8 +61,8 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
         "bind": [f"{settings.host}:{settings.port}"],
         "workers": settings.workers,
         "worker_class": "gthread",
-        # Each open WebSocket holds a thread for its whole life (gotcha 1): budget them apart.
-        "threads": settings.threads + settings.ws_sockets,
+        # HTTP only: open WebSockets are handed to the process's socket loop (ws/loop.py).
+        "threads": settings.threads,
         "graceful_timeout": GRACEFUL_TIMEOUT_SECONDS,
         # The default control socket path is shared by every gunicorn on the machine (gotcha 6).
         "control_socket_disable": True,
@@ -103,6 +104,7 @@ def serve(
         raise click.ClickException(str(error)) from error
     _check_schema(runtime.container())
     prepare_metrics_dir(settings)
+    raise_open_file_limit(settings.ws_sockets)  # before the fork: workers inherit it
     log.info("serving", url=f"http://{settings.host}:{settings.port}", workers=settings.workers)
     HexbankApplication(settings).run()
 

@@ -328,6 +328,7 @@ export interface components {
             data: {
                 [key: string]: unknown;
             };
+            hash: string;
             /** Format: date-time */
             occurred_at: string;
             schema_version: number;

@@ -33,10 +33,6 @@ class HttpMetrics(Protocol):
 
     def request_answered(self, method: str, route: str, status: int, seconds: float) -> None: ...
 
-    def websocket_opened(self) -> None: ...
-
-    def websocket_closed(self) -> None: ...
-
 
 def install_metrics(
     app: Flask, metrics: HttpMetrics, exposition: Exposition, websocket_route: str
@@ -70,9 +66,8 @@ class _Hooks:
         g.metrics_started = time.perf_counter()
         endpoint = request.endpoint or "unmatched"
         g.metrics_command_token = name_commands(endpoint.removeprefix(_API_PREFIX))
-        if route_of() == self._websocket_route:
-            g.metrics_websocket = True
-            self._metrics.websocket_opened()
+        # An upgrade is not an HTTP request to time; the socket loop counts open sockets.
+        g.metrics_websocket = route_of() == self._websocket_route
 
     def record(self, response: Response) -> Response:
         # The middleware's clock when an earlier hook refused the request (e.g. 413).
@@ -84,8 +79,6 @@ class _Hooks:
         return response
 
     def end(self, _error: BaseException | None) -> None:
-        if g.pop("metrics_websocket", False):
-            self._metrics.websocket_closed()
         token: Token[str] | None = g.pop("metrics_command_token", None)
         if token is not None:
             with contextlib.suppress(ValueError):  # a server that tore down in another context

@@ -19,8 +19,16 @@ def install_rate_limit(
     clock: Callable[[], Clock],
 ) -> None:
     """Count every request against its caller's budget; 429 with Retry-After beyond it."""
+    blueprint.before_request(rate_limit_check(throttle, issuer, clock))
 
-    @blueprint.before_request
+
+def rate_limit_check(
+    throttle: Callable[[], RequestThrottle | None],
+    issuer: Callable[[], TokenIssuer],
+    clock: Callable[[], Clock],
+) -> Callable[[], None]:
+    """Count the current request against its caller's budget; raise 429 beyond it."""
+
     def limit() -> None:
         current = throttle()
         if current is None:
@@ -29,6 +37,8 @@ def install_rate_limit(
             current.check(_caller(issuer(), clock()))
         except RateLimited as error:
             raise ProblemError("rate-limited", str(error), retry_after=error.retry_after) from None
+
+    return limit
 
 
 def client_address() -> str:

@@ -163,6 +163,8 @@ class EventSchema(Schema):
     data = fields.Dict(keys=fields.String(), values=fields.Raw(allow_none=True), required=True)
     occurred_at = UtcDateTime(required=True)
     correlation_id = fields.String(required=True, allow_none=True)
+    #: The stream's hash chain at this event, over the event as stored (docs/audit.md).
+    hash = fields.String(required=True, metadata={"pattern": "^[0-9a-f]{64}$"})
 
 
 def _page_of(item: type[Schema], name: str) -> type[Schema]:

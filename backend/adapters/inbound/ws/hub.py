@@ -22,13 +22,11 @@ TokenCheck = Callable[[str], bool]
 
 
 class WebSocket(Protocol):
-    """What we use of a server-side socket (simple_websocket.Server)."""
+    """What the hub uses of a server-side socket (a LoopSocket): callable from any thread."""
 
     connected: bool
 
     def send(self, data: str) -> None: ...
-
-    def receive(self, timeout: float | None = None) -> str | bytes | None: ...
 
     def close(self, reason: int | None = None, message: str | None = None) -> None: ...
 
@@ -36,9 +34,9 @@ class WebSocket(Protocol):
 class SocketSession:
     """One authenticated socket: its user, its token, and the lock that serialises its sends.
 
-    Pushes (the channel's thread), pongs (the socket's own thread) and closes may all write at
-    once; without the lock their frames could interleave (STACK.md gotcha 4). It is re-entrant
-    so that the endpoint can hold it across registering the socket and sending `ready`.
+    Pushes (the channel's thread) and `ready` (a check thread) are queued to the socket loop;
+    the lock orders them: the endpoint holds it across registering the socket and queueing
+    `ready`, so no push is queued before `ready`. It is re-entrant for that reason.
     """
 
     def __init__(self, ws: WebSocket, user_id: str, token: str) -> None:
@@ -103,6 +101,11 @@ class PushHub:
             if not mine:
                 self._sessions.pop(session.user_id, None)
 
+    def sessions(self) -> list[SocketSession]:
+        """A snapshot of every registered session."""
+        with self._lock:
+            return [session for mine in self._sessions.values() for session in mine]
+
     def connections(self, user_id: str | None = None) -> int:
         with self._lock:
             if user_id is not None:
@@ -126,9 +129,7 @@ class PushHub:
             stop, self._stop_listening = self._stop_listening, None
         if stop is not None:
             stop()
-        with self._lock:
-            sessions = [s for mine in self._sessions.values() for s in mine]
-        for session in sessions:
+        for session in self.sessions():
             session.close(GOING_AWAY, "server shutting down")
 
     def _push(self, session: SocketSession, texts: list[str]) -> None:

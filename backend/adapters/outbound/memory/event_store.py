@@ -15,6 +15,7 @@ from datetime import UTC
 
 from backend.adapters.outbound.memory.read_models import InMemoryReadModelData
 from backend.application.errors import ConcurrencyError
+from backend.application.event_hash import GENESIS, new_event_hashes
 from backend.application.ports.event_store import (
     EventRecord,
     NewEvent,
@@ -53,19 +54,26 @@ class InMemoryEventStore:
         self.holds_append_lock = False
 
     def append(
-        self, stream_id: str, stream_type: str, expected_version: int, events: Sequence[NewEvent]
+        self,
+        stream_id: str,
+        stream_type: str,
+        expected_version: int,
+        events: Sequence[NewEvent],
+        previous_hash: str | None = None,
     ) -> list[StoredEvent]:
         if not self.holds_append_lock:
             self._db.append_lock.acquire()
             self.holds_append_lock = True
-        if self._version(stream_id) != expected_version:
+        stream = self.read_stream(stream_id)
+        if (stream[-1].version if stream else 0) != expected_version:
             raise ConcurrencyError(f"{stream_id} is not at version {expected_version}")
+        # The stream's own head, not the caller's hint: here it costs nothing to read.
+        previous = stream[-1].hash if stream else GENESIS
+        hashes = new_event_hashes(previous, stream_id, expected_version, events)
         first_position = self._next_position()
         stored = [
-            _stored(event, position, stream_id, stream_type, expected_version + offset)
-            for offset, (position, event) in enumerate(
-                enumerate(events, start=first_position), start=1
-            )
+            _stored(event, first_position + i, stream_id, stream_type, expected_version + 1 + i, h)
+            for i, (event, h) in enumerate(zip(events, hashes, strict=True))
         ]
         self.staged.extend(stored)
         return stored
@@ -82,11 +90,13 @@ class InMemoryEventStore:
     def history(self, stream_id: str, *, from_snapshot: bool = True) -> StreamHistory:
         snapshot = self._snapshots.load(stream_id) if from_snapshot else None
         after = snapshot.version if snapshot is not None else 0
+        stream = self.read_stream(stream_id)
         events = [
             EventRecord(e.version, e.stream_type, e.type, e.schema_version, dict(e.data))
-            for e in self.read_stream(stream_id, after_version=after)
+            for e in stream
+            if e.version > after
         ]
-        return StreamHistory(snapshot, events)
+        return StreamHistory(snapshot, events, stream[-1].hash if stream else None)
 
     def read_all(self, after_position: int = 0, limit: int = 1000) -> list[StoredEvent]:
         with self._db.lock:
@@ -95,10 +105,6 @@ class InMemoryEventStore:
     def head_position(self) -> int:
         with self._db.lock:
             return self._db.events[-1].position if self._db.events else 0
-
-    def _version(self, stream_id: str) -> int:
-        events = self.read_stream(stream_id)
-        return events[-1].version if events else 0
 
     def _next_position(self) -> int:
         last = self.staged[-1].position if self.staged else self.head_position()
@@ -120,7 +126,7 @@ class InMemoryEventStore:
 
 
 def _stored(
-    event: NewEvent, position: int, stream_id: str, stream_type: str, version: int
+    event: NewEvent, position: int, stream_id: str, stream_type: str, version: int, chained: str
 ) -> StoredEvent:
     return StoredEvent(
         position=position,
@@ -133,6 +139,7 @@ def _stored(
         data=dict(event.data),
         metadata=event.metadata,
         occurred_at=event.occurred_at.astimezone(UTC),  # as the SQL stores hand it back
+        hash=chained,
     )
 
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Collection, Hashable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from backend.adapters.outbound.account_rows import account_rows_apart
-from backend.application.ports.event_store import StoredEvent
+from backend.application.ports.event_store import Snapshot, StoredEvent
 from backend.application.read_models import (
     AccountAdvance,
     AccountChanges,
@@ -149,12 +150,48 @@ class InMemoryReadModelStore:
             staged.clear()
 
 
-class InMemoryReadModelReader:
+class InMemoryReadModelRows:
+    """ReadModelRows (full scans, for the audit) over committed read models."""
+
+    def __init__(self, data: InMemoryReadModelData) -> None:
+        self._data = data
+
+    def all_summaries(self) -> list[AccountSummary]:
+        with self._data.lock:
+            return list(self._data.summaries.values())
+
+    def all_transactions(self) -> list[TransactionRow]:
+        with self._data.lock:
+            return list(self._data.transactions.values())
+
+    def all_daily_totals(self) -> list[DailyTotal]:
+        with self._data.lock:
+            return list(self._data.daily.values())
+
+    def all_transfers(self) -> list[TransferSummary]:
+        with self._data.lock:
+            return list(self._data.transfers.values())
+
+
+class InMemoryScratchReadModels(InMemoryReadModelStore, InMemoryReadModelRows):
+    """A private store that commits every write at once: what the audit folds the log into."""
+
+    def __init__(self) -> None:
+        data = InMemoryReadModelData()
+        InMemoryReadModelStore.__init__(self, data)
+        InMemoryReadModelRows.__init__(self, data)
+
+    def stage(self, table: int, rows: dict[Any, Any]) -> None:
+        super().stage(table, rows)
+        self.publish()
+
+
+class InMemoryReadModelReader(InMemoryReadModelRows):
     """ReadModelReader over an InMemoryDatabase's committed events and read models."""
 
     def __init__(self, db: InMemoryDatabase) -> None:
+        super().__init__(db.read_models)
         self._db = db
-        self._data = db.read_models
 
     def account(self, account_id: str) -> AccountSummary | None:
         with self._data.lock:
@@ -209,6 +246,19 @@ class InMemoryReadModelReader:
         with self._db.lock:
             events = list(self._db.streams.get(stream_id, ()))
         return [e for e in events if e.version > after_version][:limit]
+
+    def all_snapshots(self) -> list[Snapshot]:
+        with self._db.lock:
+            return list(self._db.snapshots.values())
+
+    def snapshot_before(self, stream_id: str, moment: datetime) -> tuple[Snapshot, datetime] | None:
+        with self._db.lock:
+            snapshot = self._db.snapshots.get(stream_id)
+            events = self._db.streams.get(stream_id, [])
+            taken = [e.occurred_at for e in events if snapshot and e.version == snapshot.version]
+        if snapshot is None or not taken or taken[0] > moment:
+            return None
+        return snapshot, taken[0]
 
     def checkpoint(self, name: str) -> int:
         with self._data.lock:

@@ -32,13 +32,13 @@ from sqlalchemy.exc import IntegrityError
 from backend.adapters.outbound.sqlalchemy.bulk import sqlite_datetime
 from backend.adapters.outbound.sqlalchemy.driver import execute_many, fetch_all
 from backend.adapters.outbound.sqlalchemy.event_store_tables import events
-from backend.adapters.outbound.sqlalchemy.json_documents import dumps, loads
+from backend.adapters.outbound.sqlalchemy.json_documents import dumps
+from backend.adapters.outbound.sqlalchemy.stream_loads import hash_at, read_history
 from backend.application.errors import ConcurrencyError
+from backend.application.event_hash import new_event_hashes
 from backend.application.ports.event_store import (
     EventMetadata,
-    EventRecord,
     NewEvent,
-    Snapshot,
     StoredEvent,
     StreamHistory,
 )
@@ -94,24 +94,6 @@ _READ_ALL = (
 _READ_ALL_UP_TO = _READ_ALL.where(events.c.position <= bindparam("up_to"))
 _HEAD = select(func.coalesce(func.max(events.c.position), 0))
 
-# An aggregate load in one statement: the snapshot row (type NULL) first, then the events after
-# it. Sent to the driver as is (no Core compilation or result processing on this hot path),
-# so it is written once per parameter style: `:id` for sqlite3, `%(id)s` for psycopg.
-_HISTORY_SQL = """
-SELECT version, stream_type, NULL AS type, state_version, state FROM snapshots
- WHERE stream_id = {id}
-UNION ALL
-SELECT version, stream_type, type, schema_version, data FROM events
- WHERE stream_id = {id}
-   AND version > COALESCE((SELECT version FROM snapshots WHERE stream_id = {id}), 0)
-ORDER BY version
-"""
-_EVENTS_SQL = """
-SELECT version, stream_type, type, schema_version, data FROM events
- WHERE stream_id = {id} ORDER BY version
-"""
-_PLACEHOLDER = {"sqlite": ":id", "postgresql": "%(id)s"}
-
 
 class SqlAlchemyEventStore:
     """Event store port on one connection whose transaction the unit of work owns."""
@@ -123,14 +105,24 @@ class SqlAlchemyEventStore:
         self._postgres = connection.dialect.name == "postgresql"
 
     def append(
-        self, stream_id: str, stream_type: str, expected_version: int, events: Sequence[NewEvent]
+        self,
+        stream_id: str,
+        stream_type: str,
+        expected_version: int,
+        events: Sequence[NewEvent],
+        previous_hash: str | None = None,
     ) -> list[StoredEvent]:
-        rows = [
-            _row(event, stream_id, stream_type, version)
-            for version, event in enumerate(events, start=expected_version + 1)
-        ]
-        if not rows:
+        if not events:
             return []
+        if previous_hash is None:
+            previous_hash = hash_at(self._connection, stream_id, expected_version)
+        hashes = new_event_hashes(previous_hash, stream_id, expected_version, events)
+        rows = [
+            _row(event, stream_id, stream_type, version, chained)
+            for version, (event, chained) in enumerate(
+                zip(events, hashes, strict=True), start=expected_version + 1
+            )
+        ]
         try:
             positions = self._insert(rows)
         except IntegrityError as error:
@@ -165,15 +157,7 @@ class SqlAlchemyEventStore:
         return [stored_event(row) for row in self._connection.execute(statement, params).mappings()]
 
     def history(self, stream_id: str, *, from_snapshot: bool = True) -> StreamHistory:
-        sql = _history_sql(self._connection.dialect.name, from_snapshot)
-        rows = fetch_all(self._connection, sql, {"id": stream_id})
-        snapshot = None
-        if rows and rows[0][2] is None:
-            version, stream_type, _, state_version, state = rows[0]
-            snapshot = Snapshot(stream_id, stream_type, version, state_version, _document(state))
-        events = rows[1:] if snapshot is not None else rows
-        records = [EventRecord(v, st, t, sv, _document(data)) for v, st, t, sv, data in events]
-        return StreamHistory(snapshot, records)
+        return read_history(self._connection, stream_id, from_snapshot=from_snapshot)
 
     def read_all(self, after_position: int = 0, limit: int = 1000) -> list[StoredEvent]:
         params = {"after": after_position, "limit": limit}
@@ -190,16 +174,6 @@ def settled_head(connection: Connection) -> int:
     """PostgreSQL: a position at or below which no event can still commit (the barrier above);
     a reader of `position > p` reads no further. Waits out the appenders in flight."""
     return int(fetch_all(connection, _BARRIER_SQL, (f"{BARRIER_TIMEOUT_MS}ms",))[0][0])
-
-
-@lru_cache(maxsize=8)
-def _history_sql(dialect: str, from_snapshot: bool) -> str:
-    return (_HISTORY_SQL if from_snapshot else _EVENTS_SQL).format(id=_PLACEHOLDER[dialect])
-
-
-def _document(value: Any) -> dict[str, Any]:
-    """A JSON column read at driver level: text on SQLite, already parsed (JSONB) by psycopg."""
-    return value if isinstance(value, dict) else loads(value)
 
 
 def _pg_append_sql() -> str:
@@ -235,6 +209,7 @@ _PG_TYPES = {
     "data": "jsonb",
     "metadata": "jsonb",
     "occurred_at": "timestamptz",
+    "hash": "text",
 }
 _PG_APPEND = _pg_append_sql()
 
@@ -258,7 +233,9 @@ def _sqlite_values(row: dict[str, Any]) -> tuple[Any, ...]:
     return tuple(values[name] for name in _EVENT_COLUMNS)
 
 
-def _row(event: NewEvent, stream_id: str, stream_type: str, version: int) -> dict[str, Any]:
+def _row(
+    event: NewEvent, stream_id: str, stream_type: str, version: int, chained: str
+) -> dict[str, Any]:
     return {
         "event_id": event.event_id,
         "stream_id": stream_id,
@@ -269,6 +246,7 @@ def _row(event: NewEvent, stream_id: str, stream_type: str, version: int) -> dic
         "data": event.data,
         "metadata": event.metadata.to_dict(),
         "occurred_at": to_utc(event.occurred_at),
+        "hash": chained,
     }
 
 
@@ -284,6 +262,7 @@ def _stored(row: dict[str, Any], position: int, event: NewEvent) -> StoredEvent:
         data=dict(event.data),
         metadata=event.metadata,
         occurred_at=row["occurred_at"],
+        hash=row["hash"],
     )
 
 
@@ -300,6 +279,7 @@ def stored_event(row: RowMapping) -> StoredEvent:
         data=row["data"],
         metadata=EventMetadata.from_dict(row["metadata"]),
         occurred_at=to_utc(row["occurred_at"]),
+        hash=row["hash"],
     )
 
 

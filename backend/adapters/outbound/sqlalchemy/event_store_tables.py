@@ -28,6 +28,7 @@ POSITION = BigInteger().with_variant(Integer(), "sqlite")
 JSON_DOCUMENT = JSON().with_variant(JSONB(), "postgresql")
 ID_LENGTH = 128
 NAME_LENGTH = 100
+HASH_LENGTH = 64
 
 events = Table(
     "events",
@@ -42,6 +43,9 @@ events = Table(
     Column("data", JSON_DOCUMENT, nullable=False),
     Column("metadata", JSON_DOCUMENT, nullable=False),
     Column("occurred_at", DateTime(timezone=True), nullable=False),
+    # The stream's hash chain at this event (backend/application/event_hash.py). The default
+    # only lets a writer that bypasses the store insert at all: its "" breaks the chain.
+    Column("hash", String(HASH_LENGTH), nullable=False, server_default=""),
     # The optimistic-concurrency guard; also the index that serves stream reads.
     UniqueConstraint("stream_id", "version", name="uq_events_stream_version"),
     sqlite_autoincrement=True,

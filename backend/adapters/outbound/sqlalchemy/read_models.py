@@ -18,6 +18,7 @@ from sqlalchemy import (
     Engine,
     RowMapping,
     Select,
+    and_,
     func,
     or_,
     select,
@@ -34,12 +35,13 @@ from backend.adapters.outbound.sqlalchemy.bulk import (
 )
 from backend.adapters.outbound.sqlalchemy.engine import deferred
 from backend.adapters.outbound.sqlalchemy.event_store import SqlAlchemyEventStore, to_utc
+from backend.adapters.outbound.sqlalchemy.event_store_tables import events, snapshots
 from backend.adapters.outbound.sqlalchemy.read_model_tables import (
     LIVE,
     ReadModelTables,
     projection_checkpoints,
 )
-from backend.application.ports.event_store import StoredEvent
+from backend.application.ports.event_store import Snapshot, StoredEvent
 from backend.application.read_models import (
     AccountAdvance,
     AccountChanges,
@@ -51,6 +53,11 @@ from backend.application.read_models import (
 )
 
 R = TypeVar("R")
+#: A stream's snapshot with the time of its last event (`as_of` folds on from it).
+_SNAPSHOT_BEFORE = select(snapshots, events.c.occurred_at).join(
+    events,
+    and_(events.c.stream_id == snapshots.c.stream_id, events.c.version == snapshots.c.version),
+)
 _checkpoints = projection_checkpoints
 
 
@@ -69,6 +76,10 @@ _summary = _row_factory(AccountSummary)
 _transaction = _row_factory(TransactionRow)
 _daily = _row_factory(DailyTotal)
 _transfer = _row_factory(TransferSummary)
+
+
+def _snapshot(row: RowMapping) -> Snapshot:
+    return Snapshot(row.stream_id, row.stream_type, row.version, row.state_version, row.state)
 
 
 class SqlAlchemyCheckpointStore:
@@ -228,6 +239,17 @@ class SqlAlchemyReadModelReader:
         with self._engine.connect() as connection:
             return SqlAlchemyEventStore(connection).read_stream(stream_id, after_version, limit)
 
+    def snapshot_before(self, stream_id: str, moment: datetime) -> tuple[Snapshot, datetime] | None:
+        at = _SNAPSHOT_BEFORE.where(
+            snapshots.c.stream_id == stream_id, events.c.occurred_at <= to_utc(moment)
+        )  # in UTC: SQLite compares the naive UTC text it stores
+        with self._engine.connect() as connection:
+            row = connection.execute(at).first()
+        if row is None:
+            return None
+        snapshot = Snapshot(stream_id, row.stream_type, row.version, row.state_version, row.state)
+        return snapshot, to_utc(row.occurred_at)
+
     def checkpoint(self, name: str) -> int:
         query = select(func.coalesce(func.max(_checkpoints.c.position), 0)).where(
             _checkpoints.c.name == name
@@ -238,6 +260,22 @@ class SqlAlchemyReadModelReader:
     def head_position(self) -> int:
         with self._engine.connect() as connection:
             return SqlAlchemyEventStore(connection).head_position()
+
+    # ReadModelRows: full scans, for the audit.
+    def all_summaries(self) -> list[AccountSummary]:
+        return self._all(select(self._tables.summaries), _summary)
+
+    def all_transactions(self) -> list[TransactionRow]:
+        return self._all(select(self._tables.transactions), _transaction)
+
+    def all_daily_totals(self) -> list[DailyTotal]:
+        return self._all(select(self._tables.daily_totals), _daily)
+
+    def all_transfers(self) -> list[TransferSummary]:
+        return self._all(select(self._tables.transfers), _transfer)
+
+    def all_snapshots(self) -> list[Snapshot]:
+        return self._all(select(snapshots), _snapshot)
 
     def _all(self, query: Select[Any], build: Callable[[RowMapping], R]) -> list[R]:
         with self._engine.connect() as connection:
