@@ -94,6 +94,7 @@ def _api_services(container: Container, settings: Settings) -> ApiServices:
         bus=lambda: container.command_bus(),
         account_queries=lambda: container.account_queries(),
         transfer_queries=lambda: container.transfer_queries(),
+        transfer_admission=lambda: container.transfer_admission(),
         request_throttle=lambda: container.request_throttle(),
         token_issuer=lambda: container.token_issuer(),
         clock=lambda: container.clock(),

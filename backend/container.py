@@ -18,7 +18,11 @@ from backend.adapters.outbound.memory.revocation_feed import InMemoryRevocationF
 from backend.adapters.outbound.metrics.collectors import scrape_collectors
 from backend.adapters.outbound.metrics.observers import CommandLog, deliver_in_event_context
 from backend.adapters.outbound.metrics.prometheus import PrometheusMetrics
-from backend.adapters.outbound.queue.factory import in_flight_rows_for, job_queue_for
+from backend.adapters.outbound.queue.factory import (
+    commit_signal_for,
+    in_flight_rows_for,
+    job_queue_for,
+)
 from backend.adapters.outbound.redis.pubsub import RedisPushChannel
 from backend.adapters.outbound.redis.rate_limiter import RedisRateLimiter
 from backend.adapters.outbound.redis.revocation_feed import RedisRevocationFeed
@@ -32,9 +36,13 @@ from backend.adapters.outbound.sqlalchemy.identity_store import (
 )
 from backend.adapters.outbound.sqlalchemy.read_models import SqlAlchemyReadModelReader
 from backend.adapters.outbound.sqlalchemy.rebuild import SqlAlchemyProjectionRebuilder
-from backend.adapters.outbound.sqlalchemy.transfer_deadlines import SqlAlchemyOverdueTransfers
+from backend.adapters.outbound.sqlalchemy.transfer_deadlines import (
+    SqlAlchemyOverdueTransfers,
+    SqlAlchemyTransferBacklog,
+)
 from backend.adapters.outbound.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from backend.adapters.outbound.system import SystemClock, UuidGenerator
+from backend.application.admission import TransferAdmission
 from backend.application.audit.verify import AuditSources
 from backend.application.bounded import RecentValues
 from backend.application.command_bus import CACHED_ACCOUNTS, CommandBus, Tools
@@ -278,9 +286,14 @@ class Container(containers.DeclarativeContainer):
         ),
         wakeup=relay_wakeup,
     )
+    deferred_engine = providers.Callable(deferred, engine)
     #: One per process: the rows its queue has in flight (embedded mode only, else None).
     in_flight_rows = providers.ThreadSafeSingleton(
-        in_flight_rows_for, settings=settings, uow_factory=unit_of_work.provider
+        in_flight_rows_for,
+        settings=settings,
+        uow_factory=unit_of_work.provider,
+        # Its polls only read: on SQLite they need not queue for the write lock.
+        read_uow_factory=providers.Factory(SqlAlchemyUnitOfWork, engine=deferred_engine).provider,
     )
     job_queue = providers.ThreadSafeSingleton(
         job_queue_for,
@@ -291,6 +304,16 @@ class Container(containers.DeclarativeContainer):
     )
     outbox_relay = providers.ThreadSafeSingleton(
         OutboxRelay, uow_factory=unit_of_work.provider, queue=job_queue, in_flight=in_flight_rows
+    )
+    #: Distributed mode: web processes' commits wake the workers' relays (None when embedded).
+    commit_signal = providers.ThreadSafeSingleton(
+        commit_signal_for, settings=settings, client=redis_client
+    )
+    #: Refuses new transfers at the door when the backlog would not finish within the timeout.
+    transfer_admission = providers.ThreadSafeSingleton(
+        TransferAdmission,
+        backlog=providers.Factory(SqlAlchemyTransferBacklog, engine=engine),
+        timeout=settings.provided.transfer_timeout,
     )
     transfer_sweeper = providers.ThreadSafeSingleton(
         TransferSweeper, deadlines=overdue_transfers, process=transfer_process, clock=clock

@@ -1,9 +1,13 @@
-"""The CRUD baseline of `http.deposit.ratio_vs_crud`: a plain Flask + SQLAlchemy deposit endpoint.
+"""The plain baselines: Flask + SQLAlchemy endpoints without events, outbox, read models,
+idempotency or revocation checks, authenticated with hexbank's own bearer token (same secret,
+same PyJWT checks of signature, audience and issuer).
 
-`POST /api/v1/accounts/<id>/deposits {"amount": n}` with hexbank's own bearer token: it verifies
-the JWT (same secret, same PyJWT checks of signature, audience and issuer), validates the body
-and runs one `UPDATE crud_accounts SET balance = balance + :amount ... RETURNING balance` for
-the caller's account. No events, outbox, read model, idempotency or revocation check.
+- `http.deposit.ratio_vs_crud`: `POST /api/v1/accounts/<id>/deposits {"amount": n}` runs one
+  `UPDATE crud_accounts SET balance = balance + :amount ... RETURNING balance`.
+- `transfers.*.ratio_vs_plain`: `POST /api/v1/transfers {source_account_id, target_account_id,
+  amount}` moves the money synchronously in one transaction: two guarded balance UPDATEs (in
+  account-id order, so two opposite transfers cannot deadlock) and one INSERT of the transfer;
+  `201` once committed.
 
 It runs from the same HEXBANK_* environment as the hexbank server it is compared with, on the
 same database (engine from `create_engine_for`: same pool and SQLite pragmas) and under the same
@@ -15,6 +19,8 @@ gunicorn options (`gunicorn_options`: gthread, workers, threads), so only the ap
 from __future__ import annotations
 
 import logging
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import jwt
@@ -22,12 +28,15 @@ from flask import Flask, Response, jsonify, request
 from sqlalchemy import (
     BigInteger,
     Column,
+    Connection,
+    DateTime,
     Engine,
     Integer,
     MetaData,
     String,
     Table,
     bindparam,
+    insert,
     update,
 )
 
@@ -47,6 +56,16 @@ crud_accounts = Table(
     Column("version", Integer, nullable=False),
 )
 
+crud_transfers = Table(
+    "crud_transfers",
+    crud_metadata,
+    Column("id", String(128), primary_key=True),
+    Column("source_account_id", String(128), nullable=False),
+    Column("target_account_id", String(128), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
 _DEPOSIT = (
     update(crud_accounts)
     .values(
@@ -56,10 +75,10 @@ _DEPOSIT = (
 )
 
 
-def seed(engine: Engine, owner_id: str, account_ids: list[str]) -> None:
-    """Create the table if needed and insert the accounts the load generator will use."""
+def seed(engine: Engine, owner_id: str, account_ids: list[str], balance: int = 0) -> None:
+    """Create the tables if needed and insert the accounts the load generator will use."""
     crud_metadata.create_all(engine)
-    rows = [{"id": i, "owner_id": owner_id, "balance": 0, "version": 0} for i in account_ids]
+    rows = [{"id": i, "owner_id": owner_id, "balance": balance, "version": 0} for i in account_ids]
     with engine.begin() as connection:
         connection.execute(crud_accounts.insert(), rows)
 
@@ -90,7 +109,69 @@ def create_crud_app(engine: Engine, secret: str) -> Flask:
             return jsonify(title="not-found"), 404
         return jsonify(account_id=account_id, amount=amount, balance_after=balance), 201
 
+    _register_transfers(app, engine, secret)
     return app
+
+
+def _register_transfers(app: Flask, engine: Engine, secret: str) -> None:
+    """The baseline transfer endpoint: the money moved in one transaction, 201 when done."""
+
+    @app.post("/api/v1/transfers")
+    def transfer() -> tuple[Response, int]:
+        owner = _caller(secret)
+        if owner is None:
+            return jsonify(title="unauthorized"), 401
+        body = request.get_json(silent=True)
+        fields = _transfer_fields(body if isinstance(body, dict) else {})
+        if fields is None:
+            return jsonify(title="validation-error"), 422
+        try:
+            with engine.begin() as connection:
+                transfer_id = _move(connection, owner, *fields)
+        except _Refused:  # the transaction rolled back
+            return jsonify(title="transfer-refused"), 422
+        return jsonify(id=transfer_id, status="completed"), 201
+
+
+def _transfer_fields(body: dict[str, Any]) -> tuple[str, str, int] | None:
+    source, target, amount = (
+        body.get(k) for k in ("source_account_id", "target_account_id", "amount")
+    )
+    valid_amount = isinstance(amount, int) and not isinstance(amount, bool) and 0 < amount <= 10**12
+    if not (isinstance(source, str) and isinstance(target, str) and source != target):
+        return None
+    return (source, target, int(amount)) if valid_amount else None  # type: ignore[arg-type]
+
+
+class _Refused(Exception):
+    """A guard refused the transfer (unknown account, not the caller's, not enough money)."""
+
+
+def _move(connection: Connection, owner: str, source: str, target: str, amount: int) -> str:
+    """Both balance changes and the transfer row, in the caller's transaction."""
+    legs = sorted([(source, -amount), (target, amount)])  # lock rows in one order
+    for account_id, change in legs:
+        guard = crud_accounts.c.id == account_id
+        if change < 0:
+            guard &= (crud_accounts.c.owner_id == owner) & (crud_accounts.c.balance >= amount)
+        moved = connection.execute(_MOVE.where(guard), {"change": change}).scalar_one_or_none()
+        if moved is None:
+            raise _Refused(account_id)
+    transfer_id = str(uuid.uuid4())
+    row = {"id": transfer_id, "source_account_id": source, "target_account_id": target}
+    connection.execute(
+        insert(crud_transfers), row | {"amount": amount, "created_at": datetime.now(UTC)}
+    )
+    return transfer_id
+
+
+_MOVE = (
+    update(crud_accounts)
+    .values(
+        balance=crud_accounts.c.balance + bindparam("change"), version=crud_accounts.c.version + 1
+    )
+    .returning(crud_accounts.c.balance)
+)
 
 
 def _caller(secret: str) -> str | None:

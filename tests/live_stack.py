@@ -129,7 +129,8 @@ class Server(Process):
 
     def start(self) -> Server:
         super().start()
-        wait_for(self._healthy, STARTUP_SECONDS, f"{self.name} to answer /healthz")
+        what = f"{self.name} to answer /healthz\n{self.log()[-3000:]}"
+        wait_for(self._healthy, STARTUP_SECONDS, what)
         return self
 
     def _healthy(self) -> bool:

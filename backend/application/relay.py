@@ -10,36 +10,83 @@ A queue that lives in process memory (embedded mode) loses its jobs with the pro
 there the relay marks a row only once its job has run (through `InFlightRows`, which the
 queue acknowledges to): after a kill -9 everything not yet processed is still pending and is
 sent again on start.
+
+Relays are woken when events commit: in their own process through `Wakeup`, from web processes
+through the `CommitSignal` (distributed mode); they poll only as a fallback.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from backend.application.ports.commit_signal import CommitSignal
 from backend.application.ports.event_store import StoredEvent
 from backend.application.ports.job_queue import JobQueue
-from backend.application.ports.metrics import FinishedCommand
+from backend.application.ports.metrics import CommandObserver, FinishedCommand
 from backend.application.ports.outbox import OutboxMessage
 from backend.application.ports.unit_of_work import UnitOfWorkFactory
+
+#: Seconds between the in-flight relay's reads of the whole outbox (see `InFlightRows`).
+RESCAN_SECONDS = 5.0
 
 
 class InFlightRows:
     """Outbox rows handed to a queue that dies with its process, marked dispatched only once
-    their job ran: the queue calls `acknowledge` (its success hook), the relay skips them."""
+    their job ran: the queue calls `acknowledge` (its success hook), the relay skips them.
 
-    def __init__(self, uow_factory: UnitOfWorkFactory) -> None:
+    The relay's polls (`claim`) read only the rows above a cursor (the highest row enqueued),
+    without the write lock (`read_uow_factory`: on SQLite a transaction begun DEFERRED), so a
+    poll costs the same however many rows are in flight. Every `rescan_every` seconds a poll
+    reads from the start instead, for a row that committed late below the cursor (possible on
+    PostgreSQL; SQLite commits in position order).
+    """
+
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        read_uow_factory: UnitOfWorkFactory | None = None,
+        rescan_every: float = RESCAN_SECONDS,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._uow_factory = uow_factory
+        self._read_uow_factory = read_uow_factory or uow_factory
+        self._rescan_every, self._monotonic = rescan_every, monotonic
         self._rows: dict[int, int] = {}  # outbox id by position, enqueued, not acknowledged
+        self._cursor, self._rescan_at = 0, 0.0
         self._lock = threading.Lock()
 
-    def take_fresh(self, pending: list[OutboxMessage]) -> list[OutboxMessage]:
-        """The pending messages not already in flight, now counted as in flight."""
+    def claim(self, limit: int) -> list[OutboxMessage]:
+        """Up to `limit` pending messages not in flight yet, now counted as in flight."""
+        # Read and filter under the lock: an acknowledgement that commits during the read
+        # stops counting its rows only after the filter ran, so a read that still saw them
+        # finds them in flight, never as pending again.
         with self._lock:
-            fresh = [m for m in pending if m.event.position not in self._rows]
-            self._rows.update((m.event.position, m.outbox_id) for m in fresh)
+            fresh = self._take_fresh(self._read(limit, 0)) if self._rescan_due() else []
+            return fresh or self._take_fresh(self._read(limit, self._cursor))
+
+    def enqueued(self, messages: Sequence[OutboxMessage]) -> None:
+        """These reached the queue: polls read past them from now on."""
+        with self._lock:
+            self._cursor = max([self._cursor, *(m.outbox_id for m in messages)])
+
+    def _take_fresh(self, pending: list[OutboxMessage]) -> list[OutboxMessage]:
+        fresh = [m for m in pending if m.event.position not in self._rows]
+        self._rows.update((m.event.position, m.outbox_id) for m in fresh)
         return fresh
+
+    def _read(self, limit: int, after: int) -> list[OutboxMessage]:
+        with self._read_uow_factory() as uow:
+            return uow.outbox.pending(limit, after=after)
+
+    def _rescan_due(self) -> bool:
+        now = self._monotonic()
+        if now < self._rescan_at:
+            return False
+        self._rescan_at = now + self._rescan_every
+        return True
 
     def acknowledge(self, events: Sequence[StoredEvent]) -> None:
         """A job delivered these events: their rows need not be sent again."""
@@ -73,20 +120,15 @@ class OutboxRelay:
 
     def relay_once(self) -> int:
         """Enqueue up to `max_batches` batches of pending events; the number of events sent."""
+        if self.in_flight is not None:
+            return self._relay_in_flight(self.in_flight)
         with self.uow_factory() as uow:
-            pending = self._not_in_flight(uow.outbox.pending(self.batch_size * self.max_batches))
+            pending = uow.outbox.pending(self.batch_size * self.max_batches)
             if not pending:
                 return 0
-            try:
-                self._enqueue([message.event for message in pending])
-            except BaseException:
-                if self.in_flight is not None:
-                    # Not enqueued: the next poll sends them.
-                    self.in_flight.forget_positions(m.event.position for m in pending)
-                raise
-            if self.in_flight is None:
-                uow.outbox.mark_dispatched([message.outbox_id for message in pending])
-                uow.commit()
+            self._enqueue([message.event for message in pending])
+            uow.outbox.mark_dispatched([message.outbox_id for message in pending])
+            uow.commit()
             return len(pending)
 
     def relay_all(self) -> int:
@@ -101,8 +143,17 @@ class OutboxRelay:
         size = self.batch_size
         self.queue.enqueue_batches([events[i : i + size] for i in range(0, len(events), size)])
 
-    def _not_in_flight(self, pending: list[OutboxMessage]) -> list[OutboxMessage]:
-        return pending if self.in_flight is None else self.in_flight.take_fresh(pending)
+    def _relay_in_flight(self, in_flight: InFlightRows) -> int:
+        pending = in_flight.claim(self.batch_size * self.max_batches)
+        if not pending:
+            return 0
+        try:
+            self._enqueue([message.event for message in pending])
+        except BaseException:
+            in_flight.forget_positions(m.event.position for m in pending)  # the next poll
+            raise
+        in_flight.enqueued(pending)
+        return len(pending)
 
 
 class Wakeup:
@@ -125,3 +176,14 @@ class Wakeup:
         """Wait until woken or `seconds` have passed, then rearm."""
         self._event.wait(seconds)
         self._event.clear()
+
+
+def signalling_commits(signal: CommitSignal) -> CommandObserver:
+    """A command observer for web processes whose relays run elsewhere (distributed mode):
+    tell them when the command appended events (the runner reports after its commit)."""
+
+    def after_command(finished: FinishedCommand) -> None:
+        if finished.events:
+            signal.notify()
+
+    return after_command

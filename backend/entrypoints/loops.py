@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from backend.application.ports.commit_signal import CommitSignal, StopWaking
 from backend.application.projections.runner import ProjectionRunner
 from backend.application.relay import OutboxRelay, Wakeup
 from backend.application.sweeper import TransferSweeper
@@ -22,6 +23,8 @@ log = get_logger(__name__)
 RELAY_LOOP, SWEEP_LOOP, PROJECTION_LOOP = "hexbank-relay", "hexbank-sweeper", "hexbank-projections"
 #: Seconds between relay polls when idle (a delivered batch wakes the relay sooner).
 RELAY_IDLE = 0.05
+#: ... when commits in other processes signal the relay too: the poll is only the fallback.
+SIGNALLED_RELAY_IDLE = 0.5
 #: Seconds between sweeps.
 SWEEP_EVERY = 1.0
 #: Seconds between projection lag checks.
@@ -78,12 +81,14 @@ class MessagingLoops:
     #: job cost a lag query per projection and a page per job (a third of a worker's CPU under
     #: load); it catches up in large pages every PROJECTION_IDLE instead.
     relay_wakeup: Wakeup = field(default_factory=Wakeup)
+    relay_idle: float = RELAY_IDLE
     loops: dict[str, PollingLoop] = field(default_factory=dict)
+    stop_waking: list[StopWaking] = field(default_factory=list)
 
     def start(self, relay: bool = True, sweep: bool = True) -> None:
         if relay:
             tick, wakeup = self.relay.relay_once, self.relay_wakeup
-            self.loops[RELAY_LOOP] = PollingLoop(RELAY_LOOP, tick, RELAY_IDLE, wakeup)
+            self.loops[RELAY_LOOP] = PollingLoop(RELAY_LOOP, tick, self.relay_idle, wakeup)
         if sweep:
             self.loops[SWEEP_LOOP] = PollingLoop(SWEEP_LOOP, self._sweep, SWEEP_EVERY)
         if self.projections is not None:
@@ -95,6 +100,8 @@ class MessagingLoops:
             loop.start()
 
     def stop(self) -> None:
+        for stop_waking in self.stop_waking:
+            stop_waking()
         for loop in self.loops.values():
             loop.stop_event.set()
         for loop in self.loops.values():
@@ -113,18 +120,26 @@ def start_messaging(
     run_relay: bool = True,
     run_sweeper: bool = True,
     projections: ProjectionRunner | None = None,
+    signal: CommitSignal | None = None,
 ) -> MessagingLoops:
     """What `hexbank serve` (embedded mode) and `hexbank worker` start in their process.
 
     First the backlog: rows a killed process enqueued but never marked (or never enqueued)
     are sent again before anything new. Then the relay and sweeper loops; the sweeper ends
     the transfers whose jobs died with a previous process. With this process's relay wakeup
-    (which its dispatcher wakes after each batch), a saga does not wait for polls.
+    (which its dispatcher wakes after each batch), a saga does not wait for polls; with the
+    commit `signal`, neither does a command committed in a web process (the relay then polls
+    only as a fallback, every SIGNALLED_RELAY_IDLE).
     """
     if run_relay:
         _relay_backlog(relay)
-    loops = MessagingLoops(relay, sweeper, projections, relay_wakeup or Wakeup())
+    wakeup = relay_wakeup or Wakeup()
+    signalled = signal is not None and run_relay
+    idle = SIGNALLED_RELAY_IDLE if signalled else RELAY_IDLE
+    loops = MessagingLoops(relay, sweeper, projections, wakeup, relay_idle=idle)
     loops.start(run_relay, run_sweeper)
+    if signal is not None and signalled:
+        loops.stop_waking.append(signal.listen(wakeup.wake))
     return loops
 
 

@@ -186,6 +186,15 @@ class TestOutbox:
         with store_backend.uow() as uow:
             assert [m.event for m in uow.outbox.pending()] == [stored[1]]
 
+    def test_pending_after_a_cursor_leaves_out_the_rows_at_or_below_it(
+        self, store_backend: StoreBackend, new: Factory
+    ) -> None:
+        stored = append(store_backend, "a", 0, new(3))
+        with store_backend.uow() as uow:
+            assert [m.event for m in uow.outbox.pending(after=stored[0].position)] == stored[1:]
+            assert uow.outbox.pending(limit=1, after=stored[1].position)[0].event == stored[2]
+            assert uow.outbox.pending(after=stored[2].position) == []
+
     def test_a_failed_transaction_leaves_neither_events_nor_outbox_rows(
         self, store_backend: StoreBackend, new: Factory
     ) -> None:

@@ -63,6 +63,7 @@ def distributed(
         message_dispatcher=lambda: bank.dispatcher,
         relay_wakeup=lambda: bank.relay_wakeup,
         projection_runner=lambda: None,  # the memory bank has no read side to follow
+        commit_signal=lambda: None,  # no web process commits here: the relay just polls
         engine=lambda: engine,  # the memory adapters use none; the worker guards its pool
     )
     return Distributed(bank, queue, Runtime(container=cast(Container, container)))

@@ -14,6 +14,7 @@ from backend.application.messaging import (
     event_to_message,
 )
 from backend.application.ports.event_store import StoredEvent
+from backend.application.ports.outbox import OutboxMessage
 from backend.application.relay import InFlightRows, OutboxRelay
 from tests.application.saga_harness import Bank, CollectingJobQueue
 
@@ -179,3 +180,62 @@ def test_acknowledging_relay_sends_again_what_it_failed_to_enqueue() -> None:
         relay.relay_once()
     queue.down = False
     assert relay.relay_once() == 2
+
+
+class PollDuringAcknowledgement:
+    """Units of work whose outbox delete first lets the relay poll: a poll that comes while
+    an acknowledgement is under way, before its delete is done."""
+
+    def __init__(self, bank: Bank) -> None:
+        self.bank = bank
+        self.in_flight = InFlightRows(self, rescan_every=0)  # every poll reads from the start
+        self.relay = OutboxRelay(bank.app.uow, bank.queue, in_flight=self.in_flight)
+        self.polls: list[int] = []
+
+    def __call__(self) -> InMemoryUnitOfWork:
+        unit = self.bank.app.uow()
+        delete = unit.outbox.mark_dispatched
+
+        def poll_then_delete(outbox_ids: Sequence[int]) -> None:
+            self.polls.append(self.relay.relay_once())
+            delete(outbox_ids)
+
+        unit.outbox.mark_dispatched = poll_then_delete  # type: ignore[method-assign]
+        return unit
+
+
+def test_a_poll_during_an_acknowledgement_does_not_send_its_rows_again() -> None:
+    bank = Bank()
+    bank.open(100)
+    racing = PollDuringAcknowledgement(bank)
+    assert racing.relay.relay_once() == 2
+    racing.in_flight.acknowledge(bank.queue.batches[0])
+    assert racing.polls == [0]  # the rows were still in flight: nothing sent
+    assert positions(bank.queue.batches) == [1, 2]
+    assert pending_positions(bank) == []
+
+
+def test_in_flight_polls_read_past_the_cursor_and_rescan_from_the_start() -> None:
+    bank = Bank()
+    bank.open(100)
+    clock, reads = [0.0], list[int]()
+
+    def reading_uow() -> InMemoryUnitOfWork:
+        unit = bank.app.uow()
+        pending = unit.outbox.pending
+
+        def recorded(limit: int = 500, after: int = 0) -> list[OutboxMessage]:
+            reads.append(after)
+            return pending(limit, after)
+
+        unit.outbox.pending = recorded  # type: ignore[method-assign]
+        return unit
+
+    in_flight = InFlightRows(bank.app.uow, reading_uow, 5, lambda: clock[0])
+    relay = OutboxRelay(bank.app.uow, bank.queue, in_flight=in_flight)
+    relay.relay_once()  # the first poll is a rescan (from 0)
+    bank.open(50)
+    assert relay.relay_once() == 2
+    clock[0] = 6.0
+    assert relay.relay_once() == 0  # a rescan finds only rows in flight, then the cursor read
+    assert reads == [0, 2, 0, 4]

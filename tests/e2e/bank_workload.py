@@ -128,6 +128,8 @@ class Submissions:
 
     accepted: dict[str, PlannedTransfer] = field(default_factory=dict)
     unanswered: int = 0
+    #: Refused at the door with a Retry-After (e.g. the backlog would not finish in time).
+    deferred: int = 0
     refused: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -163,6 +165,8 @@ def _send(client: Client, item: PlannedTransfer, into: Submissions, tolerate: bo
     with into.lock:
         if response.status_code == 202:
             into.accepted[response.json()["id"]] = item
+        elif tolerate and response.status_code in (429, 503) and "Retry-After" in response.headers:
+            into.deferred += 1
         elif not (tolerate and response.status_code >= 500):
             into.refused.append(f"{response.status_code} {response.text}")
         else:

@@ -20,8 +20,9 @@ class OutboxMessage:
 class Outbox(Protocol):
     """Committed events not yet handed to the queue, in position order."""
 
-    def pending(self, limit: int = 500) -> list[OutboxMessage]:
-        """Up to `limit` undispatched messages, lowest position first."""
+    def pending(self, limit: int = 500, after: int = 0) -> list[OutboxMessage]:
+        """Up to `limit` undispatched messages above position `after` (a relay's cursor),
+        lowest position first."""
         ...
 
     def mark_dispatched(self, outbox_ids: Sequence[int]) -> None:

@@ -87,6 +87,7 @@ def worker(runtime: Runtime, burst: bool, relay: bool, sweep: bool) -> None:
         run_relay=relay,
         run_sweeper=sweep,
         projections=container.projection_runner(),
+        signal=container.commit_signal(),
     )
     _serve_metrics(runtime.settings(), container)
     log.info("worker started", queue=queue.queue.name, relay=relay, sweep=sweep)

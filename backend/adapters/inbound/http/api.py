@@ -17,6 +17,7 @@ from backend.adapters.inbound.http.problems import ProblemError
 from backend.adapters.inbound.http.rate_limit import install_rate_limit
 from backend.adapters.inbound.http.transfer_views import transfer_blueprint
 from backend.application import errors as app_errors
+from backend.application.admission import Backlogged
 from backend.application.idempotency import IdempotencyKeyInUse, IdempotencyKeyReused
 from backend.application.identity import EmailTaken, InvalidCredentials, Unauthenticated
 from backend.application.pagination import InvalidCursor
@@ -51,6 +52,7 @@ PROBLEM_SLUGS: dict[type[Exception], str] = {
     IdempotencyKeyReused: "idempotency-key-reused",
     IdempotencyKeyInUse: "idempotency-key-in-use",
     RateLimited: "rate-limited",
+    Backlogged: "service-unavailable",
 }
 
 #: Refusals that are a field's validation error: the field named in `errors`.

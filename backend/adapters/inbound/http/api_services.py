@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from backend.application.admission import TransferAdmission
 from backend.application.command_bus import CommandBus
 from backend.application.identity import IdentityService
 from backend.application.ports.clock_and_ids import Clock
@@ -28,3 +29,5 @@ class ApiServices:
     clock: Callable[[], Clock]
     #: backend.application.queries.TransferQueries
     transfer_queries: Callable[[], Any] | None = None
+    #: Refuses new transfers the backlog would not finish in time (None: admit all).
+    transfer_admission: Callable[[], TransferAdmission] | None = None

@@ -104,10 +104,16 @@ class TransferViews:
             data["amount"],
             data.get("reference"),
         )
+        self._admit()
         outcome = self.services.bus().execute_once(
             command, metadata(), request_key(key, user_id, body)
         )
         return marked(transfer_response(outcome.result, 202), outcome)
+
+    def _admit(self) -> None:
+        """Refuse (503, Retry-After) a transfer the backlog would not finish in time."""
+        if self.services.transfer_admission is not None:
+            self.services.transfer_admission().check()
 
     def get_transfer(self, transfer_id: str) -> Response:
         return transfer_response(self._queries().transfer(current_user_id(), transfer_id))

@@ -180,9 +180,9 @@ class InMemoryOutbox:
     def __init__(self, db: InMemoryDatabase) -> None:
         self._db = db
 
-    def pending(self, limit: int = 500) -> list[OutboxMessage]:
+    def pending(self, limit: int = 500, after: int = 0) -> list[OutboxMessage]:
         with self._db.lock:
-            ids = sorted(self._db.outbox)[:limit]
+            ids = sorted(i for i in self._db.outbox if i > after)[:limit]
             return [OutboxMessage(i, self._db.outbox[i]) for i in ids]
 
     def mark_dispatched(self, outbox_ids: Sequence[int]) -> None:

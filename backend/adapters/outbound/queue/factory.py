@@ -1,4 +1,5 @@
-"""Chooses the job queue for the mode: rq when Redis is configured, else in-process."""
+"""Chooses the job queue for the mode (rq when Redis is configured, else in-process) and the
+commit signal that wakes relays in other processes (Redis only)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ import redis
 
 from backend.adapters.outbound.queue.in_process import InProcessJobQueue
 from backend.adapters.outbound.queue.rq_queue import DEFAULT_QUEUE_NAME, RqJobQueue
+from backend.adapters.outbound.redis.commit_signal import RedisCommitSignal
 from backend.application.messaging import MessageDispatcher
+from backend.application.ports.commit_signal import CommitSignal
 from backend.application.ports.job_queue import JobQueue
 from backend.application.ports.unit_of_work import UnitOfWorkFactory
 from backend.application.relay import InFlightRows
@@ -15,11 +18,16 @@ from backend.config import Settings
 EMBEDDED_JOB_THREADS = 4
 
 
-def in_flight_rows_for(settings: Settings, uow_factory: UnitOfWorkFactory) -> InFlightRows | None:
+def in_flight_rows_for(
+    settings: Settings,
+    uow_factory: UnitOfWorkFactory,
+    read_uow_factory: UnitOfWorkFactory | None = None,
+) -> InFlightRows | None:
     """The relay's in-flight rows when the queue dies with the process (embedded mode): a row
     is marked dispatched only after its job ran. rq keeps its jobs in Redis: marked at enqueue.
+    `read_uow_factory` serves the relay's polls (no write lock on SQLite).
     """
-    return InFlightRows(uow_factory) if settings.embedded else None
+    return InFlightRows(uow_factory, read_uow_factory) if settings.embedded else None
 
 
 def job_queue_for(
@@ -35,3 +43,11 @@ def job_queue_for(
             dispatcher.dispatch, workers=EMBEDDED_JOB_THREADS, on_success=on_success
         )
     return RqJobQueue(client, settings.redis_prefix + DEFAULT_QUEUE_NAME)
+
+
+def commit_signal_for(settings: Settings, client: redis.Redis | None) -> CommitSignal | None:
+    """Distributed mode: web processes' commits wake the workers' relays through Redis. None
+    when embedded, where the relay runs beside the commands (the container's `relay_wakeup`)."""
+    if settings.embedded or client is None:
+        return None
+    return RedisCommitSignal(client, settings.redis_prefix)

@@ -7,7 +7,17 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Executable, Select, bindparam, delete, select
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Executable,
+    Select,
+    any_,
+    bindparam,
+    delete,
+    func,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from backend.adapters.outbound.sqlalchemy.event_store import stored_event
@@ -66,9 +76,9 @@ class SqlAlchemyOutbox:
         self._connection = connection
         self._pending = _pending_query(connection.dialect.name)
 
-    def pending(self, limit: int = 500) -> list[OutboxMessage]:
-        rows = self._connection.execute(self._pending, {"limit": limit}).mappings()
-        return [OutboxMessage(row["position"], stored_event(row)) for row in rows]
+    def pending(self, limit: int = 500, after: int = 0) -> list[OutboxMessage]:
+        rows = self._connection.execute(self._pending, {"limit": limit, "after": after})
+        return [OutboxMessage(row["position"], stored_event(row)) for row in rows.mappings()]
 
     def mark_dispatched(self, outbox_ids: Sequence[int]) -> None:
         if outbox_ids:
@@ -77,12 +87,22 @@ class SqlAlchemyOutbox:
 
 @lru_cache(maxsize=4)
 def _pending_query(dialect: str) -> Select[Any]:
-    query = select(events).join(outbox, outbox.c.id == events.c.position)
-    query = query.order_by(outbox.c.id).limit(bindparam("limit"))
+    """The events of the oldest outbox rows, found from the outbox side.
+
+    A join of the two tables let PostgreSQL, on a fresh schema without statistics, sort or
+    hash the whole events table for a handful of outbox rows (thousands of tuples per relay
+    poll). Taking the ids first, as an array for `position = ANY(...)`, leaves the planner
+    only index lookups on the events' primary key, whatever it believes about table sizes.
+    """
+    claimed = select(outbox.c.id).where(outbox.c.id > bindparam("after", type_=BigInteger))
+    claimed = claimed.order_by(outbox.c.id).limit(bindparam("limit"))
     if dialect == "postgresql":
         # Concurrent relays split the backlog instead of queueing behind each other.
-        query = query.with_for_update(of=outbox, skip_locked=True)
-    return query
+        claimed = claimed.with_for_update(skip_locked=True)
+        wanted = events.c.position == any_(func.array(claimed.scalar_subquery()))
+    else:
+        wanted = events.c.position.in_(claimed)  # SQLite: rowid lookups either way
+    return select(events).where(wanted).order_by(events.c.position)
 
 
 _DISPATCHED = delete(outbox).where(outbox.c.id.in_(bindparam("ids", expanding=True)))

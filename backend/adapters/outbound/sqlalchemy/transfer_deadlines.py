@@ -17,14 +17,19 @@ from sqlalchemy import (
     Index,
     String,
     Table,
+    bindparam,
     delete,
+    func,
     insert,
     select,
 )
 
+from backend.adapters.outbound.sqlalchemy.engine import single_reads
 from backend.adapters.outbound.sqlalchemy.event_store import to_utc
+from backend.adapters.outbound.sqlalchemy.event_store_tables import events
 from backend.adapters.outbound.sqlalchemy.schema import metadata
 from backend.application.ports.event_store import StoredEvent
+from backend.application.ports.transfer_deadlines import BacklogSample
 from backend.domain.events import event_type, event_types
 from backend.domain.transfer import TRANSFER_ENDS, TransferRequested
 
@@ -74,3 +79,30 @@ class SqlAlchemyOverdueTransfers:
         )
         with self._engine.connect() as connection:
             return list(connection.execute(query).scalars())
+
+
+#: A cursor past every position: the first sample counts no ended transfers.
+_NO_CURSOR = 2**62
+_BACKLOG = select(
+    select(func.count()).select_from(transfer_deadlines).scalar_subquery().label("pending"),
+    select(func.coalesce(func.max(events.c.position), 0)).scalar_subquery().label("head"),
+    select(func.count())
+    .where(events.c.position > bindparam("after"), events.c.type.in_(sorted(_TERMINAL)))
+    .scalar_subquery()
+    .label("ended"),
+)
+
+
+class SqlAlchemyTransferBacklog:
+    """TransferBacklog in one statement: the deadline index's rows are the pending transfers;
+    the terminal transfer events after the previous sample's head position, those that ended
+    (a short primary-key range of the events table)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._reads = single_reads(engine)
+
+    def sample(self, after: int | None) -> BacklogSample:
+        with self._reads.connect() as connection:
+            cursor = _NO_CURSOR if after is None else after
+            row = connection.execute(_BACKLOG, {"after": cursor}).one()
+        return BacklogSample(row.pending, row.ended, row.head)
