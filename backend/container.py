@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from datetime import timedelta
 
-import redis
 from dependency_injector import containers, providers
 from sqlalchemy import Engine
 
-from backend.adapters.inbound.ws.messages import encode_push
-from backend.adapters.outbound.memory.pubsub import InMemoryPushChannel
-from backend.adapters.outbound.memory.rate_limiter import InMemoryRateLimiter
 from backend.adapters.outbound.memory.read_models import InMemoryScratchReadModels
-from backend.adapters.outbound.memory.revocation_feed import InMemoryRevocationFeed
 from backend.adapters.outbound.metrics.collectors import scrape_collectors
 from backend.adapters.outbound.metrics.observers import CommandLog, deliver_in_event_context
 from backend.adapters.outbound.metrics.prometheus import PrometheusMetrics
@@ -23,12 +17,19 @@ from backend.adapters.outbound.queue.factory import (
     in_flight_rows_for,
     job_queue_for,
 )
-from backend.adapters.outbound.redis.pubsub import RedisPushChannel
-from backend.adapters.outbound.redis.rate_limiter import RedisRateLimiter
-from backend.adapters.outbound.redis.revocation_feed import RedisRevocationFeed
+from backend.adapters.outbound.redis.factory import (
+    push_channel_for,
+    rate_limiter_for,
+    redis_client_for,
+    revocation_feed_for,
+)
 from backend.adapters.outbound.security.argon2_hasher import Argon2PasswordHasher
 from backend.adapters.outbound.security.jwt_tokens import JwtTokenIssuer
-from backend.adapters.outbound.sqlalchemy.engine import create_engine_for, deferred
+from backend.adapters.outbound.sqlalchemy.engine import (
+    create_engine_for,
+    deferred,
+    read_engine_for,
+)
 from backend.adapters.outbound.sqlalchemy.identity_store import (
     SqlAlchemyRefreshTokenStore,
     SqlAlchemyTokenDenylist,
@@ -53,9 +54,7 @@ from backend.application.identity import IdentityService
 from backend.application.messaging import MessageDispatcher, build_dispatcher
 from backend.application.ports.clock_and_ids import Clock
 from backend.application.ports.metrics import CommandObserver
-from backend.application.ports.push import PushChannel
 from backend.application.ports.rate_limits import RateLimiter
-from backend.application.ports.tokens import RevocationFeed
 from backend.application.projections import default_projections
 from backend.application.projections.base import Projection
 from backend.application.projections.inline import inline_projector
@@ -87,31 +86,6 @@ def _audit_sources(engine: Engine) -> AuditSources:
     return AuditSources(uow_factory, reader, reader, InMemoryScratchReadModels(), reader)
 
 
-def _read_engine(settings: Settings, primary: Callable[[], Engine]) -> Engine:
-    # Queries may go to a replica; without one they share the primary engine's pool.
-    if settings.read_database_url is None:
-        return primary()
-    return create_engine_for(settings.read_database_url, read_only=True)
-
-
-def _redis_client(url: str | None) -> redis.Redis | None:
-    if url is None:
-        return None
-    # Bounded timeouts so that a dead Redis fails a request fast instead of hanging a thread.
-    return redis.Redis.from_url(
-        url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=30
-    )
-
-
-def _rate_limiter(
-    settings: Settings, clock: Clock, client: Callable[[], redis.Redis | None]
-) -> RateLimiter:
-    redis_client = client() if settings.redis_url is not None else None
-    if redis_client is None:
-        return InMemoryRateLimiter(clock)
-    return RedisRateLimiter(redis_client, prefix=settings.redis_prefix)
-
-
 def _request_throttle(settings: Settings, limiter: RateLimiter) -> RequestThrottle | None:
     limit = settings.rate_limit
     return RequestThrottle(limiter, limit.count, limit.period_seconds) if limit else None
@@ -141,24 +115,6 @@ def _command_observers(
     return (command_log,)
 
 
-def _push_channel(settings: Settings, client: Callable[[], redis.Redis | None]) -> PushChannel:
-    # Distributed mode fans pushes out across web processes through Redis pub/sub.
-    redis_client = client() if settings.redis_url is not None else None
-    if redis_client is not None:
-        return RedisPushChannel(redis_client, encode_push, prefix=settings.redis_prefix)
-    return InMemoryPushChannel(encode_push)
-
-
-def _revocation_feed(
-    settings: Settings, client: Callable[[], redis.Redis | None]
-) -> RevocationFeed:
-    # Every web process keeps the denylist in memory; Redis tells them all of a revocation.
-    redis_client = client() if settings.redis_url is not None else None
-    if redis_client is not None:
-        return RedisRevocationFeed(redis_client, prefix=settings.redis_prefix)
-    return InMemoryRevocationFeed()
-
-
 class Container(containers.DeclarativeContainer):
     """Providers for everything the app and the workers need; nothing is built until asked."""
 
@@ -168,9 +124,9 @@ class Container(containers.DeclarativeContainer):
     # --- infrastructure: engines and clients (one per process, thread-safe) ---------------------
     engine = providers.ThreadSafeSingleton(create_engine_for, url=settings.provided.database_url)
     read_engine = providers.ThreadSafeSingleton(
-        _read_engine, settings=settings, primary=engine.provider
+        read_engine_for, url=settings.provided.read_database_url, primary=engine.provider
     )
-    redis_client = providers.ThreadSafeSingleton(_redis_client, url=settings.provided.redis_url)
+    redis_client = providers.ThreadSafeSingleton(redis_client_for, url=settings.provided.redis_url)
 
     # --- read side: projections, query services (on the read engine), rebuild -----------------
     projections = providers.ThreadSafeSingleton(_projections)
@@ -202,12 +158,12 @@ class Container(containers.DeclarativeContainer):
         RevocationCache,
         store=providers.ThreadSafeSingleton(SqlAlchemyTokenDenylist, engine=engine),
         feed=providers.ThreadSafeSingleton(
-            _revocation_feed, settings=settings, client=redis_client.provider
+            revocation_feed_for, settings=settings, client=redis_client.provider
         ),
         clock=clock,
     )
     rate_limiter = providers.ThreadSafeSingleton(
-        _rate_limiter, settings=settings, clock=clock, client=redis_client.provider
+        rate_limiter_for, settings=settings, clock=clock, client=redis_client.provider
     )
     login_throttle = providers.ThreadSafeSingleton(LoginThrottle, limiter=rate_limiter)
     request_throttle = providers.ThreadSafeSingleton(
@@ -229,7 +185,7 @@ class Container(containers.DeclarativeContainer):
 
     # --- real-time push (WebSocket) ------------------------------------------------------------
     push_channel = providers.ThreadSafeSingleton(
-        _push_channel, settings=settings, client=redis_client.provider
+        push_channel_for, settings=settings, client=redis_client.provider
     )
     # Views from the primary, not a replica: a push must show the state it announces.
     push_notifier = providers.ThreadSafeSingleton(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import select
 import sqlite3
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
@@ -22,6 +23,13 @@ _SQLITE_PRAGMAS = (
     "foreign_keys=ON",
     "synchronous=NORMAL",
 )
+
+
+def read_engine_for(url: str | None, primary: Callable[[], Engine]) -> Engine:
+    """The engine queries use: a replica's when `url` names one, else the primary's pool."""
+    if url is None:
+        return primary()
+    return create_engine_for(url, read_only=True)
 
 
 def create_engine_for(url: str, *, read_only: bool = False) -> Engine:
