@@ -16,8 +16,8 @@ from sqlalchemy import Engine, insert
 from backend.adapters.outbound.memory.event_store import InMemoryDatabase
 from backend.adapters.outbound.memory.unit_of_work import InMemoryUnitOfWork
 from backend.adapters.outbound.sqlalchemy.engine import create_engine_for
-from backend.adapters.outbound.sqlalchemy.event_store import to_utc
 from backend.adapters.outbound.sqlalchemy.event_store_tables import events, outbox
+from backend.adapters.outbound.sqlalchemy.stream_loads import to_utc
 from backend.adapters.outbound.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from backend.application.ports.event_store import EventMetadata, StoredEvent
 from backend.application.ports.unit_of_work import UnitOfWork

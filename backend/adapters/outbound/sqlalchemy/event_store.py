@@ -16,13 +16,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
     Connection,
-    RowMapping,
     bindparam,
     func,
     select,
@@ -33,11 +31,15 @@ from backend.adapters.outbound.sqlalchemy.bulk import sqlite_datetime
 from backend.adapters.outbound.sqlalchemy.driver import execute_many, fetch_all
 from backend.adapters.outbound.sqlalchemy.event_store_tables import events
 from backend.adapters.outbound.sqlalchemy.json_documents import dumps
-from backend.adapters.outbound.sqlalchemy.stream_loads import hash_at, read_history
+from backend.adapters.outbound.sqlalchemy.stream_loads import (
+    hash_at,
+    read_history,
+    stored_event,
+    to_utc,
+)
 from backend.application.errors import ConcurrencyError
 from backend.application.event_hash import new_event_hashes
 from backend.application.ports.event_store import (
-    EventMetadata,
     NewEvent,
     StoredEvent,
     StreamHistory,
@@ -272,30 +274,6 @@ def _stored(row: dict[str, Any], position: int, event: NewEvent) -> StoredEvent:
         occurred_at=row["occurred_at"],
         hash=row["hash"],
     )
-
-
-def stored_event(row: RowMapping) -> StoredEvent:
-    """A StoredEvent from an `events` row (any SELECT of all its columns)."""
-    return StoredEvent(
-        position=row["position"],
-        event_id=row["event_id"],
-        stream_id=row["stream_id"],
-        stream_type=row["stream_type"],
-        version=row["version"],
-        type=row["type"],
-        schema_version=row["schema_version"],
-        data=row["data"],
-        metadata=EventMetadata.from_dict(row["metadata"]),
-        occurred_at=to_utc(row["occurred_at"]),
-        hash=row["hash"],
-    )
-
-
-def to_utc(moment: datetime) -> datetime:
-    """An aware UTC datetime; SQLite hands back naive values, which we store as UTC."""
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
 
 
 def _is_version_conflict(error: IntegrityError) -> bool:

@@ -34,13 +34,14 @@ from backend.adapters.outbound.sqlalchemy.bulk import (
     write_batches,
 )
 from backend.adapters.outbound.sqlalchemy.engine import deferred
-from backend.adapters.outbound.sqlalchemy.event_store import SqlAlchemyEventStore, to_utc
+from backend.adapters.outbound.sqlalchemy.event_store import SqlAlchemyEventStore
 from backend.adapters.outbound.sqlalchemy.event_store_tables import events, snapshots
 from backend.adapters.outbound.sqlalchemy.read_model_tables import (
     LIVE,
     ReadModelTables,
     projection_checkpoints,
 )
+from backend.adapters.outbound.sqlalchemy.stream_loads import to_utc
 from backend.application.ports.event_store import Snapshot, StoredEvent
 from backend.application.read_models import (
     AccountAdvance,

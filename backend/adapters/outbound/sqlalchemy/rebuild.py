@@ -23,7 +23,6 @@ from backend.adapters.outbound.sqlalchemy.event_store import (
     APPEND_LOCK_SQL,
     SqlAlchemyEventStore,
     settled_head,
-    to_utc,
 )
 from backend.adapters.outbound.sqlalchemy.json_documents import loads
 from backend.adapters.outbound.sqlalchemy.read_model_tables import (
@@ -37,6 +36,7 @@ from backend.adapters.outbound.sqlalchemy.read_models import (
     SqlAlchemyReadModelStore,
 )
 from backend.adapters.outbound.sqlalchemy.shadow_store import ShadowCache, ShadowReadModelStore
+from backend.adapters.outbound.sqlalchemy.stream_loads import to_utc
 from backend.application.ports.event_store import EventMetadata, StoredEvent
 from backend.application.projections.accounts import NAME as ACCOUNTS
 from backend.application.projections.base import Projection

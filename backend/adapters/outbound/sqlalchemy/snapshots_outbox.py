@@ -20,8 +20,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from backend.adapters.outbound.sqlalchemy.event_store import stored_event
 from backend.adapters.outbound.sqlalchemy.event_store_tables import events, outbox, snapshots
+from backend.adapters.outbound.sqlalchemy.stream_loads import stored_event
 from backend.application.ports.event_store import Snapshot
 from backend.application.ports.outbox import OutboxMessage
 

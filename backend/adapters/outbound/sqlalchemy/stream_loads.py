@@ -3,15 +3,22 @@ and the head of its hash chain, in one statement (the hot path of every command)
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, RowMapping
 
 from backend.adapters.outbound.sqlalchemy.driver import fetch_all
 from backend.adapters.outbound.sqlalchemy.json_documents import loads
 from backend.application.event_hash import GENESIS
-from backend.application.ports.event_store import EventRecord, Snapshot, StreamHistory
+from backend.application.ports.event_store import (
+    EventMetadata,
+    EventRecord,
+    Snapshot,
+    StoredEvent,
+    StreamHistory,
+)
 
 # The snapshot row (type NULL) first, then the events after it. Sent to the driver as is (no
 # Core compilation or result processing on this hot path), so it is written once per parameter
@@ -71,3 +78,27 @@ def _history_sql(dialect: str, from_snapshot: bool) -> str:
 def _document(value: Any) -> dict[str, Any]:
     """A JSON column read at driver level: text on SQLite, already parsed (JSONB) by psycopg."""
     return value if isinstance(value, dict) else loads(value)
+
+
+def stored_event(row: RowMapping) -> StoredEvent:
+    """A StoredEvent from an `events` row (any SELECT of all its columns)."""
+    return StoredEvent(
+        position=row["position"],
+        event_id=row["event_id"],
+        stream_id=row["stream_id"],
+        stream_type=row["stream_type"],
+        version=row["version"],
+        type=row["type"],
+        schema_version=row["schema_version"],
+        data=row["data"],
+        metadata=EventMetadata.from_dict(row["metadata"]),
+        occurred_at=to_utc(row["occurred_at"]),
+        hash=row["hash"],
+    )
+
+
+def to_utc(moment: datetime) -> datetime:
+    """An aware UTC datetime; SQLite hands back naive values, which we store as UTC."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)

@@ -25,9 +25,9 @@ from sqlalchemy import (
 )
 
 from backend.adapters.outbound.sqlalchemy.engine import single_reads
-from backend.adapters.outbound.sqlalchemy.event_store import to_utc
 from backend.adapters.outbound.sqlalchemy.event_store_tables import events
 from backend.adapters.outbound.sqlalchemy.schema import metadata
+from backend.adapters.outbound.sqlalchemy.stream_loads import to_utc
 from backend.application.ports.event_store import StoredEvent
 from backend.application.ports.transfer_deadlines import BacklogSample
 from backend.domain.events import event_type, event_types
