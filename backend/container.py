@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import functools
 from datetime import timedelta
 
 from dependency_injector import containers, providers
-from sqlalchemy import Engine
 
-from backend.adapters.outbound.memory.read_models import InMemoryScratchReadModels
 from backend.adapters.outbound.metrics.collectors import scrape_collectors
 from backend.adapters.outbound.metrics.observers import CommandLog, deliver_in_event_context
 from backend.adapters.outbound.metrics.prometheus import PrometheusMetrics
@@ -25,6 +22,7 @@ from backend.adapters.outbound.redis.factory import (
 )
 from backend.adapters.outbound.security.argon2_hasher import Argon2PasswordHasher
 from backend.adapters.outbound.security.jwt_tokens import JwtTokenIssuer
+from backend.adapters.outbound.sqlalchemy.audit_sources import audit_sources_for
 from backend.adapters.outbound.sqlalchemy.engine import (
     create_engine_for,
     deferred,
@@ -44,7 +42,6 @@ from backend.adapters.outbound.sqlalchemy.transfer_deadlines import (
 from backend.adapters.outbound.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from backend.adapters.outbound.system import SystemClock, UuidGenerator
 from backend.application.admission import TransferAdmission
-from backend.application.audit.verify import AuditSources
 from backend.application.bounded import RecentValues
 from backend.application.command_bus import CACHED_ACCOUNTS, CommandBus, Tools
 from backend.application.event_codec import default_codec
@@ -53,6 +50,7 @@ from backend.application.idempotency import KeyRecords
 from backend.application.identity import IdentityService
 from backend.application.messaging import MessageDispatcher, build_dispatcher
 from backend.application.ports.clock_and_ids import Clock
+from backend.application.ports.commit_signal import CommitSignal
 from backend.application.ports.metrics import CommandObserver
 from backend.application.ports.rate_limits import RateLimiter
 from backend.application.projections import default_projections
@@ -62,7 +60,7 @@ from backend.application.projections.runner import ProjectionRunner
 from backend.application.push import PushNotifier, ReadModelPushViews, subscribe_push_notifier
 from backend.application.queries import AccountQueries, TransferQueries
 from backend.application.rate_limits import LoginThrottle, RequestThrottle
-from backend.application.relay import OutboxRelay, Wakeup
+from backend.application.relay import OutboxRelay, Wakeup, signalling_commits
 from backend.application.revocations import RevocationCache
 from backend.application.sweeper import TransferSweeper, with_deadline_tracking
 from backend.application.transfer_outcomes import TransferOutcomes, subscribe_transfer_outcomes
@@ -76,14 +74,6 @@ def _projections() -> list[Projection]:
 
 def _seconds(seconds: float) -> timedelta:
     return timedelta(seconds=seconds)
-
-
-def _audit_sources(engine: Engine) -> AuditSources:
-    # The primary, not a replica: the rows must be compared with the log they came from. Reads
-    # only (SQLite: DEFERRED transactions, never the write lock).
-    reads, reader = deferred(engine), SqlAlchemyReadModelReader(engine)
-    uow_factory = functools.partial(SqlAlchemyUnitOfWork, reads)
-    return AuditSources(uow_factory, reader, reader, InMemoryScratchReadModels(), reader)
 
 
 def _request_throttle(settings: Settings, limiter: RateLimiter) -> RequestThrottle | None:
@@ -105,13 +95,19 @@ def _message_dispatcher(
 
 
 def _command_observers(
-    settings: Settings, command_log: CommandLog, wakeup: Wakeup
+    settings: Settings,
+    command_log: CommandLog,
+    wakeup: Wakeup,
+    commit_signal: CommitSignal | None,
+    serves_http: bool,
 ) -> tuple[CommandObserver, ...]:
-    # Embedded mode: a request's events (e.g. TransferRequested) reach the in-process queue at
-    # once rather than at the relay's next idle poll, so the saga starts right away. (A worker
-    # wakes its relay once per delivered batch instead, through the dispatcher.)
+    # Commands wake the relay: embedded, this process's (the saga starts at once); distributed,
+    # the workers' — from web processes only, since a signal per saga step would wake relays
+    # mid-job into many small jobs (a worker wakes its relay per batch, via the dispatcher).
     if settings.embedded:
         return (command_log, wakeup.after_command)
+    if serves_http and commit_signal is not None:
+        return (command_log, signalling_commits(commit_signal))
     return (command_log,)
 
 
@@ -139,7 +135,7 @@ class Container(containers.DeclarativeContainer):
         SqlAlchemyProjectionRebuilder, engine=engine, projections=projections
     )
     #: What `hexbank audit verify` reads: the log and the live read models on the primary.
-    audit_sources = providers.Factory(_audit_sources, engine=engine)
+    audit_sources = providers.Factory(audit_sources_for, engine=engine)
 
     # --- identity, rate limits and idempotency (REST API v1) -----------------------------------
     clock = providers.ThreadSafeSingleton(SystemClock)
@@ -201,8 +197,19 @@ class Container(containers.DeclarativeContainer):
     command_log = providers.ThreadSafeSingleton(CommandLog, metrics=metrics)
     #: Wakes this process's relay loop when events were just committed.
     relay_wakeup = providers.ThreadSafeSingleton(Wakeup)
+    #: Distributed mode: web processes' commits wake the workers' relays (None when embedded).
+    commit_signal = providers.ThreadSafeSingleton(
+        commit_signal_for, settings=settings, client=redis_client
+    )
+    #: True in a web process (`hexbank serve`), False in a worker or a CLI command.
+    serves_http = providers.Object(False)
     command_observers = providers.ThreadSafeSingleton(
-        _command_observers, settings=settings, command_log=command_log, wakeup=relay_wakeup
+        _command_observers,
+        settings=settings,
+        command_log=command_log,
+        wakeup=relay_wakeup,
+        commit_signal=commit_signal,
+        serves_http=serves_http,
     )
 
     # --- commands, the transfer saga and the messaging that drives it --------------------------
@@ -261,10 +268,6 @@ class Container(containers.DeclarativeContainer):
     outbox_relay = providers.ThreadSafeSingleton(
         OutboxRelay, uow_factory=unit_of_work.provider, queue=job_queue, in_flight=in_flight_rows
     )
-    #: Distributed mode: web processes' commits wake the workers' relays (None when embedded).
-    commit_signal = providers.ThreadSafeSingleton(
-        commit_signal_for, settings=settings, client=redis_client
-    )
     #: Refuses new transfers at the door when the backlog would not finish within the timeout.
     transfer_admission = providers.ThreadSafeSingleton(
         TransferAdmission,
@@ -287,8 +290,10 @@ class Container(containers.DeclarativeContainer):
     )
 
 
-def build_container(settings: Settings, clock: Clock | None = None) -> Container:
-    """A container for `settings` (and `clock`, when the time is not the system's)."""
-    if clock is None:
-        return Container(settings=settings)
-    return Container(settings=settings, clock=providers.Object(clock))
+def build_container(
+    settings: Settings, clock: Clock | None = None, *, serves_http: bool = False
+) -> Container:
+    """A container for `settings` (and `clock`, when the time is not the system's);
+    `serves_http` for a web process."""
+    fixed = {} if clock is None else {"clock": providers.Object(clock)}
+    return Container(settings=settings, serves_http=providers.Object(serves_http), **fixed)

@@ -7,7 +7,6 @@ from flask import Flask
 
 from backend.adapters.outbound.queue.in_process import InProcessJobQueue
 from backend.app import CONTAINER_EXTENSION, create_app
-from backend.application.relay import signalling_commits
 from backend.config import Settings
 from backend.container import Container, build_container
 from backend.entrypoints.loops import MessagingLoops, start_messaging
@@ -27,23 +26,12 @@ def create_server_app(settings: Settings | None = None) -> Flask:
     process, after any fork: threads do not survive one.
     """
     settings = settings if settings is not None else Settings.from_env()
-    container = build_container(settings)
+    # A web process: in distributed mode its commands wake the workers' relays.
+    container = build_container(settings, serves_http=True)
     app = create_app(settings, container)
     if settings.embedded:
         app.extensions[BACKGROUND_EXTENSION] = start_background(container)
-    else:
-        _signal_commits(container)
     return app
-
-
-def _signal_commits(container: Container) -> None:
-    """Distributed mode: this process's commands wake the workers' relays. Only here, not in
-    the workers: their relays go once per delivered batch, where a signal per saga step would
-    wake them mid-job into many small jobs."""
-    signal = container.commit_signal()
-    if signal is not None:
-        runner = container.command_runner()
-        runner.observers = (*runner.observers, signalling_commits(signal))
 
 
 def start_background(container: Container) -> MessagingLoops:

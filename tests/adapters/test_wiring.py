@@ -44,6 +44,19 @@ def test_distributed_rows_leave_the_outbox_when_enqueued_and_commands_only_log(
     assert container.outbox_relay().in_flight is None
 
 
+def test_distributed_web_commands_also_wake_the_workers_relays(
+    make_settings: SettingsFactory,
+) -> None:
+    settings = make_settings(HEXBANK_REDIS_URL="redis://127.0.0.1:1/0")
+    web, worker = build_container(settings, serves_http=True), build_container(settings)
+    command_log, *signalling = web.command_bus().observers
+    assert command_log is web.command_log()
+    assert [observer.__qualname__ for observer in signalling] == [
+        "signalling_commits.<locals>.after_command"
+    ]
+    assert worker.command_bus().observers == (worker.command_log(),)
+
+
 def test_a_job_run_outside_hexbank_worker_says_so() -> None:
     with pytest.raises(RuntimeError, match="hexbank worker"):
         run_batch([])
