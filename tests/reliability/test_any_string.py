@@ -24,8 +24,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from backend.adapters.inbound.http.input_policy import is_clean
+from backend.app import CONTAINER_EXTENSION
+from backend.config import Settings
 from tests.api.conftest import PASSWORD, ApiUser, register
-from tests.reliability.apps import API, database, world
+from tests.reliability.apps import API, build_app, database, world
 from tests.reliability.stacks import scaled
 
 #: Decoded text as a JSON string or a query parameter can carry it.
@@ -195,6 +197,16 @@ def check(app: Flask, caller: Caller, probe: Probe) -> None:
     if probe.where == "path":
         assert response.status_code == 404, (context, problem)
     assert database(app) == before, (context, "a refused request changed something")
+
+
+@pytest.fixture
+def any_mode_app(mode_settings: Settings, made_apps: list[Flask]) -> Flask:
+    """The real app in each mode, without admission control: no worker runs beside it, so
+    the transfers each caller makes stay pending, and admission (capacity, not input) would
+    refuse new ones once the backlog could not drain."""
+    app = build_app(mode_settings, made_apps)
+    app.extensions[CONTAINER_EXTENSION].transfer_admission.add_kwargs(free_backlog=10**9)
+    return app
 
 
 def test_no_string_anywhere_gets_a_5xx_or_leaves_anything_half_done(any_mode_app: Flask) -> None:
