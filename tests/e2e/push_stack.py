@@ -164,6 +164,19 @@ def close_code(ws: ClientConnection, timeout: float = 5.0) -> int | None:
         return closed.rcvd.code if closed.rcvd else None
 
 
+def close_code_after_sending(ws: ClientConnection, message: str, times: int) -> int | None:
+    """Send `message` `times` times, then the code the server closed with.
+
+    The server may close mid-flood: the send that finds the socket closed reports the code.
+    """
+    try:
+        for _ in range(times):
+            ws.send(message)
+    except ConnectionClosed as closed:
+        return closed.rcvd.code if closed.rcvd else None
+    return close_code(ws)
+
+
 def completed(transfer_id: str) -> Condition:
     """`transfer.updated` of `transfer_id` with status completed."""
     return lambda m: (
