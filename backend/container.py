@@ -35,9 +35,9 @@ from backend.adapters.outbound.sqlalchemy.identity_store import (
 )
 from backend.adapters.outbound.sqlalchemy.read_models import SqlAlchemyReadModelReader
 from backend.adapters.outbound.sqlalchemy.rebuild import SqlAlchemyProjectionRebuilder
-from backend.adapters.outbound.sqlalchemy.transfer_deadlines import (
-    SqlAlchemyOverdueTransfers,
+from backend.adapters.outbound.sqlalchemy.transfer_work import (
     SqlAlchemyTransferBacklog,
+    SqlAlchemyTransferClaims,
 )
 from backend.adapters.outbound.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from backend.adapters.outbound.system import SystemClock, UuidGenerator
@@ -62,9 +62,11 @@ from backend.application.queries import AccountQueries, TransferQueries
 from backend.application.rate_limits import LoginThrottle, RequestThrottle
 from backend.application.relay import OutboxRelay, Wakeup, signalling_commits
 from backend.application.revocations import RevocationCache
-from backend.application.sweeper import TransferSweeper, with_deadline_tracking
-from backend.application.transfer_outcomes import TransferOutcomes, subscribe_transfer_outcomes
-from backend.application.transfers import TransferProcess
+from backend.application.transfer_engine import (
+    TransferEngine,
+    waking_on_requests,
+    with_work_tracking,
+)
 from backend.config import Settings
 
 
@@ -81,16 +83,11 @@ def _request_throttle(settings: Settings, limiter: RateLimiter) -> RequestThrott
     return RequestThrottle(limiter, limit.count, limit.period_seconds) if limit else None
 
 
-def _message_dispatcher(
-    process: TransferProcess, notifier: PushNotifier, outcomes: TransferOutcomes, wakeup: Wakeup
-) -> MessageDispatcher:
-    # Every delivered batch drives the saga, then pushes what changed to the users concerned;
-    # its steps committed new events, so the relay goes at once. Terminal transfer events are
-    # counted here, the follower side, once committed. Every subscriber runs in the log context
-    # (correlation id, position) of its event.
-    dispatcher = build_dispatcher(process, (wakeup.wake,), deliver_in_event_context)
+def _message_dispatcher(notifier: PushNotifier) -> MessageDispatcher:
+    # Every delivered batch of command events is pushed to the users concerned; each
+    # subscriber runs in the log context (correlation id, position) of its event.
+    dispatcher = build_dispatcher(deliver=deliver_in_event_context)
     subscribe_push_notifier(dispatcher, notifier)
-    subscribe_transfer_outcomes(dispatcher, outcomes)
     return dispatcher
 
 
@@ -98,14 +95,15 @@ def _command_observers(
     settings: Settings,
     command_log: CommandLog,
     wakeup: Wakeup,
+    engine_wakeup: Wakeup,
     commit_signal: CommitSignal | None,
     serves_http: bool,
 ) -> tuple[CommandObserver, ...]:
-    # Commands wake the relay: embedded, this process's (the saga starts at once); distributed,
-    # the workers' — from web processes only, since a signal per saga step would wake relays
-    # mid-job into many small jobs (a worker wakes its relay per batch, via the dispatcher).
+    # Commands wake the relay and, when they request a transfer, the engine: embedded, this
+    # process's; distributed, the workers' — from web processes only (an engine's own rounds
+    # need no signal: it runs their transfers on by itself).
     if settings.embedded:
-        return (command_log, wakeup.after_command)
+        return (command_log, wakeup.after_command, waking_on_requests(engine_wakeup.wake))
     if serves_http and commit_signal is not None:
         return (command_log, signalling_commits(commit_signal))
     return (command_log,)
@@ -195,8 +193,10 @@ class Container(containers.DeclarativeContainer):
     # --- metrics: Prometheus series of this process, gauges read at scrape time ---------------
     metrics = providers.ThreadSafeSingleton(PrometheusMetrics)
     command_log = providers.ThreadSafeSingleton(CommandLog, metrics=metrics)
-    #: Wakes this process's relay loop when events were just committed.
+    #: Wake this process's relay loop when events were just committed, and its transfer engine
+    #: when transfers were requested.
     relay_wakeup = providers.ThreadSafeSingleton(Wakeup)
+    engine_wakeup = providers.ThreadSafeSingleton(Wakeup)
     #: Distributed mode: web processes' commits wake the workers' relays (None when embedded).
     commit_signal = providers.ThreadSafeSingleton(
         commit_signal_for, settings=settings, client=redis_client
@@ -208,6 +208,7 @@ class Container(containers.DeclarativeContainer):
         settings=settings,
         command_log=command_log,
         wakeup=relay_wakeup,
+        engine_wakeup=engine_wakeup,
         commit_signal=commit_signal,
         serves_http=serves_http,
     )
@@ -216,7 +217,6 @@ class Container(containers.DeclarativeContainer):
     #: A fresh unit of work (one transaction) per request, per job, per retry.
     unit_of_work = providers.Factory(SqlAlchemyUnitOfWork, engine=engine)
     codec = providers.ThreadSafeSingleton(default_codec)
-    overdue_transfers = providers.ThreadSafeSingleton(SqlAlchemyOverdueTransfers, engine=engine)
     command_bus = providers.ThreadSafeSingleton(
         CommandBus,
         uow_factory=unit_of_work.provider,
@@ -233,22 +233,19 @@ class Container(containers.DeclarativeContainer):
             accounts=providers.Factory(RecentValues, CACHED_ACCOUNTS),
         ),
         keys=providers.Factory(KeyRecords, clock=clock, results=KEYED_RESULTS),
-        # Read-your-writes, and the sweeper's deadline index, in the command's own transaction.
-        inline_projector=providers.Callable(with_deadline_tracking, projector=inline_projection),
+        # Read-your-writes, and the engines' work table, in the command's own transaction.
+        inline_projector=providers.Callable(with_work_tracking, projector=inline_projection),
         observers=command_observers,
     )
-    transfer_process = providers.ThreadSafeSingleton(TransferProcess, bus=command_bus)
-    message_dispatcher = providers.ThreadSafeSingleton(
-        _message_dispatcher,
-        process=transfer_process,
-        notifier=push_notifier,
-        outcomes=providers.Factory(
-            TransferOutcomes,
-            metrics=metrics,
-            reader=providers.Factory(SqlAlchemyReadModelReader, engine=engine),
-        ),
-        wakeup=relay_wakeup,
+    transfer_engine = providers.ThreadSafeSingleton(
+        TransferEngine,
+        bus=command_bus,
+        claims=providers.Factory(SqlAlchemyTransferClaims, engine=engine),
+        clock=clock,
+        metrics=metrics,
+        announce=push_notifier.provided.announce,
     )
+    message_dispatcher = providers.ThreadSafeSingleton(_message_dispatcher, notifier=push_notifier)
     deferred_engine = providers.Callable(deferred, engine)
     #: One per process: the rows its queue has in flight (embedded mode only, else None).
     in_flight_rows = providers.ThreadSafeSingleton(
@@ -273,9 +270,6 @@ class Container(containers.DeclarativeContainer):
         TransferAdmission,
         backlog=providers.Factory(SqlAlchemyTransferBacklog, engine=engine),
         timeout=settings.provided.transfer_timeout,
-    )
-    transfer_sweeper = providers.ThreadSafeSingleton(
-        TransferSweeper, deadlines=overdue_transfers, process=transfer_process, clock=clock
     )
     # The follower reads head and checkpoints from the primary, never from a replica.
     projection_runner = providers.ThreadSafeSingleton(

@@ -30,6 +30,7 @@ from backend.application.ports.event_store import EventMetadata
 from backend.application.ports.metrics import CommandObserver
 from backend.application.ports.unit_of_work import UnitOfWorkFactory
 from backend.application.repository import DEFAULT_SNAPSHOT_EVERY, Cached
+from backend.application.transfer_engine import with_work_tracking
 from backend.application.transfers import DEFAULT_TRANSFER_TIMEOUT
 from backend.domain.account import Account
 
@@ -125,13 +126,14 @@ def bus_for_tests(
     cached_accounts: RecentValues[str, Cached[Account]] | None = None,
     observers: Sequence[CommandObserver] = (),
 ) -> CommandBus:
-    """A bus over `uow_factory` with the tests' registry, no waiting between retries."""
+    """A bus over `uow_factory` with the tests' registry, no waiting between retries; like the
+    container's, it keeps the transfer-work table in each command's transaction."""
     return CommandBus(
         uow_factory,
         handlers_for_tests(),
         Tools(default_codec(), clock, ids, snapshot_every, cached_accounts),
         KeyRecords(clock, KEYED_RESULTS),
-        inline_projector,
+        with_work_tracking(inline_projector),
         observers,
         retry=retry or RetryPolicy(),
         sleep=sleep,

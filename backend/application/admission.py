@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from backend.application.errors import ApplicationError
-from backend.application.ports.transfer_deadlines import BacklogSample, TransferBacklog
+from backend.application.ports.transfer_work import BacklogSample, TransferBacklog
 
 log = logging.getLogger(__name__)
 

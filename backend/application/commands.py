@@ -6,15 +6,12 @@ logs and metrics by its class name. `Command[R]` says what its handler returns.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Generic, TypeVar
 
 from backend.application.queries import TransactionView
 from backend.application.read_models import TransferSummary
 from backend.domain.account import Account
-from backend.domain.transfer import Transfer
 
 R = TypeVar("R", covariant=True)
 
@@ -66,63 +63,28 @@ class RequestTransfer(Command[TransferSummary]):
     reference: str | None = None
 
 
-#: A change of the transfer itself, recorded in its own transaction after an account step.
-TransferStep = Callable[[Transfer, datetime], bool]
-
-
-# -- the transfer saga's transactions (run by TransferProcess) ------------------------------
+# -- the transfer engine's round ------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
-class ReadTransfer(Command[tuple[Transfer, str | None]]):
-    """The transfer as it stands, and the cause of its next step: `cause`, else the id of
-    the transfer's latest event."""
+class Advanced:
+    """What a round did to one transfer."""
 
     transfer_id: str
-    cause: str | None = None
-
-
-#: An account step's answer: what the transfer should record next (if anything), and the id
-#: of the event the step appended (None when it appended nothing).
-StepOutcome = tuple[TransferStep | None, str | None]
-
-
-@dataclass(frozen=True, slots=True)
-class SagaAccountStep(Command[StepOutcome]):
-    """Base of the saga's account steps: each names the transfer it works for."""
-
-    transfer_id: str
-
-
-class PlaceHold(SagaAccountStep):
-    """Requested: hold the money on the source (or time out when already too late)."""
-
-    __slots__ = ()
-
-
-class CreditTarget(SagaAccountStep):
-    """Funds held: credit the target, or compensate on refusal."""
-
-    __slots__ = ()
-
-
-class CaptureHold(SagaAccountStep):
-    """Target credited: the held money leaves the source."""
-
-    __slots__ = ()
-
-
-class ReleaseHold(SagaAccountStep):
-    """Compensating: give the hold back (or fail at once when there is none)."""
-
-    __slots__ = ()
-
-
-@dataclass(frozen=True, slots=True)
-class RecordTransferStep(Command[tuple[Transfer, str | None]]):
-    """Record on the transfer what an account step did; returns the transfer and the id of
-    the event recorded (else `cause`)."""
-
-    transfer_id: str
-    step: TransferStep
+    #: The id of its latest event: the cause of its next step.
     cause: str | None
+    #: Its public status after the round: pending, completed or failed.
+    status: str
+    reason: str | None
+    #: Whether the round recorded a step on it (False: it had ended already).
+    moved: bool
+    #: The accounts the step changed.
+    accounts: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AdvanceTransfers(Command[list[Advanced]]):
+    """Each transfer (with the cause of its next step) takes its next step, all in one
+    transaction: one round of the transfer engine."""
+
+    transfers: tuple[tuple[str, str | None], ...]

@@ -21,7 +21,7 @@ from backend.application.ports.clock_and_ids import Clock
 from backend.application.ports.event_store import EventMetadata
 from backend.application.ports.users import User
 from backend.application.queries import AccountQueries
-from backend.application.transfers import TransferProcess
+from backend.application.transfer_engine import TransferEngine
 
 T = TypeVar("T")
 
@@ -162,7 +162,7 @@ class DemoSeeder:
 
     identity: IdentityService
     bus: CommandBus
-    process: TransferProcess
+    engine: TransferEngine
     account_queries: AccountQueries
     clock: SteppingClock
     schedule: tuple[Entry, ...] = DEMO_SCHEDULE
@@ -196,7 +196,7 @@ class DemoSeeder:
             self._run(owner, Withdraw(owner, ids[entry.account], entry.amount, entry.reference))
         else:
             transfer_id = self._transfer(owner, entry, ids)
-            outcome.transfer_statuses[transfer_id] = self.process.drive(transfer_id)
+            outcome.transfer_statuses[transfer_id] = self.engine.drive(transfer_id)
 
     def _transfer(self, owner: str, entry: Entry, ids: dict[str, str]) -> str:
         target = ids[entry.target or ""]

@@ -8,25 +8,20 @@ from functools import partial
 from typing import Any
 
 from backend.application import accounts, transfers
-from backend.application import transfer_steps as steps
 from backend.application.command_bus import Handler
 from backend.application.commands import (
-    CaptureHold,
+    AdvanceTransfers,
     CloseAccount,
     Command,
-    CreditTarget,
     Deposit,
     OpenAccount,
-    PlaceHold,
-    ReadTransfer,
-    RecordTransferStep,
-    ReleaseHold,
     RequestTransfer,
     Withdraw,
 )
 from backend.application.idempotency import ResultCodec
 from backend.application.queries import TransactionView
 from backend.application.read_models import TransferSummary
+from backend.application.transfer_engine import advance_transfers
 
 #: What keyed commands (Idempotency-Key) return, stored with the key and replayed.
 KEYED_RESULTS = ResultCodec(TransactionView, TransferSummary)
@@ -42,10 +37,5 @@ def command_handlers(
         Withdraw: accounts.withdraw,
         CloseAccount: accounts.close_account,
         RequestTransfer: partial(transfers.request_transfer, timeout=transfer_timeout),
-        ReadTransfer: transfers.read_transfer,
-        PlaceHold: transfers.AccountStepHandler(steps.place_hold),
-        CreditTarget: transfers.AccountStepHandler(steps.credit),
-        CaptureHold: transfers.AccountStepHandler(steps.capture),
-        ReleaseHold: transfers.AccountStepHandler(steps.release),
-        RecordTransferStep: transfers.record_transfer_step,
+        AdvanceTransfers: advance_transfers,
     }

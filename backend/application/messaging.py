@@ -1,9 +1,12 @@
 """Message dispatch: an explicit registry from event type to its subscribers.
 
+The outbox carries the events of commands (accounts opened, deposits, transfers requested...)
+to what reacts to them after commit: today the push notifier. The transfer engine's own
+events never come this way (it reacts to them in the pass that commits them).
+
 Delivery is at least once (the relay may hand a batch over twice, a job may be retried), so
-every subscriber must be idempotent: the transfer steps are by construction, projections guard
-on stream versions. A subscriber that raises fails the whole job, which the queue retries with
-backoff and finally keeps as a failed job: nothing is dropped silently.
+every subscriber must be idempotent. A subscriber that raises fails the whole job, which the
+queue retries with backoff and finally keeps as a failed job: nothing is dropped silently.
 """
 
 from __future__ import annotations
@@ -14,15 +17,6 @@ from datetime import datetime
 from typing import Any
 
 from backend.application.ports.event_store import EventMetadata, StoredEvent
-from backend.application.transfers import TransferProcess
-from backend.domain.account import FundsHeld, HoldCaptured, HoldReleased, MoneyCredited
-from backend.domain.events import event_type, event_types
-from backend.domain.transfer import (
-    TransferCompensationStarted,
-    TransferFundsHeld,
-    TransferRequested,
-    TransferTargetCredited,
-)
 
 #: Reacts to one committed event.
 Subscriber = Callable[[StoredEvent], None]
@@ -68,47 +62,6 @@ class MessageDispatcher:
             batch_subscriber(batch)
 
 
-#: A reaction of the transfer process to an event of one transfer: (transfer id, cause).
-TransferReaction = Callable[[str, str | None], object]
-
-#: The transfer's own events it can go on from (its ends need nothing).
-_TRANSFER_EVENTS = event_types(
-    (TransferRequested, TransferFundsHeld, TransferTargetCredited, TransferCompensationStarted)
-)
-#: The account events of its steps but the hold (which may need giving back): they name it.
-_ACCOUNT_EVENTS = event_types((MoneyCredited, HoldCaptured, HoldReleased))
-
-
-def _by_stream(react: TransferReaction) -> Subscriber:
-    """A transfer event: the transfer is the event's own stream."""
-
-    def subscriber(event: StoredEvent) -> None:
-        react(event.stream_id, event.event_id)
-
-    return subscriber
-
-
-def _by_transfer_id(react: TransferReaction) -> Subscriber:
-    """An account event of a transfer: it names the transfer in its data."""
-
-    def subscriber(event: StoredEvent) -> None:
-        react(str(event.data["transfer_id"]), event.event_id)
-
-    return subscriber
-
-
-def subscribe_transfer_process(dispatcher: MessageDispatcher, process: TransferProcess) -> None:
-    """The saga's wiring: every event of a transfer drives it on as far as it can go.
-
-    TransferRequested's job runs the whole saga (one job per transfer, not one per step). The
-    later events still come, at least once: a job that died between two steps left them, and
-    the transfer goes on from any of them; once it ended, each costs at most one read of it.
-    """
-    dispatcher.subscribe_all(_TRANSFER_EVENTS, _by_stream(process.drive))
-    dispatcher.subscribe(event_type(FundsHeld), _by_transfer_id(process.funds_held))
-    dispatcher.subscribe_all(_ACCOUNT_EVENTS, _by_transfer_id(process.drive))
-
-
 # -- the wire format of a queued event: plain JSON-ready data, not pickled objects ----------
 
 
@@ -135,11 +88,7 @@ def event_from_message(message: dict[str, Any]) -> StoredEvent:
 
 
 def build_dispatcher(
-    process: TransferProcess,
-    after_dispatch: Sequence[Callable[[], None]] = (),
-    deliver: Delivery = call_subscriber,
+    after_dispatch: Sequence[Callable[[], None]] = (), deliver: Delivery = call_subscriber
 ) -> MessageDispatcher:
-    """The dispatcher with the saga subscribed (other subscribers may be added while building)."""
-    dispatcher = MessageDispatcher(after_dispatch=after_dispatch, deliver=deliver)
-    subscribe_transfer_process(dispatcher, process)
-    return dispatcher
+    """A dispatcher without subscribers yet (they are added while building)."""
+    return MessageDispatcher(after_dispatch=after_dispatch, deliver=deliver)

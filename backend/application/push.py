@@ -9,7 +9,7 @@ logged and swallowed, so that a push outage never stalls the saga or retries a b
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 from backend.application.bounded import RecentValues
 from backend.application.messaging import MessageDispatcher
@@ -44,16 +44,27 @@ class PushNotifier:
     def notify(self, batch: Sequence[StoredEvent]) -> None:
         """Publish the batch's updates; never raises (pushes are not replayed anyway)."""
         try:
-            messages = [m for m in self.messages_for(batch) if not self._published_already(m)]
-            if messages:
-                self._channel.publish(messages)
-                for message in messages:
-                    self._published.put((message.type, message.resource.id), message.resource)
+            self._publish(self.messages_for(batch))
         except Exception:
             log.exception("push notification failed; clients will see it on their next read")
 
+    def _publish(self, messages: list[PushMessage]) -> None:
+        messages = [m for m in messages if not self._published_already(m)]
+        if messages:
+            self._channel.publish(messages)
+            for message in messages:
+                self._published.put((message.type, message.resource.id), message.resource)
+
     def _published_already(self, message: PushMessage) -> bool:
         return self._published.get((message.type, message.resource.id)) == message.resource
+
+    def announce(self, account_ids: Collection[str], transfer_ids: Collection[str]) -> None:
+        """Publish the current views of these accounts and transfers (the transfer engine's
+        pass, which knows what it changed); never raises."""
+        try:
+            self._publish(self._messages(account_ids, transfer_ids))
+        except Exception:
+            log.exception("push notification failed; clients will see it on their next read")
 
     def messages_for(self, batch: Sequence[StoredEvent]) -> list[PushMessage]:
         """At most one message per (user, resource), each with the resource's current view.
@@ -61,15 +72,18 @@ class PushNotifier:
         Coalescing falls out of reading each touched resource once: ten events of one
         account in a batch become one `account.updated` carrying the state after all ten.
         """
-        messages: list[PushMessage] = []
-        for account_id in _streams_of(batch, Account.STREAM_TYPE):
-            account = self._views.account(account_id)
-            if account is not None:
-                messages.append(PushMessage(account.owner_id, ACCOUNT_UPDATED, account))
-        for transfer_id in _streams_of(batch, Transfer.STREAM_TYPE):
-            transfer = self._views.transfer(transfer_id)
-            if transfer is not None:
-                messages.extend(_to_both_sides(transfer))
+        accounts = _streams_of(batch, Account.STREAM_TYPE)
+        return self._messages(accounts, _streams_of(batch, Transfer.STREAM_TYPE))
+
+    def _messages(
+        self, account_ids: Collection[str], transfer_ids: Collection[str]
+    ) -> list[PushMessage]:
+        if not account_ids and not transfer_ids:
+            return []
+        accounts, transfers = self._views.views(account_ids, transfer_ids)
+        messages = [PushMessage(a.owner_id, ACCOUNT_UPDATED, a) for a in accounts]
+        for transfer in transfers:
+            messages.extend(_to_both_sides(transfer))
         return messages
 
 
@@ -90,7 +104,7 @@ def _to_both_sides(transfer: TransferSummary) -> list[PushMessage]:
 
 
 class ReadModelPushViews:
-    """PushViews over the read models: one read per resource, in the shapes the API returns.
+    """PushViews over the read models: one read for all the resources, in the API's shapes.
 
     No owner check here (the notifier addresses each view to its owners), so no query
     service: those read the row to check the caller, then again to answer.
@@ -99,9 +113,9 @@ class ReadModelPushViews:
     def __init__(self, reader: ReadModelReader) -> None:
         self._reader = reader
 
-    def account(self, account_id: str) -> AccountView | None:
-        row = self._reader.account(account_id)
-        return account_view(row) if row is not None else None
-
-    def transfer(self, transfer_id: str) -> TransferSummary | None:
-        return self._reader.transfer(transfer_id)
+    def views(
+        self, account_ids: Collection[str], transfer_ids: Collection[str]
+    ) -> tuple[list[AccountView], list[TransferSummary]]:
+        accounts, transfers = self._reader.accounts_and_transfers(account_ids, transfer_ids)
+        ordered_accounts = [account_view(accounts[i]) for i in account_ids if i in accounts]
+        return ordered_accounts, [transfers[i] for i in transfer_ids if i in transfers]

@@ -51,6 +51,8 @@ class Repository(Generic[A]):
     #: The process's latest committed aggregates, taken from and given back (None: no cache).
     cache: RecentValues[str, Cached[A]] | None = None
     appended: list[StoredEvent] = field(default_factory=list)
+    #: Whether saved events go to the outbox (False: the command reacts to them itself).
+    publish: bool = True
     #: Identity map: an aggregate loaded in this unit of work is handed out again as it is.
     _loaded: dict[str, A] = field(default_factory=dict, init=False, repr=False)
     #: Ids of the aggregates taken from the cache, and of those saved with new events.
@@ -132,6 +134,7 @@ class Repository(Generic[A]):
         stored = self.uow.events.append(
             aggregate.id, self.aggregate_class.STREAM_TYPE, aggregate.version, new,
             GENESIS if aggregate.version == 0 else self._heads.get(aggregate.id),
+            publish=self.publish,
         )  # fmt: skip
         self._heads[aggregate.id] = stored[-1].hash
         before, aggregate.version = aggregate.version, aggregate.version + len(events)

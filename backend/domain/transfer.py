@@ -1,10 +1,13 @@
 """The Transfer process: an event-sourced saga that moves money between two accounts.
 
-Steps, each one transaction on one aggregate (the orchestration lives in the application):
-hold on the source -> credit the target -> capture the hold -> completed.
-The transfer itself is the arbiter of its deadline: crediting the target is allowed only after
-`hold_placed` recorded `TransferFundsHeld` before the deadline. That record is the point of no
-return, so a late message can never credit the target of a transfer that was timed out.
+Steps: hold on the source -> credit the target -> capture the hold -> completed; a refused
+credit, or the deadline passing before the hold, compensates (the hold is released) and fails.
+The transfer owns this state machine: `next_step(now)` says what it needs next from its stage
+and the clock, and the transfer engine (application) applies it, each step's account change
+and its record here in one transaction. The transfer is the arbiter of its deadline: crediting
+the target is allowed only after `hold_placed` recorded `TransferFundsHeld` before the deadline.
+That record is the point of no return, so no late step can credit the target of a transfer
+that timed out.
 """
 
 from __future__ import annotations
@@ -27,6 +30,16 @@ class FailureReason(StrEnum):
     TARGET_ACCOUNT_CLOSED = "target_account_closed"
     CURRENCY_MISMATCH = "currency_mismatch"
     TIMED_OUT = "timed_out"
+
+
+class Step(StrEnum):
+    """What a pending transfer needs done next (`Transfer.next_step`)."""
+
+    HOLD = "hold"
+    CREDIT = "credit"
+    CAPTURE = "capture"
+    RELEASE = "release"
+    TIME_OUT = "time_out"
 
 
 class TransferStage(StrEnum):
@@ -188,6 +201,20 @@ class Transfer(Aggregate):
         return True
 
     # -- queries --------------------------------------------------------------------------
+
+    def next_step(self, now: datetime) -> Step | None:
+        """What this transfer needs next at `now`, None once it ended: the one place that
+        decides the saga's order and its deadline (after the hold, the deadline is moot)."""
+        match self.stage:
+            case TransferStage.REQUESTED:
+                return Step.TIME_OUT if now > self.deadline else Step.HOLD
+            case TransferStage.FUNDS_HELD:
+                return Step.CREDIT
+            case TransferStage.TARGET_CREDITED:
+                return Step.CAPTURE
+            case TransferStage.COMPENSATING:
+                return Step.RELEASE
+        return None
 
     @property
     def status(self) -> str:

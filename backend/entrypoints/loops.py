@@ -1,9 +1,8 @@
-"""Background loops that drive the messaging side: the outbox relay, the transfer sweeper and
-the projection follower.
+"""Background loops: the transfer engine, the outbox relay and the projection follower.
 
 Embedded mode runs them in the web process (`hexbank serve`), distributed mode in each
-`hexbank worker`; several relays at once are safe (PostgreSQL splits the backlog with SKIP
-LOCKED, and a duplicate delivery changes nothing).
+`hexbank worker`; several at once are safe (PostgreSQL splits the transfers and the outbox
+with SKIP LOCKED, and a duplicate delivery or step changes nothing).
 """
 
 from __future__ import annotations
@@ -15,18 +14,19 @@ from dataclasses import dataclass, field
 from backend.application.ports.commit_signal import CommitSignal, StopWaking
 from backend.application.projections.runner import ProjectionRunner
 from backend.application.relay import OutboxRelay, Wakeup
-from backend.application.sweeper import TransferSweeper
+from backend.application.transfer_engine import TransferEngine
 from backend.logging_setup import get_logger
 
 log = get_logger(__name__)
 
-RELAY_LOOP, SWEEP_LOOP, PROJECTION_LOOP = "hexbank-relay", "hexbank-sweeper", "hexbank-projections"
+RELAY_LOOP, ENGINE_LOOP, PROJECTION_LOOP = "hexbank-relay", "hexbank-engine", "hexbank-projections"
 #: Seconds between relay polls when idle (a delivered batch wakes the relay sooner).
 RELAY_IDLE = 0.05
 #: ... when commits in other processes signal the relay too: the poll is only the fallback.
 SIGNALLED_RELAY_IDLE = 0.5
-#: Seconds between sweeps.
-SWEEP_EVERY = 1.0
+#: Seconds between the engine's looks for ready transfers when nothing woke it: a fallback
+#: (requests wake it), and what picks up a dead engine's transfers once their lease ends.
+ENGINE_IDLE = 0.2
 #: Seconds between projection lag checks.
 PROJECTION_IDLE = 0.5
 MAX_ERROR_BACKOFF_SECONDS = 30.0
@@ -71,26 +71,28 @@ class PollingLoop:
 
 @dataclass
 class MessagingLoops:
-    """The relay and sweeper loops of one process, started and stopped together."""
+    """The engine, relay and follower loops of one process, started and stopped together."""
 
     relay: OutboxRelay
-    sweeper: TransferSweeper
+    engine: TransferEngine
     projections: ProjectionRunner | None = None
-    #: Woken by this process's commands and deliveries (the container's `relay_wakeup`). Only
-    #: the relay: inline projection already applied those events, and waking the follower per
-    #: job cost a lag query per projection and a page per job (a third of a worker's CPU under
-    #: load); it catches up in large pages every PROJECTION_IDLE instead.
+    #: Woken by this process's commands (the container's `relay_wakeup`). Only the relay: inline
+    #: projection already applied those events, and waking the follower per command cost a lag
+    #: query per projection; it catches up in large pages every PROJECTION_IDLE instead.
     relay_wakeup: Wakeup = field(default_factory=Wakeup)
+    #: Woken when transfers were requested (the container's `engine_wakeup`).
+    engine_wakeup: Wakeup = field(default_factory=Wakeup)
     relay_idle: float = RELAY_IDLE
     loops: dict[str, PollingLoop] = field(default_factory=dict)
     stop_waking: list[StopWaking] = field(default_factory=list)
 
-    def start(self, relay: bool = True, sweep: bool = True) -> None:
+    def start(self, relay: bool = True, engine: bool = True) -> None:
+        if engine:
+            tick, wakeup = self.engine.run_once, self.engine_wakeup
+            self.loops[ENGINE_LOOP] = PollingLoop(ENGINE_LOOP, tick, ENGINE_IDLE, wakeup)
         if relay:
             tick, wakeup = self.relay.relay_once, self.relay_wakeup
             self.loops[RELAY_LOOP] = PollingLoop(RELAY_LOOP, tick, self.relay_idle, wakeup)
-        if sweep:
-            self.loops[SWEEP_LOOP] = PollingLoop(SWEEP_LOOP, self._sweep, SWEEP_EVERY)
         if self.projections is not None:
             # The follower catches up what inline projection could not see (e.g. a rebuild's
             # tail); it is idempotent, so running beside the inline path is safe.
@@ -107,40 +109,43 @@ class MessagingLoops:
         for loop in self.loops.values():
             loop.stop()
 
-    def _sweep(self) -> int:
-        # Always wait a period between sweeps: a sweep drives every overdue transfer it finds.
-        self.sweeper.sweep_once()
-        return 0
-
 
 def start_messaging(
     relay: OutboxRelay,
-    sweeper: TransferSweeper,
+    engine: TransferEngine,
     relay_wakeup: Wakeup | None = None,
+    engine_wakeup: Wakeup | None = None,
     run_relay: bool = True,
-    run_sweeper: bool = True,
+    run_engine: bool = True,
     projections: ProjectionRunner | None = None,
     signal: CommitSignal | None = None,
 ) -> MessagingLoops:
     """What `hexbank serve` (embedded mode) and `hexbank worker` start in their process.
 
-    First the backlog: rows a killed process enqueued but never marked (or never enqueued)
-    are sent again before anything new. Then the relay and sweeper loops; the sweeper ends
-    the transfers whose jobs died with a previous process. With this process's relay wakeup
-    (which its dispatcher wakes after each batch), a saga does not wait for polls; with the
-    commit `signal`, neither does a command committed in a web process (the relay then polls
-    only as a fallback, every SIGNALLED_RELAY_IDLE).
+    First the outbox backlog: rows a killed process enqueued but never marked (or never
+    enqueued) are sent again before anything new. Then the loops; the engine also takes the
+    transfers a previous process left half-way, once their lease ends. With the commit
+    `signal`, commands committed in web processes wake the relay and the engine at once (the
+    relay then polls only as a fallback, every SIGNALLED_RELAY_IDLE).
     """
     if run_relay:
         _relay_backlog(relay)
-    wakeup = relay_wakeup or Wakeup()
-    signalled = signal is not None and run_relay
-    idle = SIGNALLED_RELAY_IDLE if signalled else RELAY_IDLE
-    loops = MessagingLoops(relay, sweeper, projections, wakeup, relay_idle=idle)
-    loops.start(run_relay, run_sweeper)
-    if signal is not None and signalled:
-        loops.stop_waking.append(signal.listen(wakeup.wake))
+    relay_wakeup = relay_wakeup or Wakeup()
+    engine_wakeup = engine_wakeup or Wakeup()
+    idle = SIGNALLED_RELAY_IDLE if signal is not None and run_relay else RELAY_IDLE
+    loops = MessagingLoops(relay, engine, projections, relay_wakeup, engine_wakeup, idle)
+    loops.start(run_relay, run_engine)
+    if signal is not None:
+        loops.stop_waking.append(signal.listen(_both(relay_wakeup, engine_wakeup)))
     return loops
+
+
+def _both(first: Wakeup, second: Wakeup) -> Callable[[], None]:
+    def wake() -> None:
+        first.wake()
+        second.wake()
+
+    return wake
 
 
 def _relay_backlog(relay: OutboxRelay) -> None:

@@ -1,5 +1,5 @@
 """The app a server process runs (`hexbank serve`, the WSGI module): the web app and, in
-embedded mode, the messaging side of this process (relay, jobs, sweeper, follower)."""
+embedded mode, the background side of this process (engine, relay, jobs, follower)."""
 
 from __future__ import annotations
 
@@ -14,15 +14,15 @@ from backend.logging_setup import get_logger
 
 log = get_logger(__name__)
 
-#: The relay, sweeper and follower loops of an embedded server process (stopped on shutdown).
+#: The engine, relay and follower loops of an embedded server process (stopped on shutdown).
 BACKGROUND_EXTENSION = "hexbank.background"
 
 
 def create_server_app(settings: Settings | None = None) -> Flask:
     """The app as a server process runs it.
 
-    Embedded mode has no `hexbank worker`, so this process also runs the outbox relay, the
-    jobs, the transfer sweeper and the projection follower. Call it in the server's worker
+    Embedded mode has no `hexbank worker`, so this process also runs the transfer engine, the
+    outbox relay, the jobs and the projection follower. Call it in the server's worker
     process, after any fork: threads do not survive one.
     """
     settings = settings if settings is not None else Settings.from_env()
@@ -35,17 +35,18 @@ def create_server_app(settings: Settings | None = None) -> Flask:
 
 
 def start_background(container: Container) -> MessagingLoops:
-    """The messaging loops of this process, woken by its commands and its deliveries."""
+    """The background loops of this process, woken by its commands."""
     return start_messaging(
         container.outbox_relay(),
-        container.transfer_sweeper(),
+        container.transfer_engine(),
         container.relay_wakeup(),
+        container.engine_wakeup(),
         projections=container.projection_runner(),
     )
 
 
 def stop_background(app: Flask, drain_seconds: float) -> None:
-    """Stop the relay, sweeper and follower loops, then wait for the in-process jobs."""
+    """Stop the engine, relay and follower loops, then wait for the in-process jobs."""
     loops = app.extensions.pop(BACKGROUND_EXTENSION, None)
     if loops is None:
         return

@@ -1,7 +1,7 @@
-"""Fault injection on the real saga driver: a unit of work whose event store makes the process
-"die" once a budget of appended events is spent, so a job stops between two saga steps just
-as a job whose process was killed there would (its transaction rolled back, its steps before
-committed)."""
+"""Fault injection on the real transfer engine: a unit of work whose event store makes the
+process "die" once a budget of appended events is spent, so an engine stops between two rounds
+(or inside one) just as one whose process was killed there would (that round's transaction
+rolled back, the rounds before it committed)."""
 
 from __future__ import annotations
 
@@ -20,12 +20,13 @@ from backend.application.ports.event_store import (
 from backend.application.ports.idempotency import IdempotencyKeys
 from backend.application.ports.outbox import Outbox
 from backend.application.ports.read_models import ReadModelStore
-from backend.application.ports.transfer_deadlines import TransferDeadlines
+from backend.application.ports.transfer_work import TransferWork
 from backend.application.ports.unit_of_work import UnitOfWork
 
 
-class ProcessDied(Exception):
-    """The injected fault: the process running the job died before this transaction committed."""
+class ProcessDied(BaseException):
+    """The injected fault: the process running the engine died before this transaction
+    committed (a BaseException, so that nothing in the process survives it, like a kill)."""
 
 
 class AppendBudget:
@@ -67,9 +68,13 @@ class CrashingEventStore:
         expected_version: int,
         events: Sequence[NewEvent],
         previous_hash: str | None = None,
+        *,
+        publish: bool = True,
     ) -> list[StoredEvent]:
         self._budget.spend(len(events))
-        return self._inner.append(stream_id, stream_type, expected_version, events, previous_hash)
+        return self._inner.append(
+            stream_id, stream_type, expected_version, events, previous_hash, publish=publish
+        )
 
     def queue_for(self, stream_id: str) -> None:
         self._inner.queue_for(stream_id)
@@ -117,8 +122,8 @@ class CrashingUnitOfWork:
         return self._inner.idempotency_keys
 
     @property
-    def transfer_deadlines(self) -> TransferDeadlines:
-        return self._inner.transfer_deadlines
+    def transfer_work(self) -> TransferWork:
+        return self._inner.transfer_work
 
     def __enter__(self) -> Self:
         self._inner.__enter__()

@@ -1,28 +1,29 @@
-"""A bank over memory adapters whose messages the test delivers by hand: in order, twice,
-out of order, late, or never."""
+"""A bank over memory adapters whose transfer engine the test runs by hand: to the end, or
+killed between two rounds (or inside one), then again once the claim's lease ran out."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from backend.adapters.outbound.memory.transfer_deadlines import InMemoryOverdueTransfers
+from backend.adapters.outbound.memory.transfer_work import InMemoryTransferClaims
 from backend.application import accounts
 from backend.application.commands import CloseAccount, Deposit, OpenAccount, RequestTransfer
-from backend.application.messaging import MessageDispatcher, subscribe_transfer_process
 from backend.application.ports.event_store import EventMetadata, StoredEvent
 from backend.application.ports.job_queue import FailedJob
 from backend.application.ports.metrics import FinishedCommand
-from backend.application.relay import OutboxRelay, Wakeup
-from backend.application.sweeper import TransferSweeper
-from backend.application.transfers import TransferProcess, request_transfer
+from backend.application.relay import OutboxRelay
+from backend.application.transfer_engine import TransferEngine
+from backend.application.transfers import request_transfer
 from backend.domain.account import Account
 from backend.domain.transfer import Transfer
 from tests.application.crashes import AppendBudget, CrashingUnitOfWork, ProcessDied
 from tests.fakes import BusRunner, InMemoryApp
 
 TIMEOUT = timedelta(seconds=60)
+#: The engine's claim lease in these tests: a dead engine's transfers are ready again after it.
+LEASE = timedelta(seconds=10)
 
 
 @dataclass
@@ -38,28 +39,37 @@ class CollectingJobQueue:
         return []
 
 
-class Bank:
-    """The application with the transfer saga wired, and helpers to drive and inspect it."""
+@dataclass
+class Announcements:
+    """What the engine told the push side, run by run."""
 
-    def __init__(self, batch_size: int = 100) -> None:
+    runs: list[tuple[list[str], list[str]]] = field(default_factory=list)
+
+    def __call__(self, account_ids: Collection[str], transfer_ids: Collection[str]) -> None:
+        self.runs.append((list(account_ids), list(transfer_ids)))
+
+
+class Bank:
+    """The application with the transfer engine wired, and helpers to drive and inspect it."""
+
+    def __init__(self, batch_size: int = 200) -> None:
         self.app = InMemoryApp()
-        #: Every command the bank's runner finished, for tests that count what a step cost.
+        #: Every command the bank's runner finished, for tests that count what a round cost.
         self.finished: list[FinishedCommand] = []
-        #: Spent by every append: `stop_saga_after` kills the process once it runs out.
+        #: Spent by every append: `stop_engine_after` kills the process once it runs out.
         self.crashes = AppendBudget()
         self.runner: BusRunner = self.app.runner(
             observers=(self.finished.append,),
             uow_factory=lambda: CrashingUnitOfWork(self.app.uow(), self.crashes),
         )
-        self.process = TransferProcess(self.runner.bus)
-        #: Woken after each delivered batch, as the container wires it (see start_messaging).
-        self.relay_wakeup = Wakeup()
-        self.dispatcher = MessageDispatcher(after_dispatch=(self.relay_wakeup.wake,))
-        subscribe_transfer_process(self.dispatcher, self.process)
+        self.claims = InMemoryTransferClaims(self.app.db)
+        self.announced = Announcements()
+        self.engine = TransferEngine(
+            self.runner.bus, self.claims, self.app.clock,
+            announce=self.announced, batch_size=batch_size, lease=LEASE,
+        )  # fmt: skip
         self.queue = CollectingJobQueue()
-        self.relay = OutboxRelay(self.app.uow, self.queue, batch_size=batch_size)
-        self.deadlines = InMemoryOverdueTransfers(self.app.db)
-        self.sweeper = TransferSweeper(self.deadlines, self.process, self.app.clock)
+        self.relay = OutboxRelay(self.app.uow, self.queue)
 
     # -- commands ---------------------------------------------------------------------------
 
@@ -81,43 +91,29 @@ class Bank:
         meta = EventMetadata(user_id=owner, request_id="req-1")
         return self.runner.run(lambda ctx: request_transfer(command, ctx, TIMEOUT), meta).id
 
-    def stop_saga_after(self, transfer_id: str, steps: int) -> None:
-        """Run the transfer's first job on the real driver (`TransferProcess.drive`) in a
-        process that dies after the saga's first `steps` steps (their events committed, the
-        next step's transaction lost): the saga stands where such a job leaves it."""
-        with self.crashes.dying_after(steps):
+    # -- the engine -------------------------------------------------------------------------
+
+    def run_until_quiet(self) -> int:
+        """Claim and run every ready transfer until none is ready; how many claims ran."""
+        claims = 0
+        while ran := self.engine.run_once():
+            claims += ran
+        return claims
+
+    def stop_engine_after(self, events: int) -> None:
+        """Claim every ready transfer and run them on the real engine in a process that dies
+        at the append that would go past `events` events (that round rolled back, the rounds
+        before it committed): the transfers stand where such an engine leaves them."""
+        with self.crashes.dying_after(events):
             try:
-                self.process.drive(transfer_id)
+                self.engine.run_once()
             except ProcessDied:
                 return
-        raise AssertionError(f"the saga ended within {steps} steps: nothing to stop")
+        raise AssertionError(f"the engine ended within {events} events: nothing to stop")
 
-    # -- messages ---------------------------------------------------------------------------
-
-    def relay_pending(self) -> None:
-        self.relay.relay_all()
-
-    def deliver_next(self, times: int = 1) -> list[StoredEvent]:
-        """Relay, then deliver the oldest queued batch `times` times."""
-        self.relay_pending()
-        batch = self.queue.batches.pop(0)
-        for _ in range(times):
-            self.dispatcher.dispatch(batch)
-        return batch
-
-    def run_until_quiet(self, times: int = 1) -> list[StoredEvent]:
-        """Deliver every message (each `times` times) until nothing new is produced."""
-        delivered: list[StoredEvent] = []
-        self.relay_pending()
-        while self.queue.batches:
-            delivered.extend(self.deliver_next(times))
-            self.relay_pending()
-        return delivered
-
-    def drop_messages(self) -> None:
-        """Lose every queued and pending message (a crash of an in-process queue)."""
-        self.relay_pending()
-        self.queue.batches.clear()
+    def after_the_lease(self) -> None:
+        """Let the claims of a dead engine run out (well before a transfer's deadline)."""
+        self.app.clock.advance(seconds=LEASE.total_seconds() + 1)
 
     # -- inspection -------------------------------------------------------------------------
 
@@ -134,6 +130,10 @@ class Bank:
     def head(self) -> int:
         with self.app.db.lock:
             return len(self.app.db.events)
+
+    def pending_work(self) -> list[str]:
+        with self.app.db.lock:
+            return sorted(self.app.db.transfer_work)
 
     def stream(self, stream_id: str) -> list[StoredEvent]:
         return list(self.app.db.streams.get(stream_id, []))

@@ -104,10 +104,13 @@ class EventStore(Protocol):
         expected_version: int,
         events: Sequence[NewEvent],
         previous_hash: str | None = None,
+        *,
+        publish: bool = True,
     ) -> list[StoredEvent]:
         """Append after `expected_version`, hashing each event onto the stream's chain;
         ConcurrencyError when the stream has moved. `previous_hash` is the hash at
-        `expected_version` when the caller knows it (from `history`), saving a read."""
+        `expected_version` when the caller knows it (from `history`), saving a read.
+        `publish=False`: no outbox rows (the appender reacts to these events itself)."""
         ...
 
     def queue_for(self, stream_id: str) -> None:

@@ -3,7 +3,7 @@ views it announces."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Final, Protocol
 
@@ -58,10 +58,8 @@ class PushChannel(Protocol):
 class PushViews(Protocol):
     """The current views the notifier publishes (the read side, on the primary database)."""
 
-    def account(self, account_id: str) -> AccountView | None:
-        """The account as GET shows it now, or None."""
-        ...
-
-    def transfer(self, transfer_id: str) -> TransferSummary | None:
-        """The transfer as GET shows it now, or None."""
+    def views(
+        self, account_ids: Collection[str], transfer_ids: Collection[str]
+    ) -> tuple[list[AccountView], list[TransferSummary]]:
+        """These accounts and transfers as GET shows them now (those that exist), one read."""
         ...

@@ -106,6 +106,12 @@ class ReadModelReader(Protocol):
         """The transfer's row, or None."""
         ...
 
+    def accounts_and_transfers(
+        self, account_ids: Collection[str], transfer_ids: Collection[str]
+    ) -> tuple[dict[str, AccountSummary], dict[str, TransferSummary]]:
+        """The rows of these accounts and transfers (those that exist), in one read."""
+        ...
+
     def transfers_visible_to(
         self,
         viewer_id: str,

@@ -10,7 +10,7 @@ from backend.application.ports.event_store import EventStore, SnapshotStore
 from backend.application.ports.idempotency import IdempotencyKeys
 from backend.application.ports.outbox import Outbox
 from backend.application.ports.read_models import ReadModelStore
-from backend.application.ports.transfer_deadlines import TransferDeadlines
+from backend.application.ports.transfer_work import TransferWork
 
 
 class UnitOfWork(Protocol):
@@ -44,8 +44,8 @@ class UnitOfWork(Protocol):
         ...
 
     @property
-    def transfer_deadlines(self) -> TransferDeadlines:
-        """The transfer-deadline index, written in this transaction."""
+    def transfer_work(self) -> TransferWork:
+        """The pending transfers (the engine's work), written in this transaction."""
         ...
 
     def __enter__(self) -> Self:

@@ -24,7 +24,7 @@ def _seeder(container: Container, clock: SteppingClock) -> DemoSeeder:
     return DemoSeeder(
         identity=container.identity_service(),
         bus=container.command_bus(),
-        process=container.transfer_process(),
+        engine=container.transfer_engine(),
         account_queries=container.account_queries(),
         clock=clock,
     )
@@ -56,7 +56,7 @@ def demo(runtime: Runtime) -> None:
         if not alone:
             raise click.ClickException(
                 f"a hexbank server is running on {settings.data_dir}: stop it, run "
-                "`hexbank demo`, then start it again (its sweeper would time out the demo's "
+                "`hexbank demo`, then start it again (its engine would time out the demo's "
                 "back-dated transfers)"
             )
         _seed(settings)

@@ -1,7 +1,7 @@
 """Who is using an embedded data directory: `hexbank serve` says so, `hexbank demo` checks.
 
 The demo back-dates its history a month; a server running on the same database would see its
-transfers' deadlines long past and sweep them as timed out before the demo finishes them. A
+transfers' deadlines long past and time them out (its engine) before the demo finishes them. A
 server holds a shared advisory lock on a file in the data directory for as long as it runs
 (its gunicorn workers inherit it); the demo needs the lock exclusively. The kernel drops the
 lock when the server dies, even by kill -9, so a crash never leaves a stale one.

@@ -1,4 +1,4 @@
-"""`hexbank worker` (rq worker + relay + sweeper) and `hexbank jobs failed`."""
+"""`hexbank worker` (transfer engine + rq worker + relay) and `hexbank jobs failed`."""
 
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ def _die_with_worker(worker_pid: int) -> None:
 
 
 def _serve_metrics(settings: Settings, container: Container) -> None:
-    # Saga steps and transfer outcomes are counted here, not in the web: expose them.
+    # Transfer steps and outcomes are counted here, not in the web: expose them.
     if settings.metrics_port is not None:
         metrics, extra = container.metrics(), container.metrics_collectors()
         serve_metrics(settings.host, settings.metrics_port, metrics, extra)
@@ -73,26 +73,32 @@ def _serve_metrics(settings: Settings, container: Container) -> None:
 @click.command()
 @click.option("--burst", is_flag=True, help="Stop once the queue is empty (tests, one-offs).")
 @click.option("--relay/--no-relay", default=True, show_default=True, help="Run the outbox relay.")
-@click.option("--sweep/--no-sweep", default=True, show_default=True, help="Run the sweeper.")
+@click.option(
+    "--engine/--no-engine", default=True, show_default=True, help="Run the transfer engine."
+)
 @pass_runtime
-def worker(runtime: Runtime, burst: bool, relay: bool, sweep: bool) -> None:
-    """Process queued jobs with rq (non-forking), plus the outbox relay and transfer sweeper."""
+def worker(runtime: Runtime, burst: bool, relay: bool, engine: bool) -> None:
+    """Run transfers (the transfer engine), queued jobs with rq (non-forking), and the relay."""
     queue = _rq_queue(runtime)
     container = runtime.container()
     _forget_pooled_connections_in_forks(container.engine())
     loops = start_messaging(
         container.outbox_relay(),
-        container.transfer_sweeper(),
+        container.transfer_engine(),
         container.relay_wakeup(),
+        container.engine_wakeup(),
         run_relay=relay,
-        run_sweeper=sweep,
+        run_engine=engine,
         projections=container.projection_runner(),
         signal=container.commit_signal(),
     )
     _serve_metrics(runtime.settings(), container)
-    log.info("worker started", queue=queue.queue.name, relay=relay, sweep=sweep)
+    log.info("worker started", queue=queue.queue.name, relay=relay, engine=engine)
     try:
         _work(queue, burst, batch_job_class(container.message_dispatcher().dispatch))
+        if burst:  # and the transfers ready now, to their end
+            while container.transfer_engine().run_once():
+                pass
     finally:
         loops.stop()
 

@@ -15,6 +15,7 @@ from datetime import UTC
 
 from backend.adapters.outbound.memory.idempotency_store import InMemoryKeyData
 from backend.adapters.outbound.memory.read_models import InMemoryReadModelData
+from backend.adapters.outbound.memory.work_rows import WorkRow
 from backend.application.errors import ConcurrencyError
 from backend.application.event_hash import GENESIS, new_event_hashes
 from backend.application.ports.event_store import (
@@ -37,6 +38,8 @@ class InMemoryDatabase:
     outbox: dict[int, StoredEvent] = field(default_factory=dict)
     read_models: InMemoryReadModelData = field(default_factory=InMemoryReadModelData)
     idempotency_keys: InMemoryKeyData = field(default_factory=InMemoryKeyData)
+    #: The transfer-work table: a row per pending transfer (memory/transfer_work.py).
+    transfer_work: dict[str, WorkRow] = field(default_factory=dict)
     #: Guards the containers above for readers and the commit.
     lock: threading.RLock = field(default_factory=threading.RLock)
     #: Held by a unit of work from its first append to its end (the global append lock).
@@ -56,6 +59,8 @@ class InMemoryEventStore:
         self._db = db
         self._snapshots = snapshots
         self.staged: list[StoredEvent] = []
+        #: Positions of staged events that get no outbox row.
+        self.unpublished: set[int] = set()
         self.holds_append_lock = False
         self.queued: list[threading.Lock] = []
 
@@ -66,6 +71,8 @@ class InMemoryEventStore:
         expected_version: int,
         events: Sequence[NewEvent],
         previous_hash: str | None = None,
+        *,
+        publish: bool = True,
     ) -> list[StoredEvent]:
         if not self.holds_append_lock:
             self._db.append_lock.acquire()
@@ -82,6 +89,8 @@ class InMemoryEventStore:
             for i, (event, h) in enumerate(zip(events, hashes, strict=True))
         ]
         self.staged.extend(stored)
+        if not publish:
+            self.unpublished.update(event.position for event in stored)
         return stored
 
     def queue_for(self, stream_id: str) -> None:
@@ -127,11 +136,13 @@ class InMemoryEventStore:
         for event in self.staged:
             self._db.events.append(event)
             self._db.streams.setdefault(event.stream_id, []).append(event)
-            self._db.outbox[event.position] = event
+            if event.position not in self.unpublished:
+                self._db.outbox[event.position] = event
 
     def end(self) -> None:
         """Forget staged events and let the next writer append."""
         self.staged.clear()
+        self.unpublished.clear()
         while self.queued:
             self.queued.pop().release()
         if self.holds_append_lock:

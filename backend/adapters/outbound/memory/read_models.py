@@ -197,6 +197,16 @@ class InMemoryReadModelReader(InMemoryReadModelRows):
         with self._data.lock:
             return self._data.summaries.get(account_id)
 
+    def accounts_and_transfers(
+        self, account_ids: Collection[str], transfer_ids: Collection[str]
+    ) -> tuple[dict[str, AccountSummary], dict[str, TransferSummary]]:
+        with self._data.lock:
+            summaries, transfers = self._data.summaries, self._data.transfers
+            return (
+                {i: summaries[i] for i in account_ids if i in summaries},
+                {i: transfers[i] for i in transfer_ids if i in transfers},
+            )
+
     def accounts_of(
         self, owner_id: str, after_position: int | None, limit: int
     ) -> list[AccountSummary]:

@@ -13,7 +13,7 @@ from backend.adapters.outbound.memory.event_store import (
 )
 from backend.adapters.outbound.memory.idempotency_store import InMemoryIdempotencyKeys
 from backend.adapters.outbound.memory.read_models import InMemoryReadModelStore
-from backend.adapters.outbound.memory.transfer_deadlines import InMemoryTransferDeadlines
+from backend.adapters.outbound.memory.transfer_work import InMemoryTransferWork
 
 
 class InMemoryUnitOfWork:
@@ -26,7 +26,7 @@ class InMemoryUnitOfWork:
         self.outbox = InMemoryOutbox(db)
         self.read_models = InMemoryReadModelStore(db.read_models)
         self.idempotency_keys = InMemoryIdempotencyKeys(db.idempotency_keys)
-        self.transfer_deadlines = InMemoryTransferDeadlines()
+        self.transfer_work = InMemoryTransferWork(db)
 
     def __enter__(self) -> Self:
         return self
@@ -45,6 +45,7 @@ class InMemoryUnitOfWork:
             self.db.snapshots.update(self.snapshots.staged)
             self.read_models.publish()
             self.idempotency_keys.publish()
+            self.transfer_work.publish()
         self.rollback()  # the writes are published: clear the buffers, free the append lock
 
     def rollback(self) -> None:
@@ -52,3 +53,4 @@ class InMemoryUnitOfWork:
         self.snapshots.staged.clear()
         self.read_models.discard()
         self.idempotency_keys.discard()
+        self.transfer_work.discard()

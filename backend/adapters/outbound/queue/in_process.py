@@ -2,7 +2,7 @@
 
 Embedded mode runs one process, so jobs live in its memory. A crash loses the queued jobs,
 but not the work: their events stay in the log, projections follow the log from their own
-checkpoints, and the sweeper drives every transfer left pending past its deadline.
+checkpoints, and the transfer engine claims every pending transfer from its work table.
 """
 
 from __future__ import annotations

@@ -116,6 +116,8 @@ class SqlAlchemyEventStore:
         expected_version: int,
         events: Sequence[NewEvent],
         previous_hash: str | None = None,
+        *,
+        publish: bool = True,
     ) -> list[StoredEvent]:
         if not events:
             return []
@@ -129,7 +131,7 @@ class SqlAlchemyEventStore:
             )
         ]
         try:
-            positions = self._insert(rows)
+            positions = self._insert(rows, publish)
         except IntegrityError as error:
             if _is_version_conflict(error):
                 moved = f"{stream_id} moved past version {expected_version}"
@@ -137,11 +139,12 @@ class SqlAlchemyEventStore:
             raise
         return [_stored(row, positions[row["version"]], events[i]) for i, row in enumerate(rows)]
 
-    def _insert(self, rows: list[dict[str, Any]]) -> dict[int, int]:
-        """Insert events and their outbox rows; version -> position."""
+    def _insert(self, rows: list[dict[str, Any]], publish: bool) -> dict[int, int]:
+        """Insert events (and their outbox rows when published); version -> position."""
         if self._postgres:
             batch = [{**row, "occurred_at": row["occurred_at"].isoformat()} for row in rows]
-            appended = fetch_all(self._connection, _PG_APPEND, (dumps(batch),))
+            statement = _PG_APPEND if publish else _PG_APPEND_UNPUBLISHED
+            appended = fetch_all(self._connection, statement, (dumps(batch),))
             return {version: position for position, version in appended}
         positions: dict[int, int] = {}
         for start in range(0, len(rows), SQLITE_CHUNK):
@@ -149,7 +152,8 @@ class SqlAlchemyEventStore:
             sql = _sqlite_append_sql(len(chunk))
             params = tuple(value for values in chunk for value in values)
             positions.update((v, p) for p, v in fetch_all(self._connection, sql, params))
-        execute_many(self._connection, _SQLITE_OUTBOX, [(p,) for p in positions.values()])
+        if publish:
+            execute_many(self._connection, _SQLITE_OUTBOX, [(p,) for p in positions.values()])
         return positions
 
     def queue_for(self, stream_id: str) -> None:
@@ -186,7 +190,10 @@ def settled_head(connection: Connection) -> int:
     return int(fetch_all(connection, _BARRIER_SQL, (f"{BARRIER_TIMEOUT_MS}ms",))[0][0])
 
 
-def _pg_append_sql() -> str:
+_OUTBOXED = ", outboxed AS (INSERT INTO outbox (id) SELECT position FROM appended)"
+
+
+def _pg_append_sql(publish: bool = True) -> str:
     """One round trip on PostgreSQL: take the append lock (shared), insert the events and their
     outbox rows, return (position, version) of each.
 
@@ -202,9 +209,13 @@ def _pg_append_sql() -> str:
         f"WITH locked AS MATERIALIZED ({_APPENDER_LOCK_SQL}),"  # noqa: S608
         f" appended AS (INSERT INTO events ({columns})"
         f" SELECT batch.* FROM locked CROSS JOIN jsonb_to_recordset(%s::jsonb) AS batch({typed})"
-        " RETURNING position, version),"
-        " outboxed AS (INSERT INTO outbox (id) SELECT position FROM appended)"
-        " SELECT position, version FROM appended"
+        " RETURNING position, version)"
+        + (
+            ", outboxed AS (INSERT INTO outbox (id) SELECT position FROM appended)"
+            if publish
+            else ""
+        )
+        + " SELECT position, version FROM appended"
     )
 
 
@@ -222,6 +233,7 @@ _PG_TYPES = {
     "hash": "text",
 }
 _PG_APPEND = _pg_append_sql()
+_PG_APPEND_UNPUBLISHED = _pg_append_sql(publish=False)
 
 
 @lru_cache(maxsize=16)

@@ -212,6 +212,13 @@ class SqlAlchemyReadModelReader:
         found = self._all(select(table).where(table.c.transfer_id == transfer_id), _transfer)
         return found[0] if found else None
 
+    def accounts_and_transfers(
+        self, account_ids: Collection[str], transfer_ids: Collection[str]
+    ) -> tuple[dict[str, AccountSummary], dict[str, TransferSummary]]:
+        with self._engine.connect() as connection:
+            store = SqlAlchemyReadModelStore(connection, self._tables)
+            return store.account_summaries(account_ids), store.transfers(transfer_ids)
+
     def transfers_visible_to(
         self,
         viewer_id: str,

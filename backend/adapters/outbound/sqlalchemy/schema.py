@@ -21,5 +21,5 @@ from backend.adapters.outbound.sqlalchemy import (  # noqa: E402
     event_store_tables,  # noqa: F401
     identity_tables,  # noqa: F401
     read_model_tables,  # noqa: F401
-    transfer_deadlines,  # noqa: F401
+    transfer_work,  # noqa: F401
 )

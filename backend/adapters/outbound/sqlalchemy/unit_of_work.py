@@ -14,7 +14,7 @@ from backend.adapters.outbound.sqlalchemy.snapshots_outbox import (
     SqlAlchemyOutbox,
     SqlAlchemySnapshotStore,
 )
-from backend.adapters.outbound.sqlalchemy.transfer_deadlines import SqlAlchemyTransferDeadlines
+from backend.adapters.outbound.sqlalchemy.transfer_work import SqlAlchemyTransferWork
 
 
 class SqlAlchemyUnitOfWork:
@@ -30,7 +30,7 @@ class SqlAlchemyUnitOfWork:
     outbox: SqlAlchemyOutbox
     read_models: SqlAlchemyReadModelStore
     idempotency_keys: SqlAlchemyIdempotencyKeys
-    transfer_deadlines: SqlAlchemyTransferDeadlines
+    transfer_work: SqlAlchemyTransferWork
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -53,7 +53,7 @@ class SqlAlchemyUnitOfWork:
         self.outbox = SqlAlchemyOutbox(connection)
         self.read_models = SqlAlchemyReadModelStore(connection)
         self.idempotency_keys = SqlAlchemyIdempotencyKeys(connection)
-        self.transfer_deadlines = SqlAlchemyTransferDeadlines(connection)
+        self.transfer_work = SqlAlchemyTransferWork(connection)
 
     def __exit__(
         self,

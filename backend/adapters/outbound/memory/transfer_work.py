@@ -1,0 +1,73 @@
+"""In-memory transfer work: the pending transfers, staged in a unit of work until its commit,
+and the claims of the engines on them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from backend.adapters.outbound.memory.event_store import InMemoryDatabase
+from backend.adapters.outbound.memory.work_rows import WorkRow
+from backend.application.ports.event_store import StoredEvent
+from backend.application.ports.transfer_work import ClaimedTransfer, lease_for
+from backend.domain.events import event_type, event_types
+from backend.domain.transfer import TRANSFER_ENDS, TransferRequested
+
+_REQUESTED = event_type(TransferRequested)
+_TERMINAL = frozenset(event_types(TRANSFER_ENDS))
+
+
+class InMemoryTransferWork:
+    """TransferWork of an in-memory unit of work: rows staged until it commits."""
+
+    def __init__(self, db: InMemoryDatabase) -> None:
+        self._db = db
+        self._added: dict[str, WorkRow] = {}
+        self._ended: set[str] = set()
+
+    def track(self, events: Sequence[StoredEvent]) -> None:
+        for event in events:
+            if event.type == _REQUESTED:
+                self._added[event.stream_id] = WorkRow(
+                    event.stream_id, event.occurred_at, event.occurred_at
+                )
+            elif event.type in _TERMINAL:
+                self._ended.add(event.stream_id)
+
+    def publish(self) -> None:
+        """At commit (the caller holds the database lock)."""
+        self._db.transfer_work.update(self._added)
+        for transfer_id in self._ended:
+            self._db.transfer_work.pop(transfer_id, None)
+        self.discard()
+
+    def discard(self) -> None:
+        self._added.clear()
+        self._ended.clear()
+
+
+class InMemoryTransferClaims:
+    """TransferClaims over an InMemoryDatabase: the table's rows under its lock."""
+
+    def __init__(self, db: InMemoryDatabase) -> None:
+        self._db = db
+
+    def ready(self, now: datetime) -> bool:
+        with self._db.lock:
+            return any(row.ready_at <= now for row in self._db.transfer_work.values())
+
+    def claim(self, now: datetime, lease: timedelta, limit: int) -> list[ClaimedTransfer]:
+        with self._db.lock:
+            ready = sorted(
+                (row for row in self._db.transfer_work.values() if row.ready_at <= now),
+                key=lambda row: row.ready_at,
+            )[:limit]
+            for row in ready:
+                row.attempts += 1
+                row.ready_at = now + lease_for(lease, row.attempts)
+            return [self._claimed(row) for row in ready]
+
+    def _claimed(self, row: WorkRow) -> ClaimedTransfer:
+        stream = self._db.streams.get(row.transfer_id, [])
+        cause = stream[-1].event_id if stream else None
+        return ClaimedTransfer(row.transfer_id, cause, row.requested_at, row.attempts)

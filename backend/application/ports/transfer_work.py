@@ -1,0 +1,78 @@
+"""The transfer-work ports: the table of pending transfers (a member of the unit of work,
+written with the transfer events), the claims the transfer engine takes on it, and the backlog
+admission measures."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Final, Protocol
+
+from backend.application.ports.event_store import StoredEvent
+
+
+class TransferWork(Protocol):
+    """The pending transfers inside a unit of work: a row per transfer from its request to its
+    end, committed together with the transfer events it reflects, so it survives any crash."""
+
+    def track(self, events: Sequence[StoredEvent]) -> None:
+        """Add the transfers these events request (ready at once); drop those that ended."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedTransfer:
+    """A pending transfer an engine took: run it until it ends or the lease runs out."""
+
+    transfer_id: str
+    #: The id of the transfer's latest event: the cause of its next step.
+    cause: str | None
+    requested_at: datetime
+    #: How many times it was claimed, this claim included (a transfer that keeps failing is
+    #: claimed less and less often).
+    attempts: int
+
+
+#: A lease never grows past this, however often the transfer was claimed.
+MAX_LEASE: Final = timedelta(minutes=10)
+
+
+def lease_for(lease: timedelta, attempts: int) -> timedelta:
+    """How long the claim number `attempts` keeps its transfer: `lease` doubled for each claim
+    before it, capped (a transfer that keeps failing is tried less and less often)."""
+    doubled: timedelta = lease * 2 ** min(attempts - 1, 16)
+    return min(doubled, MAX_LEASE)
+
+
+class TransferClaims(Protocol):
+    """Takes ready transfers for one engine at a time (several engines share the work)."""
+
+    def claim(self, now: datetime, lease: timedelta, limit: int) -> list[ClaimedTransfer]:
+        """Up to `limit` transfers ready at `now`, oldest first, none another engine holds;
+        each is not ready again before its lease ends (`lease_for`), so if this engine dies
+        its transfers go on elsewhere after that."""
+        ...
+
+    def ready(self, now: datetime) -> bool:
+        """Whether any transfer is ready at `now` (a read, no claim: cheap when idle)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class BacklogSample:
+    """Transfers pending now, and how many ended since the previous sample's cursor."""
+
+    pending: int
+    ended: int
+    #: Pass as `after` to the next sample.
+    cursor: int
+
+
+class TransferBacklog(Protocol):
+    """Measures the transfer backlog of the whole deployment in one cheap read (what the
+    admission of new transfers decides by)."""
+
+    def sample(self, after: int | None) -> BacklogSample:
+        """Pending transfers, and those ended after cursor `after` (none counted when None)."""
+        ...
