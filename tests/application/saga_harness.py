@@ -52,7 +52,7 @@ class Announcements:
 class Bank:
     """The application with the transfer engine wired, and helpers to drive and inspect it."""
 
-    def __init__(self, batch_size: int = 200) -> None:
+    def __init__(self, batch_size: int = 200, relay_batch_size: int = 100) -> None:
         self.app = InMemoryApp()
         #: Every command the bank's runner finished, for tests that count what a round cost.
         self.finished: list[FinishedCommand] = []
@@ -69,7 +69,8 @@ class Bank:
             announce=self.announced, batch_size=batch_size, lease=LEASE,
         )  # fmt: skip
         self.queue = CollectingJobQueue()
-        self.relay = OutboxRelay(self.app.uow, self.queue)
+        #: The outbox relay: it carries the commands' events (not the engine's) to the queue.
+        self.relay = OutboxRelay(self.app.uow, self.queue, batch_size=relay_batch_size)
 
     # -- commands ---------------------------------------------------------------------------
 
@@ -90,6 +91,9 @@ class Bank:
         command = RequestTransfer(owner, source, target, amount, reference="rent")
         meta = EventMetadata(user_id=owner, request_id="req-1")
         return self.runner.run(lambda ctx: request_transfer(command, ctx, TIMEOUT), meta).id
+
+    def relay_pending(self) -> None:
+        self.relay.relay_all()
 
     # -- the engine -------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from backend.application.admission import Backlogged, TransferAdmission
-from backend.application.ports.transfer_deadlines import BacklogSample
+from backend.application.ports.transfer_work import BacklogSample
 
 TIMEOUT = 60.0  # budget 0.5: the backlog may need up to 30 s
 

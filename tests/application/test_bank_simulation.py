@@ -1,5 +1,6 @@
-"""A bank on memory adapters under random transfers, redelivery, reordering, lost queues and
-timeouts: money is conserved, nothing goes negative, every transfer ends."""
+"""A bank on memory adapters under random transfers, engines killed mid-round, transfers run
+twice, leases running out and timeouts: money is conserved, nothing goes negative, every
+transfer ends."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ import pytest
 from backend.application import accounts
 from backend.application.commands import Withdraw
 from backend.application.ports.event_store import EventMetadata
+from backend.application.ports.transfer_work import MAX_LEASE
 from backend.domain import errors
+from tests.application.crashes import ProcessDied
 from tests.application.saga_harness import Bank
 
 TRANSFERS = 250
@@ -25,7 +28,7 @@ class Simulation:
 
     def __init__(self, seed: int) -> None:
         self.rng = random.Random(seed)  # noqa: S311 (a seeded, replayable simulation)
-        self.bank = Bank(batch_size=3)
+        self.bank = Bank(batch_size=3)  # small batches: many interleavings
         self.accounts = [self.bank.open(START_BALANCE, owner=f"u{i}") for i in range(6)]
         self.owners = {account: f"u{i}" for i, account in enumerate(self.accounts)}
         dollars = self.bank.open(START_BALANCE, "USD", owner="u9")
@@ -41,14 +44,14 @@ class Simulation:
             self.request_transfer()
         elif roll < 0.33:
             self.withdraw()
-        elif roll < 0.35:
+        elif roll < 0.36:
             self.bank.app.clock.advance(seconds=self.rng.uniform(0, 10))
-        elif roll < 0.38:
-            self.bank.sweeper.sweep_once()
-        elif roll < 0.384:
-            self.bank.drop_messages()  # the in-process queue died with its process
+        elif roll < 0.40:
+            self.kill_an_engine()
+        elif roll < 0.45 and self.transfers:
+            self.bank.engine.drive(self.rng.choice(self.transfers))  # run again, unclaimed
         else:
-            self.deliver_random_batch()
+            self.bank.engine.run_once()
 
     def request_transfer(self) -> None:
         source = self.rng.choice(self.accounts)
@@ -65,24 +68,19 @@ class Simulation:
             return
         self.withdrawn += command.amount
 
-    def deliver_random_batch(self) -> None:
-        self.bank.relay_pending()
-        queue = self.bank.queue.batches
-        if not queue:
-            return
-        batch = queue.pop(self.rng.randrange(len(queue)))  # out of order
-        if self.rng.random() < 0.2:
-            batch = self.rng.sample(batch, len(batch))
-        self.bank.dispatcher.dispatch(batch)
-        if self.rng.random() < 0.25:
-            queue.insert(self.rng.randrange(len(queue) + 1), batch)  # delivered again, later
+    def kill_an_engine(self) -> None:
+        """An engine whose process dies at a random append of its claim (or not at all)."""
+        with self.bank.crashes.dying_after(self.rng.randint(0, 6)):
+            try:
+                self.bank.engine.run_once()
+            except ProcessDied:
+                return
 
     def settle(self) -> None:
-        """Quiescence: deliver everything, then sweep whatever is past its deadline."""
+        """Quiescence: run every claim, let every lease (and deadline) run out, again."""
         for _ in range(5):
             self.bank.run_until_quiet()
-            self.bank.app.clock.advance(seconds=120)
-            self.bank.sweeper.sweep_once()
+            self.bank.app.clock.advance(seconds=MAX_LEASE.total_seconds())
         self.bank.run_until_quiet()
 
     def check_no_negative_balances(self) -> None:
@@ -98,7 +96,7 @@ def test_random_transfers_conserve_money_and_all_end(seed: int) -> None:
     while len(sim.transfers) < TRANSFERS:
         sim.step()
         sim.check_no_negative_balances()
-    for _ in range(300):  # a tail of deliveries with the same faults
+    for _ in range(300):  # a tail of engine runs with the same faults
         sim.step()
         sim.check_no_negative_balances()
     sim.settle()
@@ -106,6 +104,7 @@ def test_random_transfers_conserve_money_and_all_end(seed: int) -> None:
     bank = sim.bank
     statuses = Counter(bank.transfer_state(t).status for t in sim.transfers)
     assert statuses["pending"] == 0
+    assert bank.pending_work() == []
     assert statuses["completed"] > 0 and statuses["failed"] > 0
     balances = {a: bank.account(a).balance for a in sim.accounts}
     assert sum(balances.values()) == len(sim.accounts) * START_BALANCE - sim.withdrawn

@@ -40,6 +40,8 @@ class ConflictingEventStore(InMemoryEventStore):
         expected_version: int,
         events: Sequence[NewEvent],
         previous_hash: str | None = None,
+        *,
+        publish: bool = True,
     ) -> list[StoredEvent]:
         raise ConcurrencyError(f"{stream_id} moved")
 

@@ -3,12 +3,10 @@ Prometheus adapter, the HTTP hooks and /metrics, scrape-time gauges, multiproces
 
 from __future__ import annotations
 
-import dataclasses
 import subprocess
 import sys
 import textwrap
 from collections.abc import Iterable
-from datetime import timedelta
 from pathlib import Path
 
 from prometheus_client.metrics_core import Metric
@@ -19,7 +17,7 @@ from backend.app import create_app
 from backend.application.accounts import deposit, open_account
 from backend.application.commands import Deposit, OpenAccount
 from backend.application.errors import ConcurrencyError
-from backend.application.ports.event_store import EventMetadata, StoredEvent
+from backend.application.ports.event_store import EventMetadata
 from backend.application.ports.metrics import (
     COMMITTED,
     CONFLICT,
@@ -28,11 +26,12 @@ from backend.application.ports.metrics import (
     UNCHANGED,
     FinishedCommand,
 )
-from backend.application.transfer_outcomes import NO_REASON, TransferOutcomes
+from backend.application.transfer_engine import NO_REASON
 from backend.config import Settings
 from tests.api.conftest import js
+from tests.application.saga_harness import Bank
 from tests.conftest import SettingsFactory
-from tests.fakes import BusRunner, FixedClock, InMemoryApp, InTransaction
+from tests.fakes import BusRunner, InMemoryApp, InTransaction
 from tests.ops.live import samples_of, value
 
 META = EventMetadata(correlation_id="c-1", user_id="u-1")
@@ -95,34 +94,19 @@ def test_a_failing_observer_never_fails_the_command() -> None:
     assert account.currency == "EUR"
 
 
-# --- transfer outcomes, from the follower side -------------------------------------------------
-
-
-class StubReader:
-    """The one ReadModelReader method TransferOutcomes uses."""
-
-    def __init__(self, first: StoredEvent) -> None:
-        self.first = first
-
-    def stream(self, stream_id: str, after_version: int, limit: int) -> list[StoredEvent]:
-        return [self.first] if stream_id == self.first.stream_id else []
-
-
-def transfer_event(event_type: str, version: int, seconds: float, **data: str) -> StoredEvent:
-    at = FixedClock().now() + timedelta(seconds=seconds)
-    return StoredEvent(
-        version, f"e-{version}", "t-1", "transfer", version, event_type, 1, data, META, at
-    )
+# --- transfer outcomes, counted by the engine run that ends them ------------------------------
 
 
 def test_a_transfer_end_is_counted_once_with_its_reason_and_duration() -> None:
+    bank = Bank()
     metrics = PrometheusMetrics()
-    outcomes = TransferOutcomes(metrics, StubReader(transfer_event("TransferRequested", 1, 0)))  # type: ignore[arg-type]
-    failed = transfer_event("TransferFailed", 4, 0.5, reason="insufficient_funds")
-
-    outcomes(failed)
-    outcomes(failed)  # redelivered: at least once
-    outcomes(dataclasses.replace(transfer_event("TransferCompleted", 5, 2.0), stream_id="t-2"))
+    bank.engine.metrics = metrics
+    failing = bank.transfer(bank.open(10), bank.open(), 30)
+    completing = bank.transfer(bank.open(100), bank.open(), 30)
+    bank.app.clock.advance(seconds=0.5)
+    bank.run_until_quiet()
+    bank.engine.drive(failing)  # run again: nothing ends twice
+    bank.engine.drive(completing)
 
     seen = samples_of(render(metrics, [])[0].decode())
     name = "hexbank_transfers_finished_total"

@@ -12,6 +12,7 @@ from backend.domain import errors
 from backend.domain.money import MAX_AMOUNT, Money
 from backend.domain.transfer import (
     FailureReason,
+    Step,
     Transfer,
     TransferCompensationStarted,
     TransferCompleted,
@@ -288,3 +289,34 @@ def test_snapshot_round_trips_through_json(path: tuple[str, ...]) -> None:
 def test_replay_refuses_an_event_of_another_aggregate() -> None:
     with pytest.raises(TypeError):
         Transfer("t-1").replay([object()])  # type: ignore[list-item]
+
+
+# -- the state machine: what the transfer needs next ---------------------------------------------
+
+
+def test_next_step_follows_the_stages_and_ends_with_none() -> None:
+    transfer = requested()
+    assert transfer.next_step(NOW) is Step.HOLD
+    transfer.hold_placed(NOW)
+    assert transfer.next_step(LATE) is Step.CREDIT  # after the hold the deadline is moot
+    transfer.target_credited()
+    assert transfer.next_step(LATE) is Step.CAPTURE
+    transfer.hold_captured()
+    assert transfer.next_step(NOW) is None
+
+
+def test_next_step_of_a_requested_transfer_past_its_deadline_is_the_time_out() -> None:
+    transfer = requested()
+    assert transfer.next_step(DEADLINE) is Step.HOLD  # the deadline itself still counts
+    assert transfer.next_step(LATE) is Step.TIME_OUT
+    transfer.time_out(LATE)
+    assert transfer.next_step(LATE) is Step.RELEASE
+    transfer.hold_released()
+    assert transfer.next_step(LATE) is None
+
+
+def test_next_step_after_a_refused_credit_is_the_release() -> None:
+    transfer = requested()
+    transfer.hold_placed(NOW)
+    transfer.credit_refused(FailureReason.TARGET_ACCOUNT_CLOSED)
+    assert transfer.next_step(NOW) is Step.RELEASE
