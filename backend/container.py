@@ -36,6 +36,7 @@ from backend.adapters.outbound.sqlalchemy.identity_store import (
 from backend.adapters.outbound.sqlalchemy.read_models import SqlAlchemyReadModelReader
 from backend.adapters.outbound.sqlalchemy.rebuild import SqlAlchemyProjectionRebuilder
 from backend.adapters.outbound.sqlalchemy.transfer_work import (
+    SqlAlchemyEngineLeadership,
     SqlAlchemyTransferBacklog,
     SqlAlchemyTransferClaims,
 )
@@ -241,6 +242,7 @@ class Container(containers.DeclarativeContainer):
         TransferEngine,
         bus=command_bus,
         claims=providers.Factory(SqlAlchemyTransferClaims, engine=engine),
+        leadership=providers.Factory(SqlAlchemyEngineLeadership, engine=engine),
         clock=clock,
         metrics=metrics,
         announce=push_notifier.provided.announce,

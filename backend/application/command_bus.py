@@ -145,7 +145,8 @@ class CommandBus:
             self._report(type(command).__name__, failure_outcome(error), started, ())
             raise
         events = () if outcome.replayed else tuple(attempt.appended)
-        self._report(type(command).__name__, COMMITTED if events else UNCHANGED, started, events)
+        outcome_name = COMMITTED if events else UNCHANGED
+        self._report(type(command).__name__, outcome_name, started, events, attempt.published)
         return outcome
 
     def _with_retries(self, attempt: _Attempt) -> Outcome[Any]:
@@ -168,9 +169,15 @@ class CommandBus:
         self.sleep(random.uniform(0, delay))  # noqa: S311
 
     def _report(
-        self, name: str, outcome: str, started: float, events: tuple[StoredEvent, ...]
+        self,
+        name: str,
+        outcome: str,
+        started: float,
+        events: tuple[StoredEvent, ...],
+        published: bool = True,
     ) -> None:
-        finished = FinishedCommand(name, outcome, time.perf_counter() - started, events)
+        seconds = time.perf_counter() - started
+        finished = FinishedCommand(name, outcome, seconds, events, published)
         for observer in self.observers:
             try:
                 observer(finished)
@@ -196,6 +203,8 @@ class _Attempt:
         self._bus, self._handler, self._command = bus, handler, command
         self._metadata, self._key = metadata, key
         self.appended: list[StoredEvent] = []
+        #: Whether the committed events went to the outbox.
+        self.published = True
         #: Cleared once an attempt could not check what it took from the cache.
         self.use_cache = True
 
@@ -211,6 +220,7 @@ class _Attempt:
                 bus.keys.remember(uow, self._key, result)
             uow.commit()
         self.appended = context.appended
+        self.published = context.accounts.publish and context.transfers.publish
         context.accounts.keep_in_cache()
         return Outcome(result)
 

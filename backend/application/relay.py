@@ -168,8 +168,8 @@ class Wakeup:
         self._event.set()
 
     def after_command(self, finished: FinishedCommand) -> None:
-        """A command observer: wake the relay when the command appended events."""
-        if finished.events:
+        """A command observer: wake the relay when the command put events in the outbox."""
+        if finished.events and finished.published:
             self.wake()
 
     def wait(self, seconds: float) -> None:
@@ -183,7 +183,7 @@ def signalling_commits(signal: CommitSignal) -> CommandObserver:
     tell them when the command appended events (the runner reports after its commit)."""
 
     def after_command(finished: FinishedCommand) -> None:
-        if finished.events:
+        if finished.events and finished.published:
             signal.notify()
 
     return after_command

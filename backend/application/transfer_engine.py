@@ -1,8 +1,9 @@
 """The transfer engine: runs pending transfers to their end, many at a time.
 
-A transfer says what it needs next (`Transfer.next_step`); the engine applies it. It claims a
-batch of ready transfers (rows of the transfer-work table: several engines share them, and a
-dead engine's claims are taken again once their lease ends), then runs rounds: in each, every
+A transfer says what it needs next (`Transfer.next_step`); the engine applies it. One engine
+of the deployment leads at a time (the others stand by to take over). It claims a batch of
+ready transfers (rows of the transfer-work table; a dead engine's claims are taken again once
+their lease ends), then runs rounds: in each, every
 transfer of the batch takes its next step — the account change and the transfer's record of it
 — all in ONE command through the bus, so one transaction over every account and transfer the
 round touches, each loaded once and saved under its stream's version guard (a conflict with a
@@ -31,7 +32,11 @@ from backend.application.errors import NotFound
 from backend.application.ports.clock_and_ids import Clock
 from backend.application.ports.event_store import EventMetadata, StoredEvent
 from backend.application.ports.metrics import CommandObserver, FinishedCommand, Metrics
-from backend.application.ports.transfer_work import ClaimedTransfer, TransferClaims
+from backend.application.ports.transfer_work import (
+    ClaimedTransfer,
+    EngineLeadership,
+    TransferClaims,
+)
 from backend.application.ports.unit_of_work import UnitOfWork
 from backend.application.transfer_steps import STEPS
 from backend.domain.events import event_type
@@ -93,19 +98,29 @@ class TransferEngine:
     clock: Clock
     metrics: Metrics | None = None
     announce: Announce | None = None
+    #: One engine of the deployment runs at a time (None: this one always may).
+    leadership: EngineLeadership | None = None
     batch_size: int = 200
     #: How long a claim keeps a transfer from other engines (doubling with each attempt).
     lease: timedelta = timedelta(seconds=10)
 
     def run_once(self) -> int:
-        """Claim a batch of ready transfers and run it; how many were claimed."""
-        now = self.clock.now()
-        if not self.claims.ready(now):
+        """Claim a batch of ready transfers and run it; how many were claimed (none while
+        another engine leads)."""
+        if self.leadership is not None and not self.leadership.lead():
             return 0
-        claimed = self.claims.claim(now, self.lease, self.batch_size)
-        if claimed:
-            self.run(claimed)
-        return len(claimed)
+        try:
+            now = self.clock.now()
+            if not self.claims.ready(now):
+                return 0
+            claimed = self.claims.claim(now, self.lease, self.batch_size)
+            if claimed:
+                self.run(claimed)
+            return len(claimed)
+        except BaseException:
+            if self.leadership is not None:
+                self.leadership.release()  # the database may have gone: lead afresh
+            raise
 
     def drive(self, transfer_id: str) -> str | None:
         """Run one transfer to its end without a claim (the demo, tests); its status."""

@@ -44,6 +44,8 @@ class FinishedCommand:
     seconds: float
     #: The events the committed attempt appended (empty unless COMMITTED).
     events: tuple[StoredEvent, ...] = ()
+    #: Whether those events went to the outbox (the transfer engine's do not).
+    published: bool = True
 
 
 #: Told by the CommandBus of each command; must not raise (the bus guards anyway).

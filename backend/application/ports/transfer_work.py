@@ -59,6 +59,20 @@ class TransferClaims(Protocol):
         ...
 
 
+class EngineLeadership(Protocol):
+    """Which one of the deployment's engines runs transfers now: one at a time, so that rounds
+    of two engines never race for the same accounts (each would undo the other's cached
+    state, and retry); the others stand by and take over when the leader's process dies."""
+
+    def lead(self) -> bool:
+        """Whether this engine leads (taking the lead if it is free); kept until `release`."""
+        ...
+
+    def release(self) -> None:
+        """Give the lead up (after an error: the next `lead` starts afresh)."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class BacklogSample:
     """Transfers pending now, and how many ended since the previous sample's cursor."""

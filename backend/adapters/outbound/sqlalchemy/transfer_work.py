@@ -30,6 +30,7 @@ from sqlalchemy import (
     update,
 )
 
+from backend.adapters.outbound.sqlalchemy.driver import fetch_all
 from backend.adapters.outbound.sqlalchemy.engine import single_reads
 from backend.adapters.outbound.sqlalchemy.event_store_tables import events
 from backend.adapters.outbound.sqlalchemy.schema import metadata
@@ -158,3 +159,45 @@ class SqlAlchemyTransferBacklog:
             cursor = _NO_CURSOR if after is None else after
             row = connection.execute(_BACKLOG, {"after": cursor}).one()
         return BacklogSample(row.pending, row.ended, row.head)
+
+
+#: PostgreSQL: the engines' leadership, one session-level advisory lock per schema.
+_LEAD_KEY = "hashtextextended(current_schema() || '/engine', 0)"
+_TRY_LEAD = f"SELECT pg_try_advisory_lock({_LEAD_KEY})"
+_UNLEAD = f"SELECT pg_advisory_unlock({_LEAD_KEY})"
+
+
+class SqlAlchemyEngineLeadership:
+    """EngineLeadership: on PostgreSQL a session-level advisory lock held by a connection of
+    its own for as long as the engine leads (the server drops it with the connection when the
+    process dies); SQLite has one server process, which always leads."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._postgres = engine.dialect.name == "postgresql"
+        self._held: Connection | None = None
+
+    def lead(self) -> bool:
+        if not self._postgres or self._held is not None:
+            return True
+        connection = self._engine.connect()
+        try:
+            leads = bool(fetch_all(connection, _TRY_LEAD, ())[0][0])
+        except Exception:
+            connection.close()
+            raise
+        if leads:
+            self._held = connection
+        else:
+            connection.close()
+        return leads
+
+    def release(self) -> None:
+        held, self._held = self._held, None
+        if held is None:
+            return
+        try:
+            fetch_all(held, _UNLEAD, ())
+            held.close()
+        except Exception:  # the session is gone or broken: the lock went (or goes) with it
+            held.invalidate()
