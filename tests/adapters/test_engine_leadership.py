@@ -9,7 +9,6 @@ from sqlalchemy import Engine, text
 from backend.adapters.outbound.sqlalchemy.transfer_work import SqlAlchemyEngineLeadership
 from tests.live_stack import wait_for
 
-
 #: Ends the session holding this schema's leadership lock (and only that one).
 TERMINATE_LEADER = """
 WITH key AS (SELECT hashtextextended(current_schema() || '/engine', 0) AS k)
