@@ -7,12 +7,14 @@ from datetime import timedelta
 from dependency_injector import containers, providers
 
 from backend.adapters.outbound.metrics.collectors import scrape_collectors
-from backend.adapters.outbound.metrics.observers import CommandLog, deliver_in_event_context
+from backend.adapters.outbound.metrics.observers import CommandLog
 from backend.adapters.outbound.metrics.prometheus import PrometheusMetrics
 from backend.adapters.outbound.queue.factory import (
     commit_signal_for,
     in_flight_rows_for,
     job_queue_for,
+    outbox_queue_for,
+    push_dispatcher,
 )
 from backend.adapters.outbound.redis.factory import (
     push_channel_for,
@@ -49,7 +51,6 @@ from backend.application.event_codec import default_codec
 from backend.application.handlers import KEYED_RESULTS, command_handlers
 from backend.application.idempotency import KeyRecords
 from backend.application.identity import IdentityService
-from backend.application.messaging import MessageDispatcher, build_dispatcher
 from backend.application.ports.clock_and_ids import Clock
 from backend.application.ports.commit_signal import CommitSignal
 from backend.application.ports.metrics import CommandObserver
@@ -58,7 +59,7 @@ from backend.application.projections import default_projections
 from backend.application.projections.base import Projection
 from backend.application.projections.inline import inline_projector
 from backend.application.projections.runner import ProjectionRunner
-from backend.application.push import PushNotifier, ReadModelPushViews, subscribe_push_notifier
+from backend.application.push import PushNotifier, ReadModelPushViews
 from backend.application.queries import AccountQueries, TransferQueries
 from backend.application.rate_limits import LoginThrottle, RequestThrottle
 from backend.application.relay import OutboxRelay, Wakeup, signalling_commits
@@ -82,14 +83,6 @@ def _seconds(seconds: float) -> timedelta:
 def _request_throttle(settings: Settings, limiter: RateLimiter) -> RequestThrottle | None:
     limit = settings.rate_limit
     return RequestThrottle(limiter, limit.count, limit.period_seconds) if limit else None
-
-
-def _message_dispatcher(notifier: PushNotifier) -> MessageDispatcher:
-    # Every delivered batch of command events is pushed to the users concerned; each
-    # subscriber runs in the log context (correlation id, position) of its event.
-    dispatcher = build_dispatcher(deliver=deliver_in_event_context)
-    subscribe_push_notifier(dispatcher, notifier)
-    return dispatcher
 
 
 def _command_observers(
@@ -247,7 +240,7 @@ class Container(containers.DeclarativeContainer):
         metrics=metrics,
         announce=push_notifier.provided.announce,
     )
-    message_dispatcher = providers.ThreadSafeSingleton(_message_dispatcher, notifier=push_notifier)
+    message_dispatcher = providers.ThreadSafeSingleton(push_dispatcher, notifier=push_notifier)
     deferred_engine = providers.Callable(deferred, engine)
     #: One per process: the rows its queue has in flight (embedded mode only, else None).
     in_flight_rows = providers.ThreadSafeSingleton(
@@ -265,7 +258,12 @@ class Container(containers.DeclarativeContainer):
         in_flight=in_flight_rows,
     )
     outbox_relay = providers.ThreadSafeSingleton(
-        OutboxRelay, uow_factory=unit_of_work.provider, queue=job_queue, in_flight=in_flight_rows
+        OutboxRelay,
+        uow_factory=unit_of_work.provider,
+        queue=providers.Callable(
+            outbox_queue_for, settings=settings, queue=job_queue, dispatcher=message_dispatcher
+        ),
+        in_flight=in_flight_rows,
     )
     #: Refuses new transfers at the door when the backlog would not finish within the timeout.
     transfer_admission = providers.ThreadSafeSingleton(

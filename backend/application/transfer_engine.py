@@ -104,10 +104,14 @@ class TransferEngine:
     #: How long a claim keeps a transfer from other engines (doubling with each attempt).
     lease: timedelta = timedelta(seconds=10)
 
+    def leads(self) -> bool:
+        """Whether this engine is the one that runs transfers now."""
+        return self.leadership is None or self.leadership.lead()
+
     def run_once(self) -> int:
         """Claim a batch of ready transfers and run it; how many were claimed (none while
         another engine leads)."""
-        if self.leadership is not None and not self.leadership.lead():
+        if not self.leads():
             return 0
         try:
             now = self.clock.now()

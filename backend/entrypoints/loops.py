@@ -95,11 +95,16 @@ class MessagingLoops:
             self.loops[RELAY_LOOP] = PollingLoop(RELAY_LOOP, tick, self.relay_idle, wakeup)
         if self.projections is not None:
             # The follower catches up what inline projection could not see (e.g. a rebuild's
-            # tail); it is idempotent, so running beside the inline path is safe.
-            tick = self.projections.tick_backlog
+            # tail); it is idempotent, so running beside the inline path is safe. One is
+            # enough: where an engine runs, only the leading engine's process follows.
+            tick = self._follow if engine else self.projections.tick_backlog
             self.loops[PROJECTION_LOOP] = PollingLoop(PROJECTION_LOOP, tick, PROJECTION_IDLE)
         for loop in self.loops.values():
             loop.start()
+
+    def _follow(self) -> int:
+        projections = self.projections
+        return projections.tick_backlog() if projections and self.engine.leads() else 0
 
     def stop(self) -> None:
         for stop_waking in self.stop_waking:

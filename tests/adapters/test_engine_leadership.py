@@ -22,7 +22,7 @@ WHERE l.locktype = 'advisory' AND l.objsubid = 1
 
 @pytest.mark.postgres
 def test_on_postgresql_one_engine_leads_until_it_lets_go(postgres_engine: Engine) -> None:
-    first, second = (SqlAlchemyEngineLeadership(postgres_engine) for _ in range(2))
+    first, second = (SqlAlchemyEngineLeadership(postgres_engine, 0) for _ in range(2))
     assert first.lead() is True
     assert first.lead() is True  # kept: no new session, no new try
     assert second.lead() is False
@@ -34,12 +34,23 @@ def test_on_postgresql_one_engine_leads_until_it_lets_go(postgres_engine: Engine
 
 @pytest.mark.postgres
 def test_a_leader_whose_session_died_hands_the_lead_over(postgres_engine: Engine) -> None:
-    leader, standby = (SqlAlchemyEngineLeadership(postgres_engine) for _ in range(2))
+    leader, standby = (SqlAlchemyEngineLeadership(postgres_engine, 0) for _ in range(2))
     assert leader.lead() is True
     with postgres_engine.connect() as admin:  # the leader's process is killed: its session ends
         admin.execute(text(TERMINATE_LEADER))
     wait_for(standby.lead, 10, "the standby to take the lead")
     standby.release()
+    leader.release()
+
+
+@pytest.mark.postgres
+def test_a_standby_asks_for_the_lead_at_most_once_a_period(postgres_engine: Engine) -> None:
+    leader = SqlAlchemyEngineLeadership(postgres_engine, 0)
+    standby = SqlAlchemyEngineLeadership(postgres_engine, retry_every=3600)
+    assert leader.lead() is True
+    assert standby.lead() is False
+    leader.release()
+    assert standby.lead() is False  # not asked again within the period: no query
     leader.release()
 
 

@@ -10,6 +10,7 @@ lease, so a claim holds no lock while its transfers run.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -172,14 +173,20 @@ class SqlAlchemyEngineLeadership:
     its own for as long as the engine leads (the server drops it with the connection when the
     process dies); SQLite has one server process, which always leads."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, retry_every: float = 1.0) -> None:
         self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._postgres = engine.dialect.name == "postgresql"
         self._held: Connection | None = None
+        #: A standby asks at most this often (its loop is woken by every commit).
+        self._retry_every = retry_every
+        self._asked_at = -retry_every
 
     def lead(self) -> bool:
         if not self._postgres or self._held is not None:
             return True
+        if time.monotonic() - self._asked_at < self._retry_every:
+            return False
+        self._asked_at = time.monotonic()
         connection = self._engine.connect()
         try:
             leads = bool(fetch_all(connection, _TRY_LEAD, ())[0][0])
@@ -194,6 +201,7 @@ class SqlAlchemyEngineLeadership:
 
     def release(self) -> None:
         held, self._held = self._held, None
+        self._asked_at = -self._retry_every  # lead again at the next ask
         if held is None:
             return
         try:
