@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from backend.adapters.outbound.queue.in_process import InProcessJobQueue
+from backend.adapters.outbound.queue.inline import InlineJobQueue
 from backend.adapters.outbound.queue.rq_queue import RqJobQueue, run_batch
 from backend.application.commands import OpenAccount
 from backend.application.ports.event_store import EventMetadata
@@ -13,14 +14,17 @@ from backend.entrypoints.cli.runtime import Runtime
 from tests.conftest import SettingsFactory
 
 
-def test_embedded_commands_wake_the_relay_whose_rows_are_acknowledged_by_their_jobs(
+def test_embedded_commands_wake_the_relay_and_the_engine_and_jobs_acknowledge_rows(
     make_settings: SettingsFactory,
 ) -> None:
     container = build_container(make_settings())
     wakeup, relay, queue = container.relay_wakeup(), container.outbox_relay(), container.job_queue()
-    assert container.command_bus().observers == (container.command_log(), wakeup.after_command)
-    assert container.message_dispatcher().after_dispatch == (wakeup.wake,)
+    command_log, wakes_relay, wakes_engine = container.command_bus().observers
+    assert (command_log, wakes_relay) == (container.command_log(), wakeup.after_command)
+    assert wakes_engine.__qualname__ == "waking_on_requests.<locals>.after_command"
+    assert container.message_dispatcher().after_dispatch == ()
     assert isinstance(queue, InProcessJobQueue)
+    assert relay.queue is queue
     assert relay.in_flight is container.in_flight_rows()
     opened = OpenAccount("u-1", "Main", "EUR")
     container.command_bus().execute(opened, EventMetadata())
@@ -34,13 +38,14 @@ def test_embedded_commands_wake_the_relay_whose_rows_are_acknowledged_by_their_j
         container.engine().dispose()
 
 
-def test_distributed_rows_leave_the_outbox_when_enqueued_and_commands_only_log(
+def test_distributed_relays_push_batches_inline_and_commands_only_log(
     make_settings: SettingsFactory,
 ) -> None:
     # Building the adapters opens no connection, so no Redis server is needed here.
     container = build_container(make_settings(HEXBANK_REDIS_URL="redis://127.0.0.1:1/0"))
     assert container.command_bus().observers == (container.command_log(),)
-    assert isinstance(container.job_queue(), RqJobQueue)
+    assert isinstance(container.job_queue(), RqJobQueue)  # rq: for what needs retries
+    assert isinstance(container.outbox_relay().queue, InlineJobQueue)
     assert container.outbox_relay().in_flight is None
 
 
