@@ -19,7 +19,6 @@ from backend.application.command_bus import (
     InlineProjector,
     RetryPolicy,
     Tools,
-    no_projection,
 )
 from backend.application.commands import Command
 from backend.application.event_codec import default_codec
@@ -29,6 +28,8 @@ from backend.application.ports.clock_and_ids import Clock, IdGenerator
 from backend.application.ports.event_store import EventMetadata
 from backend.application.ports.metrics import CommandObserver
 from backend.application.ports.unit_of_work import UnitOfWorkFactory
+from backend.application.projections import default_projections
+from backend.application.projections.inline import inline_projector
 from backend.application.repository import DEFAULT_SNAPSHOT_EVERY, Cached
 from backend.application.transfer_engine import with_work_tracking
 from backend.application.transfers import DEFAULT_TRANSFER_TIMEOUT
@@ -114,13 +115,19 @@ def handlers_for_tests(
     return {**command_handlers(transfer_timeout), InTransaction: in_transaction}
 
 
+def app_projector() -> InlineProjector:
+    """The read side as the app projects it in each command's transaction (queries and the
+    transfer request read the rows it writes)."""
+    return inline_projector(default_projections(default_codec()))
+
+
 def bus_for_tests(
     uow_factory: UnitOfWorkFactory,
     clock: Clock,
     ids: IdGenerator,
     *,
     snapshot_every: int = DEFAULT_SNAPSHOT_EVERY,
-    inline_projector: InlineProjector = no_projection,
+    inline_projector: InlineProjector | None = None,
     retry: RetryPolicy | None = None,
     sleep: Callable[[float], None] = lambda _: None,
     cached_accounts: RecentValues[str, Cached[Account]] | None = None,
@@ -133,7 +140,7 @@ def bus_for_tests(
         handlers_for_tests(),
         Tools(default_codec(), clock, ids, snapshot_every, cached_accounts),
         KeyRecords(clock, KEYED_RESULTS),
-        with_work_tracking(inline_projector),
+        with_work_tracking(inline_projector or app_projector()),
         observers,
         retry=retry or RetryPolicy(),
         sleep=sleep,

@@ -7,9 +7,9 @@ import dataclasses
 from datetime import timedelta
 from typing import Final
 
-from backend.application.accounts import load_owned
 from backend.application.command_bus import CommandContext
 from backend.application.commands import RequestTransfer
+from backend.application.errors import NotFound
 from backend.application.projections.transfers import requested
 from backend.application.read_models import TransferSummary
 from backend.domain.money import Money
@@ -23,12 +23,20 @@ DEFAULT_TRANSFER_TIMEOUT: Final[timedelta] = timedelta(seconds=60)
 def request_transfer(
     command: RequestTransfer, ctx: CommandContext, timeout: timedelta = DEFAULT_TRANSFER_TIMEOUT
 ) -> TransferSummary:
-    """Accept a transfer out of the caller's account, the saga decides the rest; the pending
-    transfer, built as the read model builds its row."""
-    source = load_owned(ctx, command.source_account_id, command.owner_id, cached=False)
+    """Accept a transfer out of the caller's account, the engine decides the rest; the pending
+    transfer, built as the read model builds its row.
+
+    The source's owner and currency never change, so its read-model row (written with its
+    opening, in that transaction) answers for them without replaying the account; whether it
+    can pay is the hold's to decide. Someone else's account is NotFound, never a hint."""
+    source_id, target_id = command.source_account_id, command.target_account_id
+    rows = ctx.uow.read_models.account_summaries([source_id, target_id])
+    source = rows.get(source_id)
+    if source is None or source.owner_id != command.owner_id:
+        raise NotFound(f"account {source_id}")
     money = Money.positive(command.amount, source.currency)
     transfer = Transfer.request(
-        ctx.ids.new_id(), source.id, command.target_account_id, money, command.reference,
+        ctx.ids.new_id(), source_id, target_id, money, command.reference,
         command.owner_id, ctx.clock.now(), timeout,
     )  # fmt: skip
     event = transfer.pending_events[0]
@@ -36,6 +44,5 @@ def request_transfer(
     metadata = dataclasses.replace(ctx.metadata, correlation_id=transfer.id)
     stored = ctx.transfers.save(transfer, metadata)[0]
     assert isinstance(event, TransferRequested)  # noqa: S101 - what Transfer.request records
-    target = ctx.uow.read_models.account_summaries([command.target_account_id])
-    owner = target[command.target_account_id].owner_id if target else None
-    return requested(event, stored, owner)
+    target = rows.get(target_id)
+    return requested(event, stored, target.owner_id if target else None)
