@@ -81,10 +81,15 @@ class Advanced:
     #: The accounts the step changed.
     accounts: tuple[str, ...]
 
+    @property
+    def pending(self) -> bool:
+        return self.status == "pending"
+
 
 @dataclass(frozen=True, slots=True)
 class AdvanceTransfers(Command[list[Advanced]]):
-    """Each transfer (with the cause of its next step) takes its next step, all in one
-    transaction: one round of the transfer engine."""
+    """Each transfer (with the cause of its next step) takes its next `steps` steps, phase
+    after phase, all in one transaction: one round of the transfer engine."""
 
     transfers: tuple[tuple[str, str | None], ...]
+    steps: int = 1

@@ -14,7 +14,7 @@ from backend.application.ports.event_store import EventMetadata, StoredEvent
 from backend.application.ports.job_queue import FailedJob
 from backend.application.ports.metrics import FinishedCommand
 from backend.application.relay import OutboxRelay
-from backend.application.transfer_engine import TransferEngine
+from backend.application.transfer_engine import FUSED_STEPS, TransferEngine
 from backend.application.transfers import request_transfer
 from backend.domain.account import Account
 from backend.domain.transfer import Transfer
@@ -52,7 +52,12 @@ class Announcements:
 class Bank:
     """The application with the transfer engine wired, and helpers to drive and inspect it."""
 
-    def __init__(self, batch_size: int = 200, relay_batch_size: int = 100) -> None:
+    def __init__(
+        self,
+        batch_size: int = 200,
+        relay_batch_size: int = 100,
+        steps_per_round: int = FUSED_STEPS,
+    ) -> None:
         self.app = InMemoryApp()
         #: Every command the bank's runner finished, for tests that count what a round cost.
         self.finished: list[FinishedCommand] = []
@@ -67,6 +72,7 @@ class Bank:
         self.engine = TransferEngine(
             self.runner.bus, self.claims, self.app.clock,
             announce=self.announced, batch_size=batch_size, lease=LEASE,
+            steps_per_round=steps_per_round,
         )  # fmt: skip
         self.queue = CollectingJobQueue()
         #: The outbox relay: it carries the commands' events (not the engine's) to the queue.

@@ -13,6 +13,7 @@ from backend.application import accounts
 from backend.application.commands import Withdraw
 from backend.application.ports.event_store import EventMetadata
 from backend.application.ports.transfer_work import MAX_LEASE
+from backend.application.transfer_engine import FUSED_STEPS
 from backend.domain import errors
 from tests.application.crashes import ProcessDied
 from tests.application.saga_harness import Bank
@@ -26,9 +27,10 @@ OUTFLOW = {"MoneyWithdrawn", "HoldCaptured"}
 class Simulation:
     """One seeded run: a random mix of client commands and message deliveries."""
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, steps_per_round: int) -> None:
         self.rng = random.Random(seed)  # noqa: S311 (a seeded, replayable simulation)
-        self.bank = Bank(batch_size=3)  # small batches: many interleavings
+        # Small batches: many interleavings.
+        self.bank = Bank(batch_size=3, steps_per_round=steps_per_round)
         self.accounts = [self.bank.open(START_BALANCE, owner=f"u{i}") for i in range(6)]
         self.owners = {account: f"u{i}" for i, account in enumerate(self.accounts)}
         dollars = self.bank.open(START_BALANCE, "USD", owner="u9")
@@ -90,9 +92,10 @@ class Simulation:
             assert account.available <= account.balance
 
 
+@pytest.mark.parametrize("steps", [1, FUSED_STEPS], ids=["phased", "fused"])
 @pytest.mark.parametrize("seed", [1, 2])
-def test_random_transfers_conserve_money_and_all_end(seed: int) -> None:
-    sim = Simulation(seed)
+def test_random_transfers_conserve_money_and_all_end(seed: int, steps: int) -> None:
+    sim = Simulation(seed, steps)
     while len(sim.transfers) < TRANSFERS:
         sim.step()
         sim.check_no_negative_balances()

@@ -3,7 +3,9 @@ crashes between and inside rounds, the deadline, claims and their leases, batche
 
 The tests stop an engine between two rounds by running it in a process that dies there (an
 injected fault: see crashes.py), as an engine killed there would leave its transfers; another
-claim takes them on once the lease of the dead one ran out.
+claim takes them on once the lease of the dead one ran out. Most tests run the engine phase
+by phase (a transaction per step), where every state between two steps can be seen; the
+tests marked `fused` run it as deployed: a batch's whole saga in one transaction.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from backend.application.commands import AdvanceTransfers
 from backend.application.errors import NotFound
 from backend.application.ports.event_store import EventMetadata
 from backend.application.ports.metrics import COMMITTED, UNCHANGED
+from backend.application.transfer_engine import FUSED_STEPS
 from backend.domain import errors
 from backend.domain.money import Money
 from tests.application.saga_harness import TIMEOUT, Bank
@@ -40,17 +43,19 @@ COMPENSATION_PATH = [
     "TransferFailed",
 ]
 TIMEOUT_PATH = ["TransferRequested", "TransferCompensationStarted", "TransferFailed"]
-#: The events each round of a path appends, in order (a round is one transaction).
-ROUNDS = {
+#: The events each phase of a path appends, in order.
+PHASES = {
     "completed": [2, 2, 2],
     "compensated": [2, 1, 2],
     "timed_out": [1, 1],
 }
+PHASED, FUSED = 1, FUSED_STEPS
 
 
 @pytest.fixture
 def bank() -> Bank:
-    return Bank()
+    """The engine committing each phase on its own."""
+    return Bank(steps_per_round=PHASED)
 
 
 def types(bank: Bank, transfer_id: str) -> list[str]:
@@ -125,6 +130,21 @@ def test_each_round_is_one_transaction_holding_the_step_and_its_record(bank: Ban
     ]
     assert {f.outcome for f in rounds} == {COMMITTED}
     assert types(bank, transfer_id) == HAPPY_PATH
+
+
+def test_fused_the_whole_saga_of_a_batch_is_one_transaction() -> None:
+    bank = Bank(steps_per_round=FUSED)
+    source, target = bank.open(100), bank.open()
+    transfer_id = bank.transfer(source, target, 30)
+    failing = bank.transfer(source, "no-such-account", 30)
+    bank.finished.clear()
+    bank.run_until_quiet()
+    (round_,) = [f for f in bank.finished if f.command_type == "AdvanceTransfers"]
+    assert round_.outcome == COMMITTED
+    assert types(bank, transfer_id) == HAPPY_PATH
+    assert types(bank, failing) == COMPENSATION_PATH
+    assert_untouched(bank, source, 70)
+    assert_untouched(bank, target, 30)
 
 
 def test_hold_lowers_only_the_available_balance_while_pending(bank: Bank) -> None:
@@ -282,30 +302,31 @@ def _late(bank: Bank, transfer_id: str) -> str:
     return transfer_id
 
 
-def _deaths(path: str) -> list[tuple[int, int]]:
-    """(events committed, events budget) for a death at each round boundary and inside each
-    round of the path (after its first append)."""
+def _deaths(path: str, steps: int) -> list[tuple[int, int]]:
+    """(events committed, events budget) for a death at each round boundary and at each
+    append inside a round of the path, a round being `steps` phases."""
+    phases = PHASES[path]
+    rounds = [sum(phases[i : i + steps]) for i in range(0, len(phases), steps)]
     committed, deaths = 0, []
-    for appended in ROUNDS[path]:
-        deaths.append((committed, committed))
-        if appended > 1:
-            deaths.append((committed, committed + 1))
+    for appended in rounds:
+        deaths.extend((committed, committed + inside) for inside in range(appended))
         committed += appended
     return deaths
 
 
 CRASHES = [
-    pytest.param(path, committed, budget, id=f"{path}-dies-at-{budget}-events")
+    pytest.param(path, steps, committed, budget, id=f"{path}-{mode}-dies-at-{budget}-events")
     for path in SETUPS
-    for committed, budget in _deaths(path)
+    for mode, steps in (("phased", PHASED), ("fused", FUSED))
+    for committed, budget in _deaths(path, steps)
 ]
 
 
-@pytest.mark.parametrize(("path", "committed", "budget"), CRASHES)
+@pytest.mark.parametrize(("path", "steps", "committed", "budget"), CRASHES)
 def test_an_engine_killed_anywhere_leaves_its_transfer_to_the_next_claim(
-    path: str, committed: int, budget: int
+    path: str, steps: int, committed: int, budget: int
 ) -> None:
-    bank = Bank()
+    bank = Bank(steps_per_round=steps)
     setup, events, outcome = SETUPS[path]
     transfer_id = setup(bank)
     bank.stop_engine_after(budget)
@@ -404,7 +425,9 @@ def test_a_batch_of_transfers_runs_in_three_transactions(bank: Bank) -> None:
     assert sorted(accounts) == sorted([*sources, target])
 
 
-def test_transfers_of_one_batch_spend_one_account_in_order(bank: Bank) -> None:
+@pytest.mark.parametrize("steps", [PHASED, FUSED], ids=["phased", "fused"])
+def test_transfers_of_one_batch_spend_one_account_in_order(steps: int) -> None:
+    bank = Bank(steps_per_round=steps)
     source, target = bank.open(50), bank.open()
     first, second = bank.transfer(source, target, 30), bank.transfer(source, target, 30)
     bank.run_until_quiet()
