@@ -7,6 +7,7 @@ logs and metrics by its class name. `Command[R]` says what its handler returns.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Generic, TypeVar
 
 from backend.application.queries import TransactionView
@@ -80,6 +81,8 @@ class Advanced:
     moved: bool
     #: The accounts the step changed.
     accounts: tuple[str, ...]
+    #: When it was requested, if the round claimed it (the engine times its end by it).
+    requested_at: datetime | None = None
 
     @property
     def pending(self) -> bool:
@@ -93,3 +96,5 @@ class AdvanceTransfers(Command[list[Advanced]]):
 
     transfers: tuple[tuple[str, str | None], ...]
     steps: int = 1
+    #: How many more ready transfers to claim in this transaction (and take as well).
+    claim: int = 0

@@ -21,7 +21,7 @@ from backend.application.commands import (
 from backend.application.idempotency import ResultCodec
 from backend.application.queries import TransactionView
 from backend.application.read_models import TransferSummary
-from backend.application.transfer_engine import advance_transfers
+from backend.application.transfer_round import advance_transfers
 
 #: What keyed commands (Idempotency-Key) return, stored with the key and replayed.
 KEYED_RESULTS = ResultCodec(TransactionView, TransferSummary)

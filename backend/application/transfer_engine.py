@@ -1,34 +1,36 @@
 """The transfer engine: runs pending transfers to their end, many at a time.
 
-A transfer says what it needs next (`Transfer.next_step`); the engine applies it. One engine
-of the deployment leads at a time (the others stand by to take over). It claims a batch of
-ready transfers (rows of the transfer-work table; a dead engine's claims are taken again once
-their lease ends), then runs rounds: in each, every
-transfer of the batch takes its next step — the account change and the transfer's record of it
-— all in ONE command through the bus, so one transaction over every account and transfer the
-round touches, each loaded once and saved under its stream's version guard (a conflict with a
-concurrent deposit is retried by the bus, queueing for that stream). Three rounds end a normal
-batch: holds, credits, captures (a refused credit or a deadline adds a release).
+A transfer says what it needs next (`Transfer.next_step`); the engine applies it, in rounds
+(transfer_round.py): one command through the bus, so one transaction over every account and
+transfer of a batch, each loaded once and saved under its stream's version guard (a conflict
+with a concurrent deposit is retried by the bus, queueing for that stream).
 
-One pass: the engine's events are not sent through the outbox back to anyone. The pass that
-commits them tells the users concerned (one push per user and resource per batch) and counts
-each transfer's end. What the saga promises stays: the hold is the semantic lock, compensation
-releases it, the deadline is decided by the transfer, steps are idempotent, and a transfer
-whose engine died goes on from its committed state under another claim.
+- One engine of the deployment leads at a time; the others stand by to take over.
+- By default a round claims its batch itself (ready rows of the transfer-work table, `FOR
+  UPDATE SKIP LOCKED`) and takes it through every phase — holds, then credits, then captures
+  or releases — before it commits: one transaction per batch, no lease needed (a round that
+  dies rolls back and its rows are ready again). With `steps_per_round=1` each phase commits
+  on its own; the batch is then claimed with a lease first, so that a dead engine's transfers
+  go on elsewhere once it ends.
+- One pass: the engine's events are not sent through the outbox back to anyone. The pass that
+  commits them tells the users concerned (one push per user and resource per batch) and counts
+  each transfer's end.
+
+What the saga promises stays: the hold is the semantic lock, compensation releases it, the
+deadline is decided by the transfer, steps are idempotent, and a transfer whose engine died
+goes on from its committed state.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
-from backend.application.command_bus import CommandBus, CommandContext, InlineProjector
+from backend.application.command_bus import CommandBus, InlineProjector
 from backend.application.commands import Advanced, AdvanceTransfers
-from backend.application.errors import NotFound
 from backend.application.ports.clock_and_ids import Clock
 from backend.application.ports.event_store import EventMetadata, StoredEvent
 from backend.application.ports.metrics import CommandObserver, FinishedCommand, Metrics
@@ -38,9 +40,8 @@ from backend.application.ports.transfer_work import (
     TransferClaims,
 )
 from backend.application.ports.unit_of_work import UnitOfWork
-from backend.application.transfer_steps import STEPS
 from backend.domain.events import event_type
-from backend.domain.transfer import Transfer, TransferRequested
+from backend.domain.transfer import TransferRequested
 
 log = logging.getLogger(__name__)
 
@@ -56,60 +57,6 @@ _REQUESTED: Final = event_type(TransferRequested)
 
 #: Tells the users concerned that these accounts and transfers changed (the push notifier).
 Announce = Callable[[Collection[str], Collection[str]], None]
-
-
-def advance_transfers(command: AdvanceTransfers, ctx: CommandContext) -> list[Advanced]:
-    """Up to `command.steps` phases in this one transaction: in each, every listed transfer
-    still pending takes its next step, in order (a phase's holds all come before the next
-    phase's credits, so the transfers of a batch spend each account in their order)."""
-    # The engine itself reacts to what it appends: nothing goes round through the outbox.
-    ctx.accounts.publish = ctx.transfers.publish = False
-    now = ctx.clock.now()
-    done: dict[str, Advanced] = {}
-    pending = command.transfers
-    for _ in range(command.steps):
-        results = [_advance(ctx, transfer_id, cause, now) for transfer_id, cause in pending]
-        for result in results:
-            done[result.transfer_id] = _merged(done.get(result.transfer_id), result)
-        pending = tuple((r.transfer_id, r.cause) for r in results if r.moved and r.pending)
-        if not pending:
-            break
-    return list(done.values())
-
-
-def _merged(before: Advanced | None, after: Advanced) -> Advanced:
-    """What several phases of one transaction did to one transfer."""
-    if before is None:
-        return after
-    accounts = tuple(dict.fromkeys((*before.accounts, *after.accounts)))
-    moved = before.moved or after.moved
-    return dataclasses.replace(after, moved=moved, accounts=accounts)
-
-
-def _advance(ctx: CommandContext, transfer_id: str, cause: str | None, now: datetime) -> Advanced:
-    transfer = ctx.transfers.get(transfer_id)
-    if transfer is None:
-        raise NotFound(f"transfer {transfer_id}")
-    step = transfer.next_step(now)
-    if step is None:  # ended already (another engine's claim, or a redelivery)
-        return _advanced(transfer, cause, moved=False, accounts=())
-    # Every event of the saga: the transfer id as correlation id, the event before as cause.
-    meta = EventMetadata(correlation_id=transfer.id, causation_id=cause)
-    before = len(ctx.accounts.appended)
-    STEPS[step](ctx, transfer, meta, now)
-    changed = ctx.accounts.appended[before:]
-    if changed:
-        meta = dataclasses.replace(meta, causation_id=changed[-1].event_id)
-    recorded = ctx.transfers.save(transfer, meta)
-    accounts = tuple(dict.fromkeys(event.stream_id for event in changed))
-    cause = recorded[-1].event_id if recorded else cause
-    return _advanced(transfer, cause, moved=bool(recorded), accounts=accounts)
-
-
-def _advanced(
-    transfer: Transfer, cause: str | None, *, moved: bool, accounts: tuple[str, ...]
-) -> Advanced:
-    return Advanced(transfer.id, cause, transfer.status, transfer.failure_reason, moved, accounts)
 
 
 @dataclass
@@ -142,17 +89,34 @@ class TransferEngine:
         if not self.leads():
             return 0
         try:
-            now = self.clock.now()
-            if not self.claims.ready(now):
+            if not self.claims.ready(self.clock.now()):
                 return 0
-            claimed = self.claims.claim(now, self.lease, self.batch_size)
-            if claimed:
-                self.run(claimed)
-            return len(claimed)
+            if self.steps_per_round >= FUSED_STEPS:
+                return self._run_fused()
+            return self._run_leased()
         except BaseException:
             if self.leadership is not None:
                 self.leadership.release()  # the database may have gone: lead afresh
             raise
+
+    def _run_fused(self) -> int:
+        """One transaction claims the batch and runs its whole saga: the claim needs no lease
+        (a round that dies rolls back, and the rows are ready again at once). A batch that
+        fails as a whole is run again by leased claims, transfer by transfer."""
+        command = AdvanceTransfers((), self.steps_per_round, claim=self.batch_size)
+        try:
+            results = self.bus.execute(command, EventMetadata())
+        except Exception:
+            log.warning("a batch of transfers failed; running it one by one", exc_info=True)
+            return self._run_leased()
+        self._finish(results, {}, {}, {})
+        return len(results)
+
+    def _run_leased(self) -> int:
+        claimed = self.claims.claim(self.clock.now(), self.lease, self.batch_size)
+        if claimed:
+            self.run(claimed)
+        return len(claimed)
 
     def drive(self, transfer_id: str) -> str | None:
         """Run one transfer to its end without a claim (the demo, tests); its status."""
@@ -170,17 +134,41 @@ class TransferEngine:
             if not pending:
                 break
             results = self._round(pending)
-            for result in results:
-                statuses[result.transfer_id] = result.status
-                accounts.update(dict.fromkeys(result.accounts))
-                if result.moved:
-                    transfers[result.transfer_id] = None
-                    if not result.pending:
-                        self._count_end(result, requested_at[result.transfer_id])
+            statuses.update(self._tally(results, requested_at, accounts, transfers))
             pending = {r.transfer_id: r.cause for r in results if r.moved and r.pending}
+        self._announce(accounts, transfers)
+        return statuses
+
+    def _finish(
+        self,
+        results: list[Advanced],
+        requested_at: dict[str, datetime],
+        accounts: dict[str, None],
+        transfers: dict[str, None],
+    ) -> None:
+        self._tally(results, requested_at, accounts, transfers)
+        self._announce(accounts, transfers)
+
+    def _tally(
+        self,
+        results: list[Advanced],
+        requested_at: dict[str, datetime],
+        accounts: dict[str, None],
+        transfers: dict[str, None],
+    ) -> dict[str, str]:
+        """Note what the results changed (for the push) and count the ends; the statuses."""
+        for result in results:
+            accounts.update(dict.fromkeys(result.accounts))
+            if result.moved:
+                transfers[result.transfer_id] = None
+                started = result.requested_at or requested_at.get(result.transfer_id)
+                if not result.pending and started is not None:
+                    self._count_end(result, started)
+        return {result.transfer_id: result.status for result in results}
+
+    def _announce(self, accounts: dict[str, None], transfers: dict[str, None]) -> None:
         if self.announce is not None and (accounts or transfers):
             self.announce(list(accounts), list(transfers))
-        return statuses
 
     def _round(self, pending: dict[str, str | None]) -> list[Advanced]:
         """One round for the whole batch; if it fails, each transfer alone, so that one broken

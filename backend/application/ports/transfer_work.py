@@ -12,15 +12,6 @@ from typing import Final, Protocol
 from backend.application.ports.event_store import StoredEvent
 
 
-class TransferWork(Protocol):
-    """The pending transfers inside a unit of work: a row per transfer from its request to its
-    end, committed together with the transfer events it reflects, so it survives any crash."""
-
-    def track(self, events: Sequence[StoredEvent]) -> None:
-        """Add the transfers these events request (ready at once); drop those that ended."""
-        ...
-
-
 @dataclass(frozen=True, slots=True)
 class ClaimedTransfer:
     """A pending transfer an engine took: run it until it ends or the lease runs out."""
@@ -32,6 +23,21 @@ class ClaimedTransfer:
     #: How many times it was claimed, this claim included (a transfer that keeps failing is
     #: claimed less and less often).
     attempts: int
+
+
+class TransferWork(Protocol):
+    """The pending transfers inside a unit of work: a row per transfer from its request to its
+    end, committed together with the transfer events it reflects, so it survives any crash."""
+
+    def track(self, events: Sequence[StoredEvent]) -> None:
+        """Add the transfers these events request (ready at once); drop those that ended."""
+        ...
+
+    def claim(self, now: datetime, limit: int) -> list[ClaimedTransfer]:
+        """Up to `limit` transfers ready at `now`, oldest first, taken for this transaction
+        (other engines' transactions skip them; no lease: if this one rolls back, they are
+        ready again at once)."""
+        ...
 
 
 #: A lease never grows past this, however often the transfer was claimed.

@@ -40,6 +40,8 @@ class InMemoryDatabase:
     idempotency_keys: InMemoryKeyData = field(default_factory=InMemoryKeyData)
     #: The transfer-work table: a row per pending transfer (memory/transfer_work.py).
     transfer_work: dict[str, WorkRow] = field(default_factory=dict)
+    #: Rows an open unit of work took (its engine's transaction), skipped by the others.
+    transfer_work_taken: set[str] = field(default_factory=set)
     #: Guards the containers above for readers and the commit.
     lock: threading.RLock = field(default_factory=threading.RLock)
     #: Held by a unit of work from its first append to its end (the global append lock).

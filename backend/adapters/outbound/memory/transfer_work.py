@@ -24,6 +24,19 @@ class InMemoryTransferWork:
         self._db = db
         self._added: dict[str, WorkRow] = {}
         self._ended: set[str] = set()
+        self._taken: set[str] = set()
+
+    def claim(self, now: datetime, limit: int) -> list[ClaimedTransfer]:
+        with self._db.lock:  # rows another unit of work took are skipped, as SKIP LOCKED does
+            taken = self._db.transfer_work_taken
+            ready = sorted(
+                (r for r in self._db.transfer_work.values() if r.ready_at <= now),
+                key=lambda row: row.ready_at,
+            )
+            rows = [row for row in ready if row.transfer_id not in taken][:limit]
+            self._taken.update(row.transfer_id for row in rows)
+            taken.update(self._taken)
+            return [claimed_transfer(self._db, row) for row in rows]
 
     def track(self, events: Sequence[StoredEvent]) -> None:
         for event in events:
@@ -44,6 +57,9 @@ class InMemoryTransferWork:
     def discard(self) -> None:
         self._added.clear()
         self._ended.clear()
+        with self._db.lock:
+            self._db.transfer_work_taken.difference_update(self._taken)
+        self._taken.clear()
 
 
 class InMemoryTransferClaims:
@@ -65,9 +81,11 @@ class InMemoryTransferClaims:
             for row in ready:
                 row.attempts += 1
                 row.ready_at = now + lease_for(lease, row.attempts)
-            return [self._claimed(row) for row in ready]
+            return [claimed_transfer(self._db, row) for row in ready]
 
-    def _claimed(self, row: WorkRow) -> ClaimedTransfer:
-        stream = self._db.streams.get(row.transfer_id, [])
-        cause = stream[-1].event_id if stream else None
-        return ClaimedTransfer(row.transfer_id, cause, row.requested_at, row.attempts)
+
+def claimed_transfer(db: InMemoryDatabase, row: WorkRow) -> ClaimedTransfer:
+    """The claim of `row` (the caller holds the database lock)."""
+    stream = db.streams.get(row.transfer_id, [])
+    cause = stream[-1].event_id if stream else None
+    return ClaimedTransfer(row.transfer_id, cause, row.requested_at, row.attempts)

@@ -87,6 +87,16 @@ class SqlAlchemyTransferWork:
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
 
+    def claim(self, now: datetime, limit: int) -> list[ClaimedTransfer]:
+        query = _CANDIDATES
+        if self._connection.dialect.name == "postgresql":  # SQLite: the write lock is held
+            query = query.with_for_update(skip_locked=True, of=transfer_work)
+        rows = self._connection.execute(query, {"now": to_utc(now), "limit": limit}).all()
+        return [
+            ClaimedTransfer(row.transfer_id, row.cause, to_utc(row.requested_at), row.attempts)
+            for row in rows
+        ]
+
     def track(self, events: Sequence[StoredEvent]) -> None:
         """Runs as an inline projector: same connection, same transaction as the events."""
         added = [
