@@ -304,7 +304,7 @@ export interface paths {
         };
         /**
          * Real-time pushes of the caller's changes (WebSocket)
-         * @description A WebSocket (RFC 6455) on the API's host and port: send this GET with `Upgrade: websocket` (any WebSocket client does); it cannot be tried from this page. All messages are JSON text frames.
+         * @description A WebSocket (RFC 6455) on the API's host and port: send this GET with `Upgrade: websocket` (any WebSocket client does); /api/docs cannot try it. All messages are JSON text frames.
          *
          *     1. Within 5 s send `{"type": "auth", "access_token": "<access token>"}` as the first message (never put the token in the URL); otherwise, or with a bad, expired or revoked token, the server closes with code 4401.
          *     2. The server answers `{"type": "ready"}`, then pushes the caller's own changes: `{"type": "account.updated", "data": <Account>}` and `{"type": "transfer.updated", "data": <Transfer>}`, each the whole committed state (as `GET` returns it), coalesced, best effort: re-read with `GET` after every connect.

@@ -27,7 +27,7 @@ def _problem(description: str, retry: bool = False) -> dict[str, Any]:
 
 WEBSOCKET_PROTOCOL = (
     "A WebSocket (RFC 6455) on the API's host and port: send this GET with `Upgrade: websocket` "
-    "(any WebSocket client does); it cannot be tried from this page. All messages are JSON "
+    "(any WebSocket client does); /api/docs cannot try it. All messages are JSON "
     "text frames.\n\n"
     '1. Within 5 s send `{"type": "auth", "access_token": "<access token>"}` as the first '
     "message (never put the token in the URL); otherwise, or with a bad, expired or revoked "
