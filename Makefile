@@ -58,7 +58,7 @@ run-distributed: install web ## Distributed mode here: nginx on HOST:PORT, 2 web
 # node_modules matches the lock; dist is rebuilt only when a source is newer than it.
 FRONTEND := frontend
 FRONTEND_INSTALLED := $(FRONTEND)/node_modules/.package-lock.json
-FRONTEND_SOURCES := $(shell find $(FRONTEND)/src $(FRONTEND)/public $(FRONTEND)/scripts -type f 2>/dev/null) \
+FRONTEND_SOURCES := $(shell find $(FRONTEND)/src $(FRONTEND)/public $(FRONTEND)/scripts $(FRONTEND)/api-docs -type f 2>/dev/null) \
 	$(FRONTEND)/index.html $(FRONTEND)/vite.config.ts $(FRONTEND)/svelte.config.js $(FRONTEND)/tsconfig.json
 
 $(FRONTEND_INSTALLED): $(FRONTEND)/package-lock.json $(FRONTEND)/package.json

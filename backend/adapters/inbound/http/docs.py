@@ -1,40 +1,56 @@
-"""/api/docs: a small, dependency-free API browser served from the app (no CDN, no inline JS)."""
+"""/api/docs: Swagger UI on /api/v1/openapi.json, served from the built web app (no CDN).
+
+`npm run build` (frontend/scripts/api-docs.mjs) puts the page, Swagger UI's bundle and
+stylesheet (swagger-ui-dist, locked in frontend/package-lock.json) and the script that starts it
+into frontend/dist/api-docs/, each asset named after its content hash. They are served like the
+web app's files (spa.py): gzipped for clients that accept it, assets immutable, the page
+revalidated. No inline script or style, so the app's Content-Security-Policy holds unchanged.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from flask import Blueprint, Response
+from werkzeug.security import safe_join
 
-STATIC_DIR = Path(__file__).parent / "static" / "docs"
+from backend.adapters.inbound.http.problems import ProblemError
+from backend.adapters.inbound.http.spa import (
+    DEFAULT_DIST_DIR,
+    HASHED_ASSETS,
+    not_built,
+    static_file,
+)
 
-_PAGE = """<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>hexbank API v1</title>
-<link rel="stylesheet" href="/api/docs/static/docs.css">
-<script src="/api/docs/static/docs.js" defer></script>
-</head>
-<body data-spec-url="/api/v1/openapi.json">
-<header><h1>hexbank API v1</h1>
-<p>Generated from <a href="/api/v1/openapi.json">openapi.json</a>.</p></header>
-<nav id="toc" aria-label="Operations"></nav>
-<main id="operations"><p>Loading the OpenAPI document…</p></main>
-</body>
-</html>
-"""
+DOCS_DIR = "api-docs"
+PAGE = "index.html"
+LICENSE = "SWAGGER-UI-LICENSE.txt"
 
 
-def docs_blueprint() -> Blueprint:
-    """The docs page and its script and stylesheet."""
-    blueprint = Blueprint(
-        "api_docs", __name__, static_folder=str(STATIC_DIR), static_url_path="/api/docs/static"
-    )
+def docs_blueprint(dist_dir: Path | None = None) -> Blueprint:
+    """GET /api/docs, its hashed assets and Swagger UI's licence."""
+    root = ((dist_dir or DEFAULT_DIST_DIR) / DOCS_DIR).resolve()
+    blueprint = Blueprint("api_docs", __name__)
 
     @blueprint.get("/api/docs")
     def docs() -> Response:
-        return Response(_PAGE, mimetype="text/html")
+        if not (root / PAGE).is_file():
+            raise not_built()
+        return static_file(root, PAGE)
+
+    @blueprint.get(f"/api/docs/{HASHED_ASSETS}/<path:name>")
+    def asset(name: str) -> Response:
+        return _file(root, f"{HASHED_ASSETS}/{name}")
+
+    @blueprint.get(f"/api/docs/{LICENSE}")
+    def license_text() -> Response:
+        return _file(root, LICENSE)
 
     return blueprint
+
+
+def _file(root: Path, path: str) -> Response:
+    found = safe_join(str(root), path)
+    if found is None or not Path(found).is_file():
+        raise ProblemError("not-found", f"There is no API docs file {path!r}.")
+    return static_file(root, path)

@@ -10,6 +10,7 @@ from marshmallow import fields
 
 from backend.adapters.inbound.http import daily_balance_views, meta_views, schemas, transfer_views
 from backend.adapters.inbound.http.input_policy import TEXT_PATTERN
+from backend.adapters.inbound.http.openapi_ops import OPS_PATHS
 from backend.adapters.inbound.http.openapi_paths import PATHS, Operation
 from backend.adapters.inbound.http.problem_types import PROBLEM_TYPES
 from backend.config import Settings
@@ -71,6 +72,8 @@ def build_spec(settings: Settings) -> dict[str, Any]:
     _add_headers(spec)
     for path, operations in ALL_PATHS.items():
         spec.path(path=path, operations={m: op.render() for m, op in operations.items()})
+    for path, described in OPS_PATHS.items():
+        spec.path(path=path, operations=described)
     document = spec.to_dict()
     _enum_currencies(document, settings.currencies)
     return document

@@ -59,14 +59,15 @@ def spa_blueprint(dist_dir: Path | None = None) -> Blueprint:
 def _file_or_index(root: Path, path: str) -> Response:
     candidate = (root / path).resolve()
     if candidate.is_relative_to(root) and candidate.is_file():
-        return _static_file(root, path)
+        return static_file(root, path)
     if path.startswith(f"{HASHED_ASSETS}/"):
         # A missing script or stylesheet must not be answered with HTML (it would fail obscurely).
         raise ProblemError("not-found", f"There is no asset {path!r}.")
     return _index_html(root)
 
 
-def _static_file(root: Path, path: str) -> Response:
+def static_file(root: Path, path: str) -> Response:
+    """A built file under `root` (gzipped when worth it); immutable when under assets/."""
     hashed = path.startswith(f"{HASHED_ASSETS}/")
     file = root / path
     if _worth_compressing(file):
@@ -104,13 +105,18 @@ def _gzip(path: str, _mtime_ns: int, _size: int) -> bytes:
     return gzip.compress(Path(path).read_bytes(), compresslevel=9, mtime=0)
 
 
+def not_built() -> ProblemError:
+    """503 for a page of frontend/dist that is not there (the build, not the request, is wrong)."""
+    return ProblemError(
+        "service-unavailable",
+        "The web app is not built: run `make run`, or `npm ci && npm run build` in frontend/.",
+        retry_after=NOT_BUILT_RETRY_AFTER_SECONDS,
+    )
+
+
 def _index_html(root: Path) -> Response:
     if not (root / "index.html").is_file():
-        raise ProblemError(
-            "service-unavailable",
-            "The web app is not built: run `make run`, or `npm ci && npm run build` in frontend/.",
-            retry_after=NOT_BUILT_RETRY_AFTER_SECONDS,
-        )
+        raise not_built()
     response = send_from_directory(root, "index.html", max_age=0)
     response.headers["Cache-Control"] = REVALIDATE
     return response
