@@ -35,7 +35,7 @@ from backend.application.ports.metrics import (
     FinishedCommand,
 )
 from backend.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
-from backend.application.repository import DEFAULT_SNAPSHOT_EVERY, Cached, Repository
+from backend.application.repository import DEFAULT_SNAPSHOT_EVERY, Cached, Repository, Staging
 from backend.domain.account import Account
 from backend.domain.aggregate import Aggregate
 from backend.domain.errors import DomainError
@@ -77,10 +77,23 @@ class CommandContext:
     metadata: EventMetadata
     clock: Clock
     ids: IdGenerator
+    #: Shared by both repositories (see `defer_writes`).
+    staging: Staging = field(default_factory=Staging)
 
     @property
     def appended(self) -> list[StoredEvent]:
-        return [*self.accounts.appended, *self.transfers.appended]
+        """What this transaction appended, in the order of the stream positions."""
+        events = [*self.accounts.appended, *self.transfers.appended]
+        return sorted(events, key=lambda event: event.position)
+
+    def defer_writes(self) -> None:
+        """From now on saves are only staged, and written together when the handler returns
+        (one statement for all of them, in the order they were made)."""
+        self.staging.active = True
+
+    def flush(self) -> None:
+        """Write what deferred saves staged."""
+        self.staging.flush(self.uow)
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +228,7 @@ class _Attempt:
                 return Outcome(first.result, replayed=True)  # nothing written: rolled back
             context = self._context(uow, hot)
             result = self._checked(context)
+            context.flush()
             bus.inline_projector(uow, context.appended)
             if self._key is not None:
                 bus.keys.remember(uow, self._key, result)
@@ -241,11 +255,13 @@ class _Attempt:
         return result
 
     def _context(self, uow: UnitOfWork, hot: frozenset[str]) -> CommandContext:
-        tools = self._bus.tools
+        tools, staging = self._bus.tools, Staging()
         cache = tools.accounts if self.use_cache else None
-        accounts = self._repository(Account, uow, hot, cache)
-        transfers = self._repository(Transfer, uow, hot, None)
-        return CommandContext(uow, accounts, transfers, self._metadata, tools.clock, tools.ids)
+        accounts = self._repository(Account, uow, hot, cache, staging)
+        transfers = self._repository(Transfer, uow, hot, None, staging)
+        return CommandContext(
+            uow, accounts, transfers, self._metadata, tools.clock, tools.ids, staging
+        )
 
     def _repository(
         self,
@@ -253,8 +269,10 @@ class _Attempt:
         uow: UnitOfWork,
         hot: frozenset[str],
         cache: RecentValues[str, Cached[A]] | None,
+        staging: Staging,
     ) -> Repository[A]:
         tools = self._bus.tools
         return Repository(
-            cls, uow, tools.codec, tools.clock, tools.ids, tools.snapshot_every, hot, cache
-        )
+            cls, uow, tools.codec, tools.clock, tools.ids, tools.snapshot_every, hot, cache,
+            staging=staging,
+        )  # fmt: skip

@@ -11,13 +11,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Final, Generic, TypeVar
+from typing import Any, Final, Generic, TypeVar
 
 from backend.application.bounded import RecentValues
 from backend.application.event_codec import EventCodec
 from backend.application.event_hash import GENESIS
 from backend.application.ports.clock_and_ids import Clock, IdGenerator
-from backend.application.ports.event_store import EventMetadata, NewEvent, Snapshot, StoredEvent
+from backend.application.ports.event_store import (
+    EventMetadata,
+    NewEvent,
+    Snapshot,
+    StoredEvent,
+    StreamAppend,
+)
 from backend.application.ports.unit_of_work import UnitOfWork
 from backend.domain.aggregate import Aggregate
 from backend.domain.events import DomainEvent
@@ -51,8 +57,13 @@ class Repository(Generic[A]):
     #: The process's latest committed aggregates, taken from and given back (None: no cache).
     cache: RecentValues[str, Cached[A]] | None = None
     appended: list[StoredEvent] = field(default_factory=list)
+    #: Every event saved here, as `save` returned it (not yet written when deferred).
+    saved: list[StoredEvent] = field(default_factory=list)
     #: Whether saved events go to the outbox (False: the command reacts to them itself).
     publish: bool = True
+    #: Shared by the repositories of one unit of work: once active, their saves are only
+    #: staged there, and written together by its `flush` in the order they were made.
+    staging: Staging | None = None
     #: Identity map: an aggregate loaded in this unit of work is handed out again as it is.
     _loaded: dict[str, A] = field(default_factory=dict, init=False, repr=False)
     #: Ids of the aggregates taken from the cache, and of those saved with new events.
@@ -125,25 +136,37 @@ class Repository(Generic[A]):
         return aggregate
 
     def save(self, aggregate: A, metadata: EventMetadata) -> list[StoredEvent]:
-        """Append the aggregate's new events after the version it was loaded at."""
+        """Append the aggregate's new events after the version it was loaded at. Deferred,
+        they are staged and the events returned have no position yet (0): `flush` writes
+        them."""
         events = aggregate.collect_events()
         if not events:
             return []
         now = self.clock.now()
         new = [self._encode(event, metadata, now) for event in events]
-        stored = self.uow.events.append(
-            aggregate.id, self.aggregate_class.STREAM_TYPE, aggregate.version, new,
-            GENESIS if aggregate.version == 0 else self._heads.get(aggregate.id),
-            publish=self.publish,
-        )  # fmt: skip
-        self._heads[aggregate.id] = stored[-1].hash
+        head = GENESIS if aggregate.version == 0 else self._heads.get(aggregate.id)
+        save = StreamAppend(
+            aggregate.id, self.aggregate_class.STREAM_TYPE, aggregate.version, new, head
+        )
+        if self.staging is not None and self.staging.active:
+            self.staging.saves.append((self, save))
+            stored = [_unwritten(save, index) for index in range(len(new))]
+        else:
+            stored = self.uow.events.append_streams([save], publish=self.publish)
+            self.written(stored)
         before, aggregate.version = aggregate.version, aggregate.version + len(events)
         if aggregate.version // self.snapshot_every > before // self.snapshot_every:
             self._snapshot(aggregate)
-        self.appended.extend(stored)
+        self.saved.extend(stored)
         self._saved.add(aggregate.id)
         self._loaded.setdefault(aggregate.id, aggregate)  # a new one too: known from now on
         return stored
+
+    def written(self, stored: list[StoredEvent]) -> None:
+        """These events of this repository's streams are now in the store."""
+        for event in stored:
+            self._heads[event.stream_id] = event.hash
+        self.appended.extend(stored)
 
     def _from_snapshot(self, aggregate_id: str, snapshot: Snapshot | None) -> A | None:
         """A fresh aggregate, or the snapshot's state; None if the snapshot is of no use."""
@@ -169,3 +192,32 @@ class Repository(Generic[A]):
     def _encode(self, event: DomainEvent, metadata: EventMetadata, now: datetime) -> NewEvent:
         type_name, schema_version, data = self.codec.encode(event)
         return NewEvent(self.ids.new_id(), type_name, schema_version, data, metadata, now)
+
+
+def _unwritten(save: StreamAppend, index: int) -> StoredEvent:
+    """A staged event as it will be stored, but for its position (0) and hash ("")."""
+    event = save.events[index]
+    return StoredEvent(
+        0, event.event_id, save.stream_id, save.stream_type, save.expected_version + 1 + index,
+        event.type, event.schema_version, event.data, event.metadata, event.occurred_at,
+    )  # fmt: skip
+
+
+@dataclass
+class Staging:
+    """The saves of one unit of work's repositories, held back once `active` and written as
+    one multi-stream append by `flush` (a transfer engine's round: one statement, whatever its
+    number of saves, positions in the order of the saves)."""
+
+    active: bool = False
+    saves: list[tuple[Repository[Any], StreamAppend]] = field(default_factory=list)
+
+    def flush(self, uow: UnitOfWork) -> None:
+        saves, self.saves = self.saves, []
+        if not saves:
+            return
+        publish = all(repository.publish for repository, _ in saves)
+        stored = uow.events.append_streams([save for _, save in saves], publish=publish)
+        owners = {save.stream_id: repository for repository, save in saves}
+        for repository in {id(r): r for r in owners.values()}.values():
+            repository.written([e for e in stored if owners[e.stream_id] is repository])

@@ -24,8 +24,10 @@ from backend.domain.transfer import Transfer
 def advance_transfers(command: AdvanceTransfers, ctx: CommandContext) -> list[Advanced]:
     """The listed transfers, and up to `command.claim` ready ones claimed in this transaction,
     take up to `command.steps` steps each."""
-    # The engine itself reacts to what it appends: nothing goes round through the outbox.
+    # The engine itself reacts to what it appends: nothing goes round through the outbox. Its
+    # saves are written together when the round ends, in the order they were made.
     ctx.accounts.publish = ctx.transfers.publish = False
+    ctx.defer_writes()
     now = ctx.clock.now()
     claimed = ctx.uow.transfer_work.claim(now, command.claim) if command.claim else []
     requested_at = {claim.transfer_id: claim.requested_at for claim in claimed}
@@ -62,9 +64,9 @@ def _advance(ctx: CommandContext, transfer_id: str, cause: str | None, now: date
         return _advanced(transfer, cause, moved=False, accounts=())
     # Every event of the saga: the transfer id as correlation id, the event before as cause.
     meta = EventMetadata(correlation_id=transfer.id, causation_id=cause)
-    before = len(ctx.accounts.appended)
+    before = len(ctx.accounts.saved)
     STEPS[step](ctx, transfer, meta, now)
-    changed = ctx.accounts.appended[before:]
+    changed = ctx.accounts.saved[before:]
     if changed:
         meta = dataclasses.replace(meta, causation_id=changed[-1].event_id)
     recorded = ctx.transfers.save(transfer, meta)

@@ -15,6 +15,7 @@ from backend.application.ports.event_store import (
     NewEvent,
     SnapshotStore,
     StoredEvent,
+    StreamAppend,
     StreamHistory,
 )
 from backend.application.ports.idempotency import IdempotencyKeys
@@ -75,6 +76,12 @@ class CrashingEventStore:
         return self._inner.append(
             stream_id, stream_type, expected_version, events, previous_hash, publish=publish
         )
+
+    def append_streams(
+        self, appends: Sequence[StreamAppend], *, publish: bool = True
+    ) -> list[StoredEvent]:
+        self._budget.spend(sum(len(save.events) for save in appends))
+        return self._inner.append_streams(appends, publish=publish)
 
     def queue_for(self, stream_id: str) -> None:
         self._inner.queue_for(stream_id)

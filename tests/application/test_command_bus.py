@@ -17,7 +17,7 @@ from backend.application import accounts
 from backend.application.command_bus import CommandContext, RetryPolicy
 from backend.application.commands import Deposit, Withdraw
 from backend.application.errors import ConcurrencyError, ConcurrentModification
-from backend.application.ports.event_store import EventMetadata, NewEvent, StoredEvent
+from backend.application.ports.event_store import EventMetadata, NewEvent, StoredEvent, StreamAppend
 from backend.application.ports.unit_of_work import UnitOfWork
 from backend.application.queries import TransactionView
 from backend.domain.errors import InsufficientFunds
@@ -44,6 +44,11 @@ class ConflictingEventStore(InMemoryEventStore):
         publish: bool = True,
     ) -> list[StoredEvent]:
         raise ConcurrencyError(f"{stream_id} moved")
+
+    def append_streams(
+        self, appends: Sequence[StreamAppend], *, publish: bool = True
+    ) -> list[StoredEvent]:
+        raise ConcurrencyError(f"{appends[0].stream_id} moved")
 
 
 class ConflictingUnitOfWorks:

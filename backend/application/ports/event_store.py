@@ -44,6 +44,19 @@ class NewEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class StreamAppend:
+    """One save of a multi-stream append: `events` after the stream's `expected_version`
+    (`previous_hash`: the hash there, when the caller knows it). A stream may come several
+    times, each save continuing the one before it."""
+
+    stream_id: str
+    stream_type: str
+    expected_version: int
+    events: Sequence[NewEvent]
+    previous_hash: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class StoredEvent:
     """An event as the store holds it: global position plus place in its stream."""
 
@@ -111,6 +124,13 @@ class EventStore(Protocol):
         ConcurrencyError when the stream has moved. `previous_hash` is the hash at
         `expected_version` when the caller knows it (from `history`), saving a read.
         `publish=False`: no outbox rows (the appender reacts to these events itself)."""
+        ...
+
+    def append_streams(
+        self, appends: Sequence[StreamAppend], *, publish: bool = True
+    ) -> list[StoredEvent]:
+        """Several saves, of one or more streams, written together in the given order (their
+        positions follow it); ConcurrencyError when any stream moved (its id when known)."""
         ...
 
     def queue_for(self, stream_id: str) -> None:

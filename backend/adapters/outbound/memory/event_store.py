@@ -23,6 +23,7 @@ from backend.application.ports.event_store import (
     NewEvent,
     Snapshot,
     StoredEvent,
+    StreamAppend,
     StreamHistory,
 )
 from backend.application.ports.outbox import OutboxMessage
@@ -93,6 +94,15 @@ class InMemoryEventStore:
         self.staged.extend(stored)
         if not publish:
             self.unpublished.update(event.position for event in stored)
+        return stored
+
+    def append_streams(
+        self, appends: Sequence[StreamAppend], *, publish: bool = True
+    ) -> list[StoredEvent]:
+        stored: list[StoredEvent] = []
+        for save in appends:
+            stream = (save.stream_id, save.stream_type, save.expected_version, save.events)
+            stored.extend(self.append(*stream, publish=publish))
         return stored
 
     def queue_for(self, stream_id: str) -> None:

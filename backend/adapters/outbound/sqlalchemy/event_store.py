@@ -14,9 +14,8 @@ event that a concurrent transaction commits after a higher position became visib
 
 from __future__ import annotations
 
-import json
+import re
 from collections.abc import Sequence
-from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -27,33 +26,34 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from backend.adapters.outbound.sqlalchemy.bulk import sqlite_datetime
 from backend.adapters.outbound.sqlalchemy.driver import execute_many, fetch_all
+from backend.adapters.outbound.sqlalchemy.event_rows import (
+    LOCK_KEYS,
+    PG_APPEND,
+    PG_APPEND_UNPUBLISHED,
+    event_row,
+    sqlite_append_sql,
+    sqlite_values,
+    stored_from_row,
+)
 from backend.adapters.outbound.sqlalchemy.event_store_tables import events
 from backend.adapters.outbound.sqlalchemy.json_documents import dumps
 from backend.adapters.outbound.sqlalchemy.stream_loads import (
     hash_at,
     read_history,
     stored_event,
-    to_utc,
 )
 from backend.application.errors import ConcurrencyError
 from backend.application.event_hash import new_event_hashes
 from backend.application.ports.event_store import (
     NewEvent,
     StoredEvent,
+    StreamAppend,
     StreamHistory,
 )
 
-#: The global append lock: ("hexb" in ASCII, the schema holding the events table), so that
-#: deployments or test runs sharing a database in separate schemas don't serialise each other.
-APPEND_LOCK_KEY = 0x68_65_78_62
-_LOCK_KEYS = f"{APPEND_LOCK_KEY}, hashtext(current_schema())"
 #: Exclusive, to the end of the transaction: no appender runs meanwhile (a rebuild's swap).
-APPEND_LOCK_SQL = f"SELECT pg_advisory_xact_lock({_LOCK_KEYS})"
-#: What each appender holds from drawing its positions to its commit: appenders don't exclude
-#: each other, only the exclusive holders above and the readers' barrier below.
-_APPENDER_LOCK_SQL = f"SELECT pg_advisory_xact_lock_shared({_LOCK_KEYS})"
+APPEND_LOCK_SQL = f"SELECT pg_advisory_xact_lock({LOCK_KEYS})"
 #: The readers' barrier, one statement: the head as this statement's snapshot sees it, then the
 #: lock taken and released at once (session level, so the reader's own transaction holds on to
 #: nothing). The head is read first, so every appender that drew a position below it is waited
@@ -65,8 +65,8 @@ _BARRIER_SQL = (
     "WITH head AS MATERIALIZED (SELECT COALESCE(max(position), 0) AS position,"  # noqa: S608
     " current_setting('lock_timeout') AS saved FROM events),"
     " bounded AS MATERIALIZED (SELECT set_config('lock_timeout', %s, true) FROM head),"
-    f" waited AS MATERIALIZED (SELECT pg_advisory_lock({_LOCK_KEYS}) FROM bounded),"
-    f" released AS MATERIALIZED (SELECT pg_advisory_unlock({_LOCK_KEYS}),"
+    f" waited AS MATERIALIZED (SELECT pg_advisory_lock({LOCK_KEYS}) FROM bounded),"
+    f" released AS MATERIALIZED (SELECT pg_advisory_unlock({LOCK_KEYS}),"
     " set_config('lock_timeout', head.saved, true) FROM waited, head)"
     " SELECT head.position FROM head, released"
 )
@@ -77,10 +77,6 @@ VERSION_CONSTRAINT = "uq_events_stream_version"
 #: two-key append lock, with the schema in it like the append lock's.
 _QUEUE_SQL = "SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || '/' || %s, 0))"
 
-_EVENT_COLUMNS = [c.name for c in events.columns if c.name != "position"]
-# SQLite: the events of an append as one multi-row INSERT ... RETURNING, then the outbox rows
-# in one executemany; driver-level, with the JSON and datetime text Core would write.
-_SQLITE_ROW = "(" + ", ".join("?" for _ in _EVENT_COLUMNS) + ")"
 _SQLITE_OUTBOX = "INSERT INTO outbox (id) VALUES (?)"
 #: Rows per multi-row INSERT on SQLite (nine parameters each, well under its limit of 32,766).
 SQLITE_CHUNK = 500
@@ -106,7 +102,7 @@ class SqlAlchemyEventStore:
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
         # SQLite transactions begin IMMEDIATE (engine.py), so the write lock is already held;
-        # on PostgreSQL the append statement takes the append lock, shared (_PG_APPEND).
+        # on PostgreSQL the append statement takes the append lock, shared (PG_APPEND).
         self._postgres = connection.dialect.name == "postgresql"
 
     def append(
@@ -119,39 +115,55 @@ class SqlAlchemyEventStore:
         *,
         publish: bool = True,
     ) -> list[StoredEvent]:
-        if not events:
+        save = StreamAppend(stream_id, stream_type, expected_version, events, previous_hash)
+        return self.append_streams([save], publish=publish)
+
+    def append_streams(
+        self, appends: Sequence[StreamAppend], *, publish: bool = True
+    ) -> list[StoredEvent]:
+        rows: list[dict[str, Any]] = []
+        news: list[NewEvent] = []
+        heads: dict[str, str] = {}
+        for save in appends:
+            if not save.events:
+                continue
+            previous = heads.get(save.stream_id) or save.previous_hash
+            if previous is None:
+                previous = hash_at(self._connection, save.stream_id, save.expected_version)
+            hashes = new_event_hashes(previous, save.stream_id, save.expected_version, save.events)
+            chained = zip(save.events, hashes, strict=True)
+            for version, (event, hash_) in enumerate(chained, save.expected_version + 1):
+                rows.append(event_row(event, save.stream_id, save.stream_type, version, hash_))
+                news.append(event)
+            heads[save.stream_id] = hashes[-1]
+        if not rows:
             return []
-        if previous_hash is None:
-            previous_hash = hash_at(self._connection, stream_id, expected_version)
-        hashes = new_event_hashes(previous_hash, stream_id, expected_version, events)
-        rows = [
-            _row(event, stream_id, stream_type, version, chained)
-            for version, (event, chained) in enumerate(
-                zip(events, hashes, strict=True), start=expected_version + 1
-            )
-        ]
         try:
             positions = self._insert(rows, publish)
         except IntegrityError as error:
             if _is_version_conflict(error):
-                moved = f"{stream_id} moved past version {expected_version}"
-                raise ConcurrencyError(moved, stream_id) from error
+                stream_id = _conflicting_stream(error, appends)
+                raise ConcurrencyError(f"{stream_id or 'a stream'} moved", stream_id) from error
             raise
-        return [_stored(row, positions[row["version"]], events[i]) for i, row in enumerate(rows)]
+        return [
+            stored_from_row(row, positions[row["stream_id"], row["version"]], event)
+            for row, event in zip(rows, news, strict=True)
+        ]
 
-    def _insert(self, rows: list[dict[str, Any]], publish: bool) -> dict[int, int]:
-        """Insert events (and their outbox rows when published); version -> position."""
+    def _insert(self, rows: list[dict[str, Any]], publish: bool) -> dict[tuple[str, int], int]:
+        """Insert events (and their outbox rows when published); (stream, version) ->
+        position."""
         if self._postgres:
             batch = [{**row, "occurred_at": row["occurred_at"].isoformat()} for row in rows]
-            statement = _PG_APPEND if publish else _PG_APPEND_UNPUBLISHED
+            statement = PG_APPEND if publish else PG_APPEND_UNPUBLISHED
             appended = fetch_all(self._connection, statement, (dumps(batch),))
-            return {version: position for position, version in appended}
-        positions: dict[int, int] = {}
+            return {(stream, version): position for position, stream, version in appended}
+        positions: dict[tuple[str, int], int] = {}
         for start in range(0, len(rows), SQLITE_CHUNK):
-            chunk = [_sqlite_values(row) for row in rows[start : start + SQLITE_CHUNK]]
-            sql = _sqlite_append_sql(len(chunk))
+            chunk = [sqlite_values(row) for row in rows[start : start + SQLITE_CHUNK]]
+            sql = sqlite_append_sql(len(chunk))
             params = tuple(value for values in chunk for value in values)
-            positions.update((v, p) for p, v in fetch_all(self._connection, sql, params))
+            positions.update(((s, v), p) for p, s, v in fetch_all(self._connection, sql, params))
         if publish:
             execute_many(self._connection, _SQLITE_OUTBOX, [(p,) for p in positions.values()])
         return positions
@@ -190,102 +202,19 @@ def settled_head(connection: Connection) -> int:
     return int(fetch_all(connection, _BARRIER_SQL, (f"{BARRIER_TIMEOUT_MS}ms",))[0][0])
 
 
-_OUTBOXED = ", outboxed AS (INSERT INTO outbox (id) SELECT position FROM appended)"
+#: PostgreSQL's detail of a unique violation: "Key (stream_id, version)=(<id>, <n>) already…".
+_CONFLICT_DETAIL = re.compile(r"=\((?P<stream>.*), \d+\) already exists")
 
 
-def _pg_append_sql(publish: bool = True) -> str:
-    """One round trip on PostgreSQL: take the append lock (shared), insert the events and their
-    outbox rows, return (position, version) of each.
-
-    The lock is a materialised CTE joined to the rows, so no row (and no position from the
-    sequence) exists before the lock is held. The rows come as one JSON array of objects
-    (jsonb_to_recordset): one parameter for the driver to send whatever the number of events,
-    where an array per column cost more to adapt than the statement to run.
-    """
-    columns = ", ".join(_EVENT_COLUMNS)
-    typed = ", ".join(f'"{name}" {_PG_TYPES[name]}' for name in _EVENT_COLUMNS)
-    # Only our own column names and placeholders go into the text; values are bound.
-    return (
-        f"WITH locked AS MATERIALIZED ({_APPENDER_LOCK_SQL}),"  # noqa: S608
-        f" appended AS (INSERT INTO events ({columns})"
-        f" SELECT batch.* FROM locked CROSS JOIN jsonb_to_recordset(%s::jsonb) AS batch({typed})"
-        " RETURNING position, version)"
-        + (
-            ", outboxed AS (INSERT INTO outbox (id) SELECT position FROM appended)"
-            if publish
-            else ""
-        )
-        + " SELECT position, version FROM appended"
-    )
-
-
-#: Types of the recordset above, in the events table's column order.
-_PG_TYPES = {
-    "event_id": "text",
-    "stream_id": "text",
-    "stream_type": "text",
-    "version": "int",
-    "type": "text",
-    "schema_version": "int",
-    "data": "jsonb",
-    "metadata": "jsonb",
-    "occurred_at": "timestamptz",
-    "hash": "text",
-}
-_PG_APPEND = _pg_append_sql()
-_PG_APPEND_UNPUBLISHED = _pg_append_sql(publish=False)
-
-
-@lru_cache(maxsize=16)
-def _sqlite_append_sql(count: int) -> str:
-    columns = ", ".join(_EVENT_COLUMNS)
-    values = ", ".join([_SQLITE_ROW] * count)
-    # Only our own column names and placeholders go into the text; values are bound.
-    return f"INSERT INTO events ({columns}) VALUES {values} RETURNING position, version"  # noqa: S608
-
-
-def _sqlite_values(row: dict[str, Any]) -> tuple[Any, ...]:
-    """A row's values in column order as SQLite stores them: JSON text, naive UTC text."""
-    values = {
-        **row,
-        "data": json.dumps(row["data"]),
-        "metadata": json.dumps(row["metadata"]),
-        "occurred_at": sqlite_datetime(row["occurred_at"]),
-    }
-    return tuple(values[name] for name in _EVENT_COLUMNS)
-
-
-def _row(
-    event: NewEvent, stream_id: str, stream_type: str, version: int, chained: str
-) -> dict[str, Any]:
-    return {
-        "event_id": event.event_id,
-        "stream_id": stream_id,
-        "stream_type": stream_type,
-        "version": version,
-        "type": event.type,
-        "schema_version": event.schema_version,
-        "data": event.data,
-        "metadata": event.metadata.to_dict(),
-        "occurred_at": to_utc(event.occurred_at),
-        "hash": chained,
-    }
-
-
-def _stored(row: dict[str, Any], position: int, event: NewEvent) -> StoredEvent:
-    return StoredEvent(
-        position=position,
-        event_id=event.event_id,
-        stream_id=row["stream_id"],
-        stream_type=row["stream_type"],
-        version=row["version"],
-        type=event.type,
-        schema_version=event.schema_version,
-        data=dict(event.data),
-        metadata=event.metadata,
-        occurred_at=row["occurred_at"],
-        hash=row["hash"],
-    )
+def _conflicting_stream(error: IntegrityError, appends: Sequence[StreamAppend]) -> str | None:
+    """The stream that moved: the only one appended, else as PostgreSQL names it (SQLite's
+    message does not; its writers run one at a time anyway)."""
+    streams = {save.stream_id for save in appends}
+    if len(streams) == 1:
+        return next(iter(streams))
+    diag = getattr(error.orig, "diag", None)
+    found = _CONFLICT_DETAIL.search(getattr(diag, "message_detail", None) or "")
+    return found["stream"] if found and found["stream"] in streams else None
 
 
 def _is_version_conflict(error: IntegrityError) -> bool:
