@@ -42,13 +42,13 @@ class InMemoryUnitOfWork:
     def commit(self) -> None:
         with self.db.lock:
             self.events.publish()
-            self.db.snapshots.update(self.snapshots.staged)
+            self.snapshots.publish()
             self.read_models.publish()
             self.idempotency_keys.publish()
         self.rollback()  # the writes are published: clear the buffers, free the append lock
 
     def rollback(self) -> None:
         self.events.end()
-        self.snapshots.staged.clear()
+        self.snapshots.discard()
         self.read_models.discard()
         self.idempotency_keys.discard()
