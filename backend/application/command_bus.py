@@ -225,9 +225,15 @@ class _Attempt:
         bus = self._bus
         with bus.uow_factory() as uow:
             if self._key is not None and (first := bus.keys.first_result(uow, self._key)):
+                if first.refusal is not None:
+                    raise first.refusal  # the first request's refusal, again
                 return Outcome(first.result, replayed=True)  # nothing written: rolled back
             context = self._context(uow, hot)
-            result = self._checked(context)
+            try:
+                result = self._checked(context)
+            except (DomainError, ApplicationError) as refusal:
+                self._remember_refusal(uow, context, refusal)
+                raise
             context.flush()
             bus.inline_projector(uow, context.appended)
             if self._key is not None:
@@ -237,6 +243,17 @@ class _Attempt:
         self.published = context.accounts.publish and context.transfers.publish
         context.accounts.keep_in_cache()
         return Outcome(result)
+
+    def _remember_refusal(
+        self, uow: UnitOfWork, context: CommandContext, refusal: Exception
+    ) -> None:
+        """Commit the key's record of a refusal, so its twins get the same answer. Only a
+        refusal that came before anything was appended: the record is all that commits."""
+        keys = self._bus.keys
+        if self._key is None or context.appended or not keys.records_refusal(refusal):
+            return
+        keys.remember_refusal(uow, self._key, refusal)
+        uow.commit()
 
     def _checked(self, context: CommandContext) -> Any:
         """The handler's result; _CacheUnchecked when it read a cached account it did not

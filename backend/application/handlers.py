@@ -18,13 +18,30 @@ from backend.application.commands import (
     RequestTransfer,
     Withdraw,
 )
+from backend.application.errors import NotFound
 from backend.application.idempotency import ResultCodec
 from backend.application.queries import TransactionView
 from backend.application.read_models import TransferSummary
 from backend.application.transfer_round import advance_transfers
+from backend.domain import errors as domain
+
+#: The refusals of keyed commands that are answers, not accidents: recorded with the key and
+#: replayed like a result. Conflicts, preconditions (If-Match is not part of the request's
+#: fingerprint) and outages are not: a retry may succeed.
+KEYED_REFUSALS: tuple[type[Exception], ...] = (
+    domain.InvalidAmount,
+    domain.UnsupportedCurrency,
+    domain.CurrencyMismatch,
+    domain.InsufficientFunds,
+    domain.AccountClosed,
+    domain.AccountNotEmpty,
+    domain.InvalidAccountName,
+    domain.SameAccount,
+    NotFound,
+)
 
 #: What keyed commands (Idempotency-Key) return, stored with the key and replayed.
-KEYED_RESULTS = ResultCodec(TransactionView, TransferSummary)
+KEYED_RESULTS = ResultCodec(TransactionView, TransferSummary, refusals=KEYED_REFUSALS)
 
 
 def command_handlers(

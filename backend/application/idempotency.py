@@ -4,7 +4,9 @@ The key's record is written in the command's own transaction, with its effect: a
 costs one transaction, and a crash never leaves a key without its effect or the reverse. While
 that transaction is open the store holds the key, so a twin arriving meanwhile is told the key
 is in use; once it committed, the twin finds the record and replays the result without running
-anything. A command that fails rolls back, and its key with it.
+anything. A command the domain refuses (insufficient funds, a closed or unknown account) has its
+refusal recorded the same way, and its twins get the same refusal again; any other failure
+(a conflict, an outage) rolls back, and its key with it.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ KEY_TTL: Final = timedelta(hours=24)
 PURGE_EVERY: Final = 1000
 #: The Retry-After of a key in use: a running first request is usually done within it.
 IN_USE_RETRY_AFTER_SECONDS: Final = 1
+#: Set on a refusal raised again from a key's record (the HTTP layer marks its answer).
+_REPLAYED_ATTRIBUTE: Final = "idempotent_replayed"
 
 
 class IdempotencyKeyReused(ApplicationError):
@@ -58,26 +62,48 @@ class IdempotencyKey:
 
 @dataclass(frozen=True, slots=True)
 class Replay:
-    """The result of a key's first request, to be answered again."""
+    """What a key's first request answered, to be answered again: its result, or the refusal
+    it got (`refusal` not None, then `result` is None)."""
 
     result: Any
+    refusal: Exception | None = None
+
+
+def is_replayed(error: BaseException) -> bool:
+    """Whether `error` is a key's recorded refusal raised again for a twin."""
+    return bool(getattr(error, _REPLAYED_ATTRIBUTE, False))
 
 
 class ResultCodec:
-    """Keyed commands' results (flat dataclasses) to JSON documents and back."""
+    """Keyed commands' results (flat dataclasses) to JSON documents and back, and the
+    refusals worth recording (exception types built from their message alone)."""
 
-    def __init__(self, *result_types: type[Any]) -> None:
+    def __init__(
+        self, *result_types: type[Any], refusals: tuple[type[Exception], ...] = ()
+    ) -> None:
         self._types = {cls.__name__: cls for cls in result_types}
+        self._refusals = {cls.__name__: cls for cls in refusals}
+
+    def records(self, error: BaseException) -> bool:
+        """Whether `error` is a refusal a key records (exactly one of the listed types)."""
+        return self._refusals.get(type(error).__name__) is type(error)
 
     def encode(self, result: Any) -> dict[str, Any]:
         data = {f.name: _plain(getattr(result, f.name)) for f in dataclasses.fields(result)}
         return {"type": type(result).__name__, "data": data}
 
-    def decode(self, document: dict[str, Any]) -> Any:
+    def encode_refusal(self, error: Exception) -> dict[str, Any]:
+        return {"refusal": type(error).__name__, "message": str(error)}
+
+    def decode(self, document: dict[str, Any]) -> Replay:
+        if "refusal" in document:
+            error = self._refusals[document["refusal"]](document["message"])
+            setattr(error, _REPLAYED_ATTRIBUTE, True)
+            return Replay(None, error)
         cls = self._types[document["type"]]
         hints = typing.get_type_hints(cls)
         data = document["data"]
-        return cls(**{name: _typed(hints[name], value) for name, value in data.items()})
+        return Replay(cls(**{name: _typed(hints[name], value) for name, value in data.items()}))
 
 
 class KeyRecords:
@@ -98,12 +124,22 @@ class KeyRecords:
             return None
         if record.fingerprint != key.fingerprint:
             raise IdempotencyKeyReused("this Idempotency-Key was used with another request")
-        return Replay(self._results.decode(record.result))
+        return self._results.decode(record.result)
+
+    def records_refusal(self, error: BaseException) -> bool:
+        """Whether a command refused with `error` is recorded (then replayed) under its key."""
+        return self._results.records(error)
 
     def remember(self, uow: UnitOfWork, key: IdempotencyKey, result: Any) -> None:
         """Write the key's record with the command's result, before the command commits."""
+        self._add(uow, key, self._results.encode(result))
+
+    def remember_refusal(self, uow: UnitOfWork, key: IdempotencyKey, error: Exception) -> None:
+        """Write the key's record with the command's refusal (nothing else is written)."""
+        self._add(uow, key, self._results.encode_refusal(error))
+
+    def _add(self, uow: UnitOfWork, key: IdempotencyKey, document: dict[str, Any]) -> None:
         now = self._clock.now()
-        document = self._results.encode(result)
         uow.idempotency_keys.add(KeyRecord(key.user_id, key.key, key.fingerprint, now, document))
         # The counter is racy across threads; purging a little more or less often is harmless.
         self._written += 1

@@ -25,6 +25,7 @@ from backend.application.ports.event_store import (
     StreamAppend,
 )
 from backend.application.ports.unit_of_work import UnitOfWork
+from backend.application.snapshot_retention import superseded
 from backend.domain.aggregate import Aggregate
 from backend.domain.events import DomainEvent
 
@@ -178,8 +179,10 @@ class Repository(Generic[A]):
         return cls.from_snapshot(aggregate_id, snapshot.version, snapshot.state)
 
     def _snapshot(self, aggregate: A) -> None:
+        """A new snapshot beside the stream's earlier ones, which thin out with age."""
         cls = self.aggregate_class
-        self.uow.snapshots.save(
+        store = self.uow.snapshots
+        store.save(
             Snapshot(
                 aggregate.id,
                 cls.STREAM_TYPE,
@@ -188,6 +191,8 @@ class Repository(Generic[A]):
                 aggregate.snapshot_state(),
             )
         )
+        if dropped := superseded(store.versions(aggregate.id), self.snapshot_every):
+            store.forget(aggregate.id, dropped)
 
     def _encode(self, event: DomainEvent, metadata: EventMetadata, now: datetime) -> NewEvent:
         type_name, schema_version, data = self.codec.encode(event)

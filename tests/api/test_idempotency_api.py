@@ -71,13 +71,47 @@ def test_a_key_still_being_processed_is_in_use(
     assert balance(client, user, account["id"]) == 0
 
 
-def test_a_refused_command_frees_its_key(client: FlaskClient, user: ApiUser) -> None:
+def test_a_refused_first_request_is_answered_again_to_its_repeats(any_mode_app: Flask) -> None:
+    client = any_mode_app.test_client()
+    user = register(client)
     account = open_account(client, user)
     withdrawal = f"{API}/accounts/{account['id']}/withdrawals"
-    problem(_post(client, user, withdrawal, {"amount": 50}, "w-1"), 422, "insufficient-funds")
+    first = _post(client, user, withdrawal, {"amount": 50}, "w-1")
+    refused = problem(first, 422, "insufficient-funds")
+    assert "Idempotent-Replayed" not in first.headers
+
     client.post(f"{API}/accounts/{account['id']}/deposits", json={"amount": 50}, headers=user.auth)
-    assert _post(client, user, withdrawal, {"amount": 50}, "w-1").status_code == 201
-    assert balance(client, user, account["id"]) == 0
+    again = _post(client, user, withdrawal, {"amount": 50}, "w-1")  # would succeed now: not run
+    assert problem(again, 422, "insufficient-funds") == refused
+    assert again.headers["Idempotent-Replayed"] == "true"
+    problem(_post(client, user, withdrawal, {"amount": 20}, "w-1"), 422, "idempotency-key-reused")
+    assert balance(client, user, account["id"]) == 50
+    assert _post(client, user, withdrawal, {"amount": 50}, "w-2").status_code == 201
+
+
+def test_a_refused_transfer_is_answered_again_and_creates_nothing(any_mode_app: Flask) -> None:
+    client = any_mode_app.test_client()
+    user = register(client)
+    source, target = open_account(client, user), open_account(client, user, currency="USD")
+    body = {"source_account_id": source["id"], "target_account_id": source["id"], "amount": 1}
+    first = problem(_post(client, user, f"{API}/transfers", body, "t-1"), 422, "same-account")
+    again = _post(client, user, f"{API}/transfers", body, "t-1")
+    assert problem(again, 422, "same-account") == first
+    assert again.headers["Idempotent-Replayed"] == "true"
+    body["target_account_id"] = target["id"]
+    problem(_post(client, user, f"{API}/transfers", body, "t-1"), 422, "idempotency-key-reused")
+    assert js(client.get(f"{API}/transfers", headers=user.auth))["items"] == []
+
+
+def test_a_refusal_that_may_pass_on_retry_leaves_the_key_free(
+    client: FlaskClient, user: ApiUser
+) -> None:
+    account = open_account(client, user)
+    deposit = f"{API}/accounts/{account['id']}/deposits"
+    headers = {**user.auth, "Idempotency-Key": "d-1", "If-Match": '"7"'}
+    problem(client.post(deposit, json={"amount": 5}, headers=headers), 412, "precondition-failed")
+    headers["If-Match"] = '"1"'
+    assert client.post(deposit, json={"amount": 5}, headers=headers).status_code == 201
 
 
 def test_malformed_keys_are_validation_errors(client: FlaskClient, user: ApiUser) -> None:

@@ -1,4 +1,5 @@
-"""`as_of`: ownership and kind checked before any event is read; folds start at a snapshot."""
+"""`as_of`: ownership and kind checked before any event is read; folds start at the latest
+snapshot at or before the instant, and equal a fold from the stream's first event."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from backend.adapters.outbound.memory.read_models import InMemoryReadModelReader
 from backend.adapters.outbound.memory.unit_of_work import InMemoryUnitOfWork
 from backend.application.errors import NotFound
 from backend.application.ports.event_store import StoredEvent
-from backend.application.queries import AccountQueries
+from backend.application.queries import FOLD_PAGE, AccountQueries
 from tests.read_side import Bank, ReadSide
 
 DEPOSITS = 25
@@ -93,12 +94,52 @@ def test_as_of_any_instant_equals_the_fold_of_the_events_until_then(
     assert view.opened_at == moment_of(db, 1)
 
 
-def test_before_the_snapshot_the_fold_starts_at_the_first_event(
+class FullReplayReader(CountingReader):
+    """A reader that finds no snapshot: every fold starts at the stream's first event."""
+
+    def snapshot_before(self, stream_id: str, moment: datetime) -> None:
+        return None
+
+
+def latest_kept_at_or_before(db: InMemoryDatabase, version: int) -> int:
+    kept = [*db.older_snapshots.get("acc-a", {}), db.snapshots["acc-a"].version]
+    return max((v for v in kept if v <= version), default=0)
+
+
+@pytest.mark.parametrize("version", range(1, DEPOSITS + 3))
+def test_the_fold_starts_at_the_latest_snapshot_at_or_before_the_instant(
+    db: InMemoryDatabase, bank: Bank, version: int
+) -> None:
+    reader, full = CountingReader(db), FullReplayReader(db)
+    moment = moment_of(db, version)
+    view = AccountQueries(reader).account_as_of("alice", "acc-a", moment)
+
+    start = latest_kept_at_or_before(db, version)
+    assert sorted(db.older_snapshots["acc-a"]) == [10]  # and the latest, at 20
+    assert reader.starts == [start]
+    # One page of events read, from the one after the snapshot on (the stream ends first).
+    assert reader.events_read == min(FOLD_PAGE, len(db.streams["acc-a"]) - start)
+    assert view == AccountQueries(full).account_as_of("alice", "acc-a", moment)
+    assert full.starts == [0]
+
+
+def test_old_snapshots_thin_out_and_each_instant_still_starts_at_the_latest_kept(
     db: InMemoryDatabase, bank: Bank
 ) -> None:
-    reader = CountingReader(db)
-    AccountQueries(reader).account_as_of("alice", "acc-a", moment_of(db, 15))
-    assert reader.starts == [0]  # the only snapshot (at version 20) is of a later instant
+    bank.runner.snapshot_every = 1  # a snapshot at every version from now on: 60 more
+    for _ in range(60):
+        bank.clock.advance(minutes=1)
+        bank.deposit("acc-a", 1)
+    kept = sorted([*db.older_snapshots["acc-a"], db.snapshots["acc-a"].version])
+    head = len(db.streams["acc-a"])
+    assert kept[-10:] == list(range(head - 9, head + 1))  # the recent ones, all of them
+    assert len(kept) < 30  # older ones thinned out
+    for version in range(1, head + 1, 3):
+        reader = CountingReader(db)
+        moment = moment_of(db, version)
+        view = AccountQueries(reader).account_as_of("alice", "acc-a", moment)
+        assert reader.starts == [max((v for v in kept if v <= version), default=0)]
+        assert view == AccountQueries(FullReplayReader(db)).account_as_of("alice", "acc-a", moment)
 
 
 @pytest.mark.parametrize(

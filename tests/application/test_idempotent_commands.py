@@ -1,5 +1,6 @@
 """Idempotency keys on the command bus: the key's record is written in the command's own
-transaction, a twin replays without running anything, a failure leaves no key behind."""
+transaction, a twin replays without running anything, a refusal is recorded and replayed like a
+result, any other failure leaves no key behind."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 from backend.adapters.outbound.memory.unit_of_work import InMemoryUnitOfWork
 from backend.application.command_bus import CommandBus
 from backend.application.commands import Command, Deposit, OpenAccount, RequestTransfer, Withdraw
+from backend.application.errors import NotFound, PreconditionFailed
 from backend.application.event_codec import default_codec
 from backend.application.handlers import KEYED_RESULTS, command_handlers
 from backend.application.idempotency import (
@@ -18,9 +20,10 @@ from backend.application.idempotency import (
     IdempotencyKey,
     IdempotencyKeyInUse,
     IdempotencyKeyReused,
+    is_replayed,
 )
 from backend.application.ports.event_store import EventMetadata
-from backend.application.ports.metrics import COMMITTED, UNCHANGED, FinishedCommand
+from backend.application.ports.metrics import COMMITTED, REJECTED, UNCHANGED, FinishedCommand
 from backend.application.projections import default_projections
 from backend.application.projections.inline import inline_projector
 from backend.domain.errors import InsufficientFunds
@@ -117,18 +120,54 @@ def test_keys_are_scoped_per_user(bus: CommandBus, open_account: AccountOpener) 
     assert not outcome.replayed
 
 
-def test_a_command_that_fails_leaves_no_key_and_the_key_can_run_again(
-    bus: CommandBus, open_account: AccountOpener, memory_app: InMemoryApp
+def test_a_refused_command_records_its_refusal_and_its_twin_gets_it_again(
+    bus: CommandBus,
+    units: CountingUnitsOfWork,
+    open_account: AccountOpener,
+    memory_app: InMemoryApp,
 ) -> None:
     account_id = open_account()
     withdrawal = Withdraw("owner-1", account_id, 50)
-    with pytest.raises(InsufficientFunds):
+    reports: list[FinishedCommand] = []
+    bus.observers = (reports.append,)
+    with pytest.raises(InsufficientFunds) as first:
         bus.execute_once(withdrawal, META, KEY)
+    assert not is_replayed(first.value) and units.opened == 1  # one transaction, as for success
+    assert list(memory_app.db.idempotency_keys.records) == [(KEY.user_id, KEY.key)]
+
+    bus.execute(deposit(account_id), META)  # the withdrawal would succeed now: it is not run
+    with pytest.raises(InsufficientFunds) as twin:
+        bus.execute_once(withdrawal, META, KEY)
+    assert is_replayed(twin.value) and str(twin.value) == str(first.value)
+    assert [e.type for e in memory_app.db.streams[account_id]] == [
+        "AccountOpened",
+        "MoneyDeposited",
+    ]
+    assert [r.outcome for r in reports] == [REJECTED, COMMITTED, REJECTED]
+    with pytest.raises(IdempotencyKeyReused):  # another request with the key: as for success
+        bus.execute_once(deposit(account_id), META, IdempotencyKey("owner-1", KEY.key, "other"))
+
+
+def test_an_unknown_account_is_a_recorded_refusal_too(bus: CommandBus) -> None:
+    with pytest.raises(NotFound):
+        bus.execute_once(deposit("no-such-account"), META, KEY)
+    with pytest.raises(NotFound) as twin:
+        bus.execute_once(deposit("no-such-account"), META, KEY)
+    assert is_replayed(twin.value)
+
+
+def test_a_failed_precondition_leaves_no_key_and_the_key_can_run_again(
+    bus: CommandBus, open_account: AccountOpener, memory_app: InMemoryApp
+) -> None:
+    account_id = open_account()  # at version 1
+    stale = Deposit("owner-1", account_id, 100, expected_version=0)
+    with pytest.raises(PreconditionFailed):
+        bus.execute_once(stale, META, KEY)
     assert memory_app.db.idempotency_keys.records == {}
 
-    bus.execute(deposit(account_id), META)
-    outcome = bus.execute_once(withdrawal, META, KEY)
-    assert not outcome.replayed and outcome.result.balance_after == 50
+    fresh = Deposit("owner-1", account_id, 100, expected_version=1)
+    outcome = bus.execute_once(fresh, META, KEY)
+    assert not outcome.replayed and outcome.result.balance_after == 100
 
 
 def test_a_key_held_by_an_open_transaction_is_in_use(

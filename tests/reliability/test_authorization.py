@@ -27,8 +27,9 @@ from tests.reliability.apps import API, database, world
 Route = tuple[str, str, dict[str, Any] | None, dict[str, str]]
 
 
-def routes(ids: dict[str, str], mine: str) -> list[Route]:
-    """Every route that takes an id, with `ids` (someone's, or never existing) in it."""
+def routes(ids: dict[str, str], mine: str, key: str = "bobs-key") -> list[Route]:
+    """Every route that takes an id, with `ids` (someone's, or never existing) in it; a keyed
+    request with Idempotency-Key `key`."""
     account, transfer = f"{API}/accounts/{ids['account']}", f"{API}/transfers/{ids['transfer']}"
     move = {"source_account_id": ids["account"], "target_account_id": mine, "amount": 1}
     return [
@@ -44,7 +45,7 @@ def routes(ids: dict[str, str], mine: str) -> list[Route]:
         ("GET", transfer, None, {}),
         ("GET", f"{API}/transfers?account_id={ids['account']}", None, {}),
         ("POST", f"{API}/transfers", move, {}),
-        ("POST", f"{API}/transfers", move, {"Idempotency-Key": "bobs-key"}),  # no replay
+        ("POST", f"{API}/transfers", move, {"Idempotency-Key": key}),  # bob's key: no replay
     ]
 
 
@@ -66,13 +67,21 @@ def test_anothers_ids_answer_exactly_like_ids_that_never_existed(app: Flask) -> 
     ghosts = {"account": str(uuid.uuid4()), "transfer": str(uuid.uuid4())}
     before = database(app)
 
-    for theirs, never in zip(routes(bobs, mine), routes(ghosts, mine), strict=True):
+    # A refusal is recorded under the caller's key (and replayed to its repeats): one key per
+    # request here, so the ghost's request is not a repeat of the other with another body.
+    pairs = zip(routes(bobs, mine), routes(ghosts, mine, key="ghost-key"), strict=True)
+    for theirs, never in pairs:
         seen, ghost = answer(client, alice, theirs), answer(client, alice, never)
         assert seen == ghost, (theirs, seen, ghost)
         assert seen[0] in (404, 200), theirs  # 200: a filtered list, empty either way
         assert not {bob.id, *bobs.values()} & set(repr(seen).split("'")), theirs
 
-    assert database(app) == before, "a refused request changed something"
+    after = database(app)
+    keys_before, keys_after = before.pop("idempotency_keys"), after.pop("idempotency_keys")
+    assert after == before, "a refused request changed something"
+    recorded = [row for row in keys_after if row not in keys_before]
+    assert sorted(row[:2] for row in recorded) == [(alice.id, "bobs-key"), (alice.id, "ghost-key")]
+    assert all("NotFound" in repr(row) for row in recorded)  # alice's refusals, nothing of bob's
 
 
 def test_every_route_with_an_id_is_covered(app: Flask) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from sqlalchemy import ColumnElement, Connection, Engine, delete, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, and_, delete, func, insert, select, update
 
 from backend.adapters.outbound.sqlalchemy.event_store_tables import events, outbox, snapshots
 from backend.adapters.outbound.sqlalchemy.read_model_tables import LIVE
@@ -89,8 +89,9 @@ SUMMARIES, TRANSACTIONS, DAYS, TRANSFERS = (
 
 
 def _richer_snapshot(connection: Connection) -> None:
-    """acc-a's snapshot with 1,000 more on the balance."""
-    mine = snapshots.c.stream_id == "acc-a"
+    """acc-a's latest snapshot with 1,000 more on the balance."""
+    latest = select(func.max(snapshots.c.version)).where(snapshots.c.stream_id == "acc-a")
+    mine = and_(snapshots.c.stream_id == "acc-a", snapshots.c.version == latest.scalar_subquery())
     state = dict(connection.execute(select(snapshots.c.state).where(mine)).scalar_one())
     richer = {**state, "balance": state["balance"] + 1000}
     connection.execute(update(snapshots).where(mine).values(state=richer))
@@ -165,7 +166,9 @@ def test_an_untouched_database_verifies(
     result = verify(database_url, tmp_path)
     assert result.exit_code == 0, result.output
     assert "OK: every chain holds" in result.output
-    assert "15 events in 4 streams" in result.output and "snapshots: 4 checked" in result.output
+    assert (
+        "15 events in 4 streams" in result.output and "snapshots: 7 checked" in result.output
+    )  # 4 latest, 3 older
 
 
 @pytest.mark.parametrize("case", sorted(TAMPERING))

@@ -161,12 +161,21 @@ class EventStore(Protocol):
 
 
 class SnapshotStore(Protocol):
-    """Keeps the latest snapshot of each stream."""
+    """Keeps snapshots of each stream: the latest (what loading an aggregate starts from) and
+    the older ones that snapshot_retention keeps (what `as_of` starts from)."""
 
     def save(self, snapshot: Snapshot) -> None:
-        """Keep `snapshot` as its stream's latest (replacing an older one)."""
+        """Keep `snapshot` beside its stream's earlier ones (the latest if it is newest)."""
         ...
 
     def load(self, stream_id: str) -> Snapshot | None:
         """The stream's latest snapshot, or None when it has none."""
+        ...
+
+    def versions(self, stream_id: str) -> list[int]:
+        """The versions of the stream's kept snapshots, oldest first."""
+        ...
+
+    def forget(self, stream_id: str, versions: Sequence[int]) -> None:
+        """Drop the stream's snapshots at `versions`."""
         ...

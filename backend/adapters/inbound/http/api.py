@@ -11,6 +11,7 @@ from backend.adapters.inbound.http.api_services import ApiServices
 from backend.adapters.inbound.http.auth_views import auth_blueprint
 from backend.adapters.inbound.http.daily_balance_views import daily_balance_blueprint
 from backend.adapters.inbound.http.docs import docs_blueprint
+from backend.adapters.inbound.http.idempotency import REPLAYED_HEADER
 from backend.adapters.inbound.http.meta_views import meta_blueprint
 from backend.adapters.inbound.http.openapi import build_spec
 from backend.adapters.inbound.http.problems import ProblemError
@@ -18,7 +19,11 @@ from backend.adapters.inbound.http.rate_limit import install_rate_limit
 from backend.adapters.inbound.http.transfer_views import transfer_blueprint
 from backend.application import errors as app_errors
 from backend.application.admission import Backlogged
-from backend.application.idempotency import IdempotencyKeyInUse, IdempotencyKeyReused
+from backend.application.idempotency import (
+    IdempotencyKeyInUse,
+    IdempotencyKeyReused,
+    is_replayed,
+)
 from backend.application.identity import EmailTaken, InvalidCredentials, Unauthenticated
 from backend.application.pagination import InvalidCursor
 from backend.application.rate_limits import RateLimited
@@ -97,8 +102,12 @@ def _dependency_down(error: Exception) -> Response:
 
 
 def problem_for(error: Exception) -> Response:
-    """The problem response of a domain or application error (by type, never by message)."""
-    return _problem(error).to_response()
+    """The problem response of a domain or application error (by type, never by message);
+    a key's recorded refusal answered again is marked `Idempotent-Replayed: true`."""
+    response = _problem(error).to_response()
+    if is_replayed(error):
+        response.headers[REPLAYED_HEADER] = "true"
+    return response
 
 
 def _problem(error: Exception) -> ProblemError:

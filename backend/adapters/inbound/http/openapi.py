@@ -44,10 +44,11 @@ DESCRIPTION = (
     "hexbank: event-sourced accounts. Money is an integer `amount` in the currency's minor unit. "
     "Every error is `application/problem+json` (RFC 9457); `GET /problems/{slug}` explains each "
     "type. Deposits, withdrawals and transfers accept `Idempotency-Key`: a repeat with the "
-    "same body within 24 hours replays the first response with `Idempotent-Replayed: true`; "
-    "a refused command (4xx) frees its key for another try. Strings (bodies, query parameters, "
-    "path segments) must not hold control characters or lone UTF-16 surrogates: 422 naming "
-    "the field (404 for a path segment), see `pattern`."
+    "same body within 24 hours replays the first response with `Idempotent-Replayed: true`, "
+    "a refusal (e.g. `insufficient-funds`, `not-found`) as well as a success; a validation "
+    "error, `precondition-failed`, a conflict or an outage frees the key. Strings (bodies, "
+    "query parameters, path segments) must not hold control characters or lone UTF-16 "
+    "surrogates: 422 naming the field (404 for a path segment), see `pattern`."
 )
 
 

@@ -64,6 +64,8 @@ class Operation:
     params: list[Any] = field(default_factory=list)
     headers: list[str] = field(default_factory=list)
     problems: tuple[int, ...] = ()
+    #: OpenAPI links of the success response (LINKS): which operations its values feed.
+    links: dict[str, Any] = field(default_factory=dict)
 
     def render(self) -> dict[str, Any]:
         operation: dict[str, Any] = {
@@ -89,6 +91,8 @@ class Operation:
             success["content"] = {"application/json": {"schema": _ref(self.response)}}
         if self.headers:
             success["headers"] = {name: _header_ref(name) for name in self.headers}
+        if self.operation_id in LINKS:
+            success["links"] = LINKS[self.operation_id]
         return success
 
     def _problems(self) -> dict[str, Any]:
@@ -121,6 +125,65 @@ def _problem(status: int) -> dict[str, Any]:
 def _query(schema: type[Schema]) -> dict[str, Any]:
     return {"in": "query", "schema": schema}
 
+
+def _link(operation_id: str, description: str, **values: Any) -> dict[str, Any]:
+    """A link to `operation_id`; `values` are path or query parameters, `body` the request body
+    (runtime expressions such as `$response.body#/id`, merged into the generated body)."""
+    link: dict[str, Any] = {"operationId": operation_id, "description": description}
+    if "body" in values:
+        link["requestBody"] = values.pop("body")
+    if values:
+        link["parameters"] = values
+    return link
+
+
+def _account_links(id_expression: str) -> dict[str, Any]:
+    """What an account's id (found at `id_expression`) leads to."""
+    account = {"account_id": id_expression}
+    return {
+        "GetAccount": _link("getAccount", "The account.", **account),
+        "Deposit": _link("deposit", "Deposit into the account.", **account),
+        "Withdraw": _link("withdraw", "Withdraw from the account.", **account),
+        "CloseAccount": _link("closeAccount", "Close the account.", **account),
+        "ListTransactions": _link("listTransactions", "Its transactions.", **account),
+        "ListEvents": _link("listEvents", "Its event stream.", **account),
+        "RequestTransfer": _link("requestTransfer", "A transfer out of the account.",
+                                 body={"source_account_id": id_expression}),
+        "ListItsTransfers": _link("listTransfers", "Its transfers.",
+                                  **{"query.account_id": id_expression}),
+    }  # fmt: skip
+
+
+_REFRESH = {"refresh_token": "$response.body#/refresh_token"}
+#: How responses feed later requests (for clients, and for schemathesis's stateful tests):
+#: register → log in → rotate or log out; open an account → move money, read it, transfer
+#: out of it → the transfer and its source account.
+LINKS: dict[str, dict[str, Any]] = {
+    "registerUser": {"CreateToken": _link(
+        "createToken", "Log in as the new user.",
+        body={"email": "$response.body#/email", "password": "$request.body#/password"})},
+    "createToken": {
+        "RefreshToken": _link("refreshToken", "Rotate the new refresh token.", body=_REFRESH),
+        "Logout": _link("logout", "End the new login.", body=_REFRESH),
+    },
+    "refreshToken": {
+        "RefreshToken": _link("refreshToken", "Rotate again.", body=_REFRESH),
+        "Logout": _link("logout", "End the login.", body=_REFRESH),
+    },
+    "openAccount": _account_links("$response.body#/id"),
+    "getAccount": _account_links("$response.body#/id"),
+    "closeAccount": {"GetAccount": _link("getAccount", "The closed account.",
+                                         account_id="$response.body#/id")},
+    "deposit": _account_links("$response.body#/account_id"),
+    "withdraw": _account_links("$response.body#/account_id"),
+    "requestTransfer": {
+        "GetTransfer": _link("getTransfer", "The transfer.", transfer_id="$response.body#/id"),
+        "GetSourceAccount": _link("getAccount", "The account it is paid from.",
+                                  account_id="$response.body#/source_account_id"),
+    },
+    "getTransfer": {"GetSourceAccount": _link("getAccount", "The account it is paid from.",
+                                              account_id="$response.body#/source_account_id")},
+}  # fmt: skip
 
 PAGE = _query(schemas.PageQuerySchema)
 MONEY_PROBLEMS = (404, 409, 412, 422)

@@ -35,7 +35,9 @@ class InMemoryDatabase:
 
     events: list[StoredEvent] = field(default_factory=list)
     streams: dict[str, list[StoredEvent]] = field(default_factory=dict)
+    #: The latest snapshot of each stream, and the older ones kept (by version).
     snapshots: dict[str, Snapshot] = field(default_factory=dict)
+    older_snapshots: dict[str, dict[int, Snapshot]] = field(default_factory=dict)
     outbox: dict[int, StoredEvent] = field(default_factory=dict)
     read_models: InMemoryReadModelData = field(default_factory=InMemoryReadModelData)
     idempotency_keys: InMemoryKeyData = field(default_factory=InMemoryKeyData)
@@ -181,20 +183,50 @@ def _stored(
 
 
 class InMemorySnapshotStore:
-    """Latest snapshot per stream; writes become visible at commit."""
+    """Snapshots per stream (the latest, and older ones kept); writes become visible at commit."""
 
     def __init__(self, db: InMemoryDatabase) -> None:
         self._db = db
-        self.staged: dict[str, Snapshot] = {}
+        self._saved: list[Snapshot] = []
+        self._forgotten: dict[str, set[int]] = {}
 
     def save(self, snapshot: Snapshot) -> None:
-        self.staged[snapshot.stream_id] = snapshot
+        self._saved.append(snapshot)
 
     def load(self, stream_id: str) -> Snapshot | None:
-        if stream_id in self.staged:
-            return self.staged[stream_id]
         with self._db.lock:
-            return self._db.snapshots.get(stream_id)
+            found = [self._db.snapshots.get(stream_id)]
+        found += [s for s in self._saved if s.stream_id == stream_id]
+        return max((s for s in found if s is not None), key=lambda s: s.version, default=None)
+
+    def versions(self, stream_id: str) -> list[int]:
+        with self._db.lock:
+            kept = set(self._db.older_snapshots.get(stream_id, {}))
+            if (latest := self._db.snapshots.get(stream_id)) is not None:
+                kept.add(latest.version)
+        kept.update(s.version for s in self._saved if s.stream_id == stream_id)
+        return sorted(kept - self._forgotten.get(stream_id, set()))
+
+    def forget(self, stream_id: str, versions: Sequence[int]) -> None:
+        self._forgotten.setdefault(stream_id, set()).update(versions)
+
+    def publish(self) -> None:
+        """Make the staged writes visible (at the unit of work's commit, under its lock)."""
+        latest, older = self._db.snapshots, self._db.older_snapshots
+        for snapshot in self._saved:
+            stream = older.setdefault(snapshot.stream_id, {})
+            stream[snapshot.version] = snapshot
+            if (before := latest.get(snapshot.stream_id)) is not None:
+                stream[before.version] = before
+            newest = max(stream)
+            latest[snapshot.stream_id] = stream.pop(newest)
+        for stream_id, versions in self._forgotten.items():
+            for version in versions:
+                older.get(stream_id, {}).pop(version, None)
+
+    def discard(self) -> None:
+        self._saved.clear()
+        self._forgotten.clear()
 
 
 class InMemoryOutbox:

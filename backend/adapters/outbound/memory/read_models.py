@@ -259,16 +259,18 @@ class InMemoryReadModelReader(InMemoryReadModelRows):
 
     def all_snapshots(self) -> list[Snapshot]:
         with self._db.lock:
-            return list(self._db.snapshots.values())
+            older = [s for kept in self._db.older_snapshots.values() for s in kept.values()]
+            return [*older, *self._db.snapshots.values()]
 
     def snapshot_before(self, stream_id: str, moment: datetime) -> tuple[Snapshot, datetime] | None:
         with self._db.lock:
-            snapshot = self._db.snapshots.get(stream_id)
-            events = self._db.streams.get(stream_id, [])
-            taken = [e.occurred_at for e in events if snapshot and e.version == snapshot.version]
-        if snapshot is None or not taken or taken[0] > moment:
-            return None
-        return snapshot, taken[0]
+            kept = list(self._db.older_snapshots.get(stream_id, {}).values())
+            if (latest := self._db.snapshots.get(stream_id)) is not None:
+                kept.append(latest)
+            times = {e.version: e.occurred_at for e in self._db.streams.get(stream_id, [])}
+        taken = [(s, times[s.version]) for s in kept if s.version in times]
+        usable = [(s, at) for s, at in taken if at <= moment]
+        return max(usable, key=lambda found: found[0].version, default=None)
 
     def checkpoint(self, name: str) -> int:
         with self._data.lock:

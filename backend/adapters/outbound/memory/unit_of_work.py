@@ -42,7 +42,7 @@ class InMemoryUnitOfWork:
     def commit(self) -> None:
         with self.db.lock:
             self.events.publish()
-            self.db.snapshots.update(self.snapshots.staged)
+            self.snapshots.publish()
             self.read_models.publish()
             self.idempotency_keys.publish()
             self.transfer_work.publish()
@@ -50,7 +50,7 @@ class InMemoryUnitOfWork:
 
     def rollback(self) -> None:
         self.events.end()
-        self.snapshots.staged.clear()
+        self.snapshots.discard()
         self.read_models.discard()
         self.idempotency_keys.discard()
         self.transfer_work.discard()

@@ -51,12 +51,13 @@ events = Table(
     sqlite_autoincrement=True,
 )
 
+# Several per stream (application/snapshot_retention.py): the latest is what loads start from.
 snapshots = Table(
     "snapshots",
     metadata,
     Column("stream_id", String(ID_LENGTH), primary_key=True),
     Column("stream_type", String(NAME_LENGTH), nullable=False),
-    Column("version", Integer, nullable=False),
+    Column("version", Integer, primary_key=True),
     Column("state_version", Integer, nullable=False),
     Column("state", JSON_DOCUMENT, nullable=False),
     Column("taken_at", DateTime(timezone=True), nullable=False),

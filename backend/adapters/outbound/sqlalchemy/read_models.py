@@ -59,6 +59,8 @@ _SNAPSHOT_BEFORE = select(snapshots, events.c.occurred_at).join(
     events,
     and_(events.c.stream_id == snapshots.c.stream_id, events.c.version == snapshots.c.version),
 )
+#: The newest one at or before the instant (filtered where it is used).
+_SNAPSHOT_BEFORE_ORDER = (snapshots.c.version.desc(),)
 _checkpoints = projection_checkpoints
 
 
@@ -248,9 +250,13 @@ class SqlAlchemyReadModelReader:
             return SqlAlchemyEventStore(connection).read_stream(stream_id, after_version, limit)
 
     def snapshot_before(self, stream_id: str, moment: datetime) -> tuple[Snapshot, datetime] | None:
-        at = _SNAPSHOT_BEFORE.where(
-            snapshots.c.stream_id == stream_id, events.c.occurred_at <= to_utc(moment)
-        )  # in UTC: SQLite compares the naive UTC text it stores
+        at = (
+            _SNAPSHOT_BEFORE.where(
+                snapshots.c.stream_id == stream_id, events.c.occurred_at <= to_utc(moment)
+            )  # in UTC: SQLite compares the naive UTC text it stores
+            .order_by(*_SNAPSHOT_BEFORE_ORDER)
+            .limit(1)
+        )
         with self._engine.connect() as connection:
             row = connection.execute(at).first()
         if row is None:

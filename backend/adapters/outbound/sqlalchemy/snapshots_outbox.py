@@ -27,7 +27,7 @@ from backend.application.ports.outbox import OutboxMessage
 
 
 class SqlAlchemySnapshotStore:
-    """Latest snapshot per stream (an upsert that never replaces a newer one with an older)."""
+    """Snapshots per stream, one row per (stream, version); the latest is the highest."""
 
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
@@ -52,19 +52,30 @@ class SqlAlchemySnapshotStore:
             return None
         return Snapshot(row.stream_id, row.stream_type, row.version, row.state_version, row.state)
 
+    def versions(self, stream_id: str) -> list[int]:
+        return list(self._connection.execute(_VERSIONS, {"stream_id": stream_id}).scalars())
 
-_LOAD_SNAPSHOT = select(snapshots).where(snapshots.c.stream_id == bindparam("stream_id"))
+    def forget(self, stream_id: str, versions: Sequence[int]) -> None:
+        if versions:
+            self._connection.execute(_FORGET, {"stream_id": stream_id, "versions": list(versions)})
+
+
+_OF_STREAM = snapshots.c.stream_id == bindparam("stream_id")
+_LOAD_SNAPSHOT = select(snapshots).where(_OF_STREAM).order_by(snapshots.c.version.desc()).limit(1)
+_VERSIONS = select(snapshots.c.version).where(_OF_STREAM).order_by(snapshots.c.version)
+_FORGET = delete(snapshots).where(
+    _OF_STREAM, snapshots.c.version.in_(bindparam("versions", expanding=True))
+)
 
 
 @lru_cache(maxsize=4)
 def _snapshot_upsert(dialect: str) -> Executable:
     statement = (postgresql if dialect == "postgresql" else sqlite).insert(snapshots)
     excluded = statement.excluded
-    updates = {name: excluded[name] for name in ("stream_type", "version", "state_version")}
+    updates = {name: excluded[name] for name in ("stream_type", "state_version", "state")}
     upsert: Executable = statement.on_conflict_do_update(
-        index_elements=[snapshots.c.stream_id],
-        set_={**updates, "state": excluded.state, "taken_at": excluded.taken_at},
-        where=snapshots.c.version <= excluded.version,
+        index_elements=[snapshots.c.stream_id, snapshots.c.version],
+        set_={**updates, "taken_at": excluded.taken_at},
     )
     return upsert
 

@@ -20,7 +20,7 @@ from backend.application.ports.event_store import (
     StreamHistory,
 )
 
-# The snapshot row (type NULL) first, then the events after it. Sent to the driver as is (no
+# The latest snapshot row (type NULL) first, then the events after it. Sent to the driver as is (no
 # Core compilation or result processing on this hot path), so it is written once per parameter
 # style: `:id` for sqlite3, `%(id)s` for psycopg. The last column is each event's hash, and the
 # snapshot's event's: the head of the chain that the next append continues comes with the load,
@@ -30,10 +30,11 @@ SELECT version, stream_type, NULL AS type, state_version, state,
        (SELECT hash FROM events WHERE stream_id = {id} AND version = snapshots.version)
   FROM snapshots
  WHERE stream_id = {id}
+   AND version = (SELECT MAX(version) FROM snapshots WHERE stream_id = {id})
 UNION ALL
 SELECT version, stream_type, type, schema_version, data, hash FROM events
  WHERE stream_id = {id}
-   AND version > COALESCE((SELECT version FROM snapshots WHERE stream_id = {id}), 0)
+   AND version > COALESCE((SELECT MAX(version) FROM snapshots WHERE stream_id = {id}), 0)
 ORDER BY version
 """
 _EVENTS_SQL = """
