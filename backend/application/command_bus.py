@@ -146,12 +146,20 @@ class CommandBus:
         return self.execute_once(command, metadata, None).result
 
     def execute_once(
-        self, command: Command[R], metadata: EventMetadata, key: IdempotencyKey | None
+        self,
+        command: Command[R],
+        metadata: EventMetadata,
+        key: IdempotencyKey | None,
+        *,
+        admit: Callable[[], None] | None = None,
     ) -> Outcome[R]:
         """Like `execute`; with a key, the first request's result is replayed to its twins
-        (IdempotencyKeyReused for another request, IdempotencyKeyInUse while it runs)."""
+        (IdempotencyKeyReused for another request, IdempotencyKeyInUse while it runs).
+        `admit` runs before a command that is not such a replay and may refuse it (raise):
+        admission control asks only about new work."""
         handler = self.handlers[type(command)]
-        started, attempt = time.perf_counter(), _Attempt(self, handler, command, metadata, key)
+        attempt = _Attempt(self, handler, command, metadata, key, admit)
+        started = time.perf_counter()
         try:
             outcome: Outcome[R] = self._with_retries(attempt)
         except Exception as error:
@@ -212,9 +220,10 @@ class _Attempt:
         command: Command[Any],
         metadata: EventMetadata,
         key: IdempotencyKey | None,
+        admit: Callable[[], None] | None = None,
     ) -> None:
         self._bus, self._handler, self._command = bus, handler, command
-        self._metadata, self._key = metadata, key
+        self._metadata, self._key, self._admit = metadata, key, admit
         self.appended: list[StoredEvent] = []
         #: Whether the committed events went to the outbox.
         self.published = True
@@ -228,6 +237,9 @@ class _Attempt:
                 if first.refusal is not None:
                     raise first.refusal  # the first request's refusal, again
                 return Outcome(first.result, replayed=True)  # nothing written: rolled back
+            if self._admit is not None:
+                self._admit()
+                self._admit = None  # asked once: a retry of an admitted command is not new work
             context = self._context(uow, hot)
             try:
                 result = self._checked(context)

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from backend.adapters.outbound.memory.unit_of_work import InMemoryUnitOfWork
+from backend.application.admission import Backlogged
 from backend.application.command_bus import CommandBus
 from backend.application.commands import Command, Deposit, OpenAccount, RequestTransfer, Withdraw
 from backend.application.errors import NotFound, PreconditionFailed
@@ -84,6 +85,29 @@ def test_a_keyed_command_costs_one_transaction_and_its_twin_replays_without_runn
     assert [(r.command_type, r.outcome) for r in reports] == [
         ("Deposit", COMMITTED),
         ("Deposit", UNCHANGED),
+    ]
+
+
+def test_admission_is_asked_about_new_work_only(
+    bus: CommandBus, open_account: AccountOpener, memory_app: InMemoryApp
+) -> None:
+    account_id = open_account()
+    asked: list[str] = []
+
+    def full() -> None:
+        asked.append("asked")
+        raise Backlogged(1)
+
+    with pytest.raises(Backlogged):  # refused at the door: nothing runs, no key
+        bus.execute_once(deposit(account_id), META, KEY, admit=full)
+    first = bus.execute_once(deposit(account_id), META, KEY, admit=lambda: asked.append("asked"))
+    twin = bus.execute_once(deposit(account_id), META, KEY, admit=full)  # a replay: not asked
+
+    assert twin.replayed and twin.result == first.result
+    assert asked == ["asked", "asked"]
+    assert [e.type for e in memory_app.db.streams[account_id]] == [
+        "AccountOpened",
+        "MoneyDeposited",
     ]
 
 

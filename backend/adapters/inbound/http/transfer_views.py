@@ -104,16 +104,17 @@ class TransferViews:
             data["amount"],
             data.get("reference"),
         )
-        self._admit()
         outcome = self.services.bus().execute_once(
-            command, metadata(), request_key(key, user_id, body)
+            command, metadata(), request_key(key, user_id, body), admit=self._admission()
         )
         return marked(transfer_response(outcome.result, 202), outcome)
 
-    def _admit(self) -> None:
-        """Refuse (503, Retry-After) a transfer the backlog would not finish in time."""
-        if self.services.transfer_admission is not None:
-            self.services.transfer_admission().check()
+    def _admission(self) -> Callable[[], None] | None:
+        """What refuses (503, Retry-After) a new transfer the backlog would not finish in time
+        (a replay of a keyed request already answered is not asked)."""
+        if self.services.transfer_admission is None:
+            return None
+        return self.services.transfer_admission().check
 
     def get_transfer(self, transfer_id: str) -> Response:
         return transfer_response(self._queries().transfer(current_user_id(), transfer_id))
