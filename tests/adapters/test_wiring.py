@@ -13,13 +13,15 @@ from backend.entrypoints.cli.runtime import Runtime
 from tests.conftest import SettingsFactory
 
 
-def test_embedded_commands_wake_the_relay_whose_rows_are_acknowledged_by_their_jobs(
+def test_embedded_commands_wake_the_relay_and_engine_and_rows_are_acknowledged_by_their_jobs(
     make_settings: SettingsFactory,
 ) -> None:
     container = build_container(make_settings())
     wakeup, relay, queue = container.relay_wakeup(), container.outbox_relay(), container.job_queue()
-    assert container.command_bus().observers == (container.command_log(), wakeup.after_command)
-    assert container.message_dispatcher().after_dispatch == (wakeup.wake,)
+    command_log, wakes_relay, wakes_engine = container.command_bus().observers
+    assert (command_log, wakes_relay) == (container.command_log(), wakeup.after_command)
+    # ... and this process's engine when a command requested a transfer.
+    assert wakes_engine.__qualname__ == "waking_on_requests.<locals>.after_command"
     assert isinstance(queue, InProcessJobQueue)
     assert relay.in_flight is container.in_flight_rows()
     opened = OpenAccount("u-1", "Main", "EUR")
