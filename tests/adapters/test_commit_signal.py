@@ -1,4 +1,4 @@
-"""The CommitSignal contract (in-memory and Redis), and the relay loop it wakes.
+"""The CommitSignal contract (in-memory and Redis), and the relay and engine loops it wakes.
 
 A "process" is one signal instance: in distributed mode each web process notifies through
 its own RedisCommitSignal and each worker listens through another.
@@ -7,6 +7,7 @@ its own RedisCommitSignal and each worker listens through another.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -37,6 +38,16 @@ class Wakes:
         with self._changed:
             self.count += 1
             self._changed.notify_all()
+
+    def counting(self, tick: Callable[[], int]) -> Callable[[], int]:
+        """`tick` (a loop's), counting each call once it returned."""
+
+        def counted() -> int:
+            found = tick()
+            self()
+            return found
+
+        return counted
 
     def wait_for(self, count: int, timeout: float = WAIT) -> bool:
         with self._changed:
@@ -128,15 +139,8 @@ def test_the_relay_loop_polls_when_signalled_not_only_when_idle_ends(
     monkeypatch.setattr(loops_module, "SIGNALLED_RELAY_IDLE", 3600.0)
     bank, signal = Bank(), InMemoryCommitSignal()
     ticks = Wakes()
-    relay_once = bank.relay.relay_once
-
-    def counted() -> int:
-        sent = relay_once()
-        ticks()
-        return sent
-
-    bank.relay.relay_once = counted  # type: ignore[method-assign]
-    loops = start_messaging(bank.relay, bank.sweeper, run_sweeper=False, signal=signal)
+    bank.relay.relay_once = ticks.counting(bank.relay.relay_once)  # type: ignore[method-assign]
+    loops = start_messaging(bank.relay, bank.engine, run_engine=False, signal=signal)
     try:
         assert ticks.wait_for(2)  # the backlog's poll, then the loop's first, idle after it
         bank.open(100)
@@ -145,3 +149,29 @@ def test_the_relay_loop_polls_when_signalled_not_only_when_idle_ends(
         assert bank.queue.batches, "the woken relay sent the new events"
     finally:
         loops.stop()
+
+
+def test_a_transfer_requested_in_a_web_process_wakes_a_workers_engine(
+    make_signal: SignalFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With an hour between the engine's fallback looks, only the signal can make it claim the
+    # transfer: the web process's commit notifies, the worker's engine wakes and runs it.
+    monkeypatch.setattr(loops_module, "ENGINE_IDLE", 3600.0)
+    web, worker = make_signal(), make_signal()
+    listening(worker)  # the worker's subscription is live: no wake-up on subscribing later
+    bank, ticks = Bank(), Wakes()
+    bank.engine.run_once = ticks.counting(bank.engine.run_once)  # type: ignore[method-assign]
+    source, target = bank.open(100), bank.open()
+    loops = start_messaging(bank.relay, bank.engine, run_relay=False, signal=worker)
+    try:
+        assert ticks.wait_for(1)  # the loop's first look found nothing: idle for an hour now
+        transfer_id = bank.transfer(source, target, 30)
+        web.notify()  # what the web process's command observer does after the commit
+        deadline = time.monotonic() + WAIT
+        while bank.transfer_state(transfer_id).status == "pending":
+            assert time.monotonic() < deadline, "the engine was not woken"
+            time.sleep(0.01)
+    finally:
+        loops.stop()
+    assert bank.transfer_state(transfer_id).status == "completed"
+    assert (bank.account(source).balance, bank.account(target).balance) == (70, 30)

@@ -1,5 +1,5 @@
-"""The SQL transfer backlog: pending transfers from the deadline index, ends counted from the
-events after a cursor (SQLite and PostgreSQL)."""
+"""The SQL transfer backlog: pending transfers from the transfer-work table, ends counted from
+the events after a cursor (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 
 from sqlalchemy import insert
 
-from backend.adapters.outbound.sqlalchemy.transfer_deadlines import (
+from backend.adapters.outbound.sqlalchemy.transfer_work import (
     SqlAlchemyTransferBacklog,
-    transfer_deadlines,
+    transfer_work,
 )
 from backend.application.ports.event_store import EventMetadata, NewEvent
-from backend.application.ports.transfer_deadlines import BacklogSample
+from backend.application.ports.transfer_work import BacklogSample
 from tests.adapters.conftest import StoreBackend
 
 WHEN = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
@@ -35,8 +35,8 @@ def test_backlog_counts_pending_transfers_and_those_ended_since_the_cursor(
 ) -> None:
     assert sql_store_backend.engine is not None
     with sql_store_backend.engine.begin() as connection:
-        rows = [{"transfer_id": f"t-{n}", "deadline": WHEN} for n in range(3)]
-        connection.execute(insert(transfer_deadlines), rows)
+        rows = [{"transfer_id": f"t-{n}", "requested_at": WHEN, "ready_at": WHEN} for n in range(3)]
+        connection.execute(insert(transfer_work), rows)
     append(sql_store_backend, "t-a", "TransferRequested", "TransferCompleted")
     backlog = SqlAlchemyTransferBacklog(sql_store_backend.engine)
     first = backlog.sample(None)

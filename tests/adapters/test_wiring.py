@@ -21,6 +21,7 @@ def test_embedded_commands_wake_the_relay_and_the_engine_and_jobs_acknowledge_ro
     wakeup, relay, queue = container.relay_wakeup(), container.outbox_relay(), container.job_queue()
     command_log, wakes_relay, wakes_engine = container.command_bus().observers
     assert (command_log, wakes_relay) == (container.command_log(), wakeup.after_command)
+    # ... and this process's engine when a command requested a transfer.
     assert wakes_engine.__qualname__ == "waking_on_requests.<locals>.after_command"
     assert container.message_dispatcher().after_dispatch == ()
     assert isinstance(queue, InProcessJobQueue)

@@ -14,7 +14,9 @@ from click.testing import CliRunner, Result
 from sqlalchemy import create_engine
 
 from backend.adapters.outbound.queue.rq_queue import RqJobQueue
-from backend.application.relay import OutboxRelay
+from backend.application.messaging import MessageDispatcher, build_dispatcher
+from backend.application.ports.event_store import StoredEvent
+from backend.application.relay import OutboxRelay, Wakeup
 from backend.container import Container
 from backend.entrypoints.cli.main import cli
 from backend.entrypoints.cli.runtime import Runtime
@@ -38,6 +40,8 @@ class Distributed:
     bank: Bank
     queue: RqJobQueue
     runtime: Runtime
+    #: What the rq jobs delivered to the dispatcher (where the push notifier sits).
+    delivered: list[StoredEvent]
 
     def invoke(self, *args: str) -> Result:
         return CliRunner().invoke(cli, list(args), obj=self.runtime)
@@ -49,24 +53,34 @@ def distributed(
 ) -> Distributed:
     """The worker's container replaced by memory adapters around a prefixed rq queue."""
     monkeypatch.setenv("HEXBANK_REDIS_URL", redis_url)
-    bank = Bank()
+    bank, delivered = Bank(), list[StoredEvent]()
     name = f"{redis_prefix}-cli-{uuid.uuid4().hex[:8]}"
     connection = redis.Redis.from_url(redis_url)
     # One immediate retry: a burst worker runs it (a delayed one would need the scheduler).
     queue = RqJobQueue(connection, name, job_function=queue_probe.PROBE, retry_intervals=(0,))
-    queue_probe.HANDLERS[name] = bank.dispatcher.dispatch
+    dispatcher = delivering_to(delivered)
+    queue_probe.HANDLERS[name] = dispatcher.dispatch
     engine = create_engine("sqlite://")
+    relay_wakeup, engine_wakeup = Wakeup(), Wakeup()
     container = SimpleNamespace(
         job_queue=lambda: queue,
         outbox_relay=lambda: OutboxRelay(bank.app.uow, queue),
-        transfer_sweeper=lambda: bank.sweeper,
-        message_dispatcher=lambda: bank.dispatcher,
-        relay_wakeup=lambda: bank.relay_wakeup,
+        transfer_engine=lambda: bank.engine,
+        message_dispatcher=lambda: dispatcher,
+        relay_wakeup=lambda: relay_wakeup,
+        engine_wakeup=lambda: engine_wakeup,
         projection_runner=lambda: None,  # the memory bank has no read side to follow
-        commit_signal=lambda: None,  # no web process commits here: the relay just polls
+        commit_signal=lambda: None,  # no web process commits here: the loops just poll
         engine=lambda: engine,  # the memory adapters use none; the worker guards its pool
     )
-    return Distributed(bank, queue, Runtime(container=cast(Container, container)))
+    runtime = Runtime(container=cast(Container, container))
+    return Distributed(bank, queue, runtime, delivered)
+
+
+def delivering_to(delivered: list[StoredEvent]) -> MessageDispatcher:
+    dispatcher = build_dispatcher()
+    dispatcher.batch_subscribers.append(delivered.extend)
+    return dispatcher
 
 
 def test_worker_refuses_to_start_in_embedded_mode(environment: None) -> None:
@@ -75,19 +89,30 @@ def test_worker_refuses_to_start_in_embedded_mode(environment: None) -> None:
     assert "HEXBANK_REDIS_URL is not set" in result.output
 
 
-def test_worker_relays_and_runs_a_transfer_to_its_end(
+def test_a_burst_worker_runs_the_ready_transfers_to_their_end_and_relays_the_outbox(
     distributed: Distributed,
 ) -> None:
     bank = distributed.bank
     source, target = bank.open(100), bank.open()
     transfer_id = bank.transfer(source, target, 30)
-    for _ in range(20):  # each burst runs what the relay had sent when it started
-        result = distributed.invoke("worker", "--burst", "--no-sweep")
-        assert result.exit_code == 0, result.output
-        if bank.transfer_state(transfer_id).status != "pending":
-            break
+    result = distributed.invoke("worker", "--burst")
+    assert result.exit_code == 0, result.output
     assert bank.transfer_state(transfer_id).status == "completed"
-    assert bank.account(target).balance == 30
+    assert (bank.account(source).balance, bank.account(target).balance) == (70, 30)
+    assert bank.pending_work() == []
+    # The command events reached the dispatcher (push) through rq; the engine's did not.
+    delivered = [event.type for event in distributed.delivered]
+    assert "TransferRequested" in delivered and "TransferCompleted" not in delivered
+
+
+def test_a_worker_without_the_engine_only_relays(distributed: Distributed) -> None:
+    bank = distributed.bank
+    transfer_id = bank.transfer(bank.open(100), bank.open(), 30)
+    result = distributed.invoke("worker", "--burst", "--no-engine")
+    assert result.exit_code == 0, result.output
+    assert "TransferRequested" in [event.type for event in distributed.delivered]
+    assert bank.transfer_state(transfer_id).status == "pending"
+    assert bank.pending_work() == [transfer_id]  # left to the workers that run the engine
 
 
 def test_jobs_failed_lists_jobs_that_ran_out_of_retries(
@@ -100,7 +125,7 @@ def test_jobs_failed_lists_jobs_that_ran_out_of_retries(
 
     queue_probe.HANDLERS[queue.queue.name] = broken
     bank.open(100)
-    assert distributed.invoke("worker", "--burst", "--no-sweep").exit_code == 0
+    assert distributed.invoke("worker", "--burst", "--no-engine").exit_code == 0
     listed = distributed.invoke("jobs", "failed")
     assert listed.exit_code == 0, listed.output
     assert "2 events\t2 attempts" in listed.output

@@ -1,5 +1,5 @@
-"""Transfer endpoints over HTTP: 202 then the saga (run here synchronously), visibility,
-validation, listing and idempotency."""
+"""Transfer endpoints over HTTP: 202 then the transfer engine (run here synchronously),
+visibility, validation, listing and idempotency."""
 
 from __future__ import annotations
 
@@ -11,15 +11,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from backend.adapters.outbound.sqlalchemy.read_models import SqlAlchemyReadModelReader
-from backend.adapters.outbound.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from backend.app import CONTAINER_EXTENSION
-from backend.application.messaging import build_dispatcher
 from backend.application.queries import TransferQueries
-from backend.application.relay import OutboxRelay
-from backend.application.transfers import TransferProcess
 from tests.api.conftest import ApiUser, js, register
 from tests.api.test_accounts_api import balance, deposit, open_account, problem
-from tests.application.saga_harness import CollectingJobQueue
 
 API = "/api/v1"
 
@@ -38,15 +33,13 @@ def app(make_api_app: Any) -> Flask:
     return flask_app
 
 
-def settle(app: Flask) -> None:
-    """Deliver every committed event to the saga until nothing new happens."""
-    container = app.extensions[CONTAINER_EXTENSION]
-    queue = CollectingJobQueue()
-    relay = OutboxRelay(lambda: SqlAlchemyUnitOfWork(container.engine()), queue)
-    dispatcher = build_dispatcher(TransferProcess(container.command_bus()))
-    while relay.relay_all():
-        while queue.batches:
-            dispatcher.dispatch(queue.batches.pop(0))
+def settle(app: Flask) -> int:
+    """Run the app's transfer engine until no transfer is ready; how many it claimed."""
+    engine = app.extensions[CONTAINER_EXTENSION].transfer_engine()
+    claimed = 0
+    while ran := engine.run_once():
+        claimed += ran
+    return claimed
 
 
 def funded(client: FlaskClient, user: ApiUser, amount: int = 100) -> str:
@@ -74,7 +67,7 @@ def test_transfer_is_accepted_pending_and_then_completes(
         None,
         "EUR",
     )
-    settle(app)
+    assert settle(app) == 1
     done = js(client.get(f"{API}/transfers/{transfer['id']}", headers=user.auth))
     assert (done["status"], done["completed_at"] is not None) == ("completed", True)
     assert balance(client, user, source) == 70

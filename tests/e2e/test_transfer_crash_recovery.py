@@ -1,16 +1,18 @@
 """kill -9 of real hexbank processes while transfers are in flight (RELIABILITY.md R4, bounded):
 every accepted transfer still ends completed or failed, and the books balance.
 
-- distributed: a `hexbank worker` dies mid-job several times and is restarted; a killed job is
-  not run again, but the events it committed before dying are relayed and carry their transfer
-  on; a transfer whose job died before any step committed is ended by the sweeper.
-- embedded: the `hexbank serve` process (gunicorn master and worker) dies and is restarted on
-  the same port; its relay re-sends the unacknowledged backlog on start, the sweeper the rest.
+- distributed: a `hexbank worker` (its transfer engine among its loops) dies several times and
+  is restarted; the transfers it had claimed are taken by the other worker (or by itself once
+  back) when their lease ends, and go on from the rounds it had committed.
+- embedded: the `hexbank serve` process (gunicorn master and worker, the engine in the worker)
+  dies and is restarted on the same port; the restarted engine takes the transfers nobody had
+  claimed at once, those the killed one had claimed once their lease ends; its relay re-sends
+  the unacknowledged outbox on start.
 
-A short HEXBANK_TRANSFER_TIMEOUT makes the sweeper's share resolve within the test. Short, but
-not shorter than a transfer takes on a busy machine: every transfer is timed from its request,
-queueing included, and a timeout below the saga's latency under load times out all of them
-(then nothing is left to show that the killed workers' transfers carried on).
+The deadline plays no part in the recovery: the transfer timeout is far longer than the chain
+of leases a transfer claimed at every kill would wait (10 s, then 20 s, ...). Timing out is
+still allowed as an outcome (a machine loaded enough may make any deadline pass), never being
+left pending.
 """
 
 from __future__ import annotations
@@ -27,14 +29,14 @@ from tests.live_stack import Stack, wait_for
 
 pytestmark = pytest.mark.e2e
 
-#: Embedded restarts re-send the backlog at once; distributed ones leave a killed job's
-#: events to the sweeper, and a restarted worker takes seconds to start (tens of seconds on
-#: a loaded machine, while the other worker carries the whole load through relay and queue
-#: hops): 6 s there timed out every transfer on a busy CI box.
-EMBEDDED_TIMEOUT, DISTRIBUTED_TIMEOUT = "3", "30"
+#: Long enough that the leases, not the deadline, end what the killed engines had claimed.
+TRANSFER_TIMEOUT = "60"
 KILLS = 3
-#: After the load: the sweeper's share ends one timeout after its request, the rest sooner.
+#: After the load: what a killed engine had claimed waits for its lease (one per kill at most).
 SETTLE_SECONDS = 45
+#: The embedded load runs until both kills are over: requests sent while the server restarts
+#: fail at once (unanswered), and a slow restart must not use the whole plan up.
+EMBEDDED_PLAN = 900 * 20
 
 
 def pause(rng: random.Random, low: float, high: float) -> None:
@@ -42,9 +44,9 @@ def pause(rng: random.Random, low: float, high: float) -> None:
     threading.Event().wait(rng.uniform(low, high))
 
 
-def check_recovered(bank: Bank, load: PacedLoad, sampler: BalanceSampler, timeout: str) -> None:
+def check_recovered(bank: Bank, load: PacedLoad, sampler: BalanceSampler) -> None:
     accepted = load.submissions.accepted
-    transfers = settle(bank, set(accepted), SETTLE_SECONDS + float(timeout))
+    transfers = settle(bank, set(accepted), SETTLE_SECONDS + float(TRANSFER_TIMEOUT))
     assert load.submissions.refused == []
     assert sampler.violations == [], sampler.violations[:5]
     outcomes = check_failure_reasons(transfers, accepted, also_allowed=("timed_out",))
@@ -60,7 +62,7 @@ def test_killed_workers_leave_no_transfer_pending_and_lose_no_money(
     distributed_stack: Stack,
 ) -> None:
     rng = random.Random(7)  # noqa: S311 (a seeded workload)
-    distributed_stack.extra_env["HEXBANK_TRANSFER_TIMEOUT"] = DISTRIBUTED_TIMEOUT
+    distributed_stack.extra_env["HEXBANK_TRANSFER_TIMEOUT"] = TRANSFER_TIMEOUT
     server = distributed_stack.serve()
     workers = Workers.start(distributed_stack, 2)
     bank = open_bank(server.url)
@@ -73,7 +75,7 @@ def test_killed_workers_leave_no_transfer_pending_and_lose_no_money(
             load.finish(timeout=30)
         workers.wait_working()
         wait_for(lambda: not workers.strays(), 10, "the killed workers' forks to die too")
-        check_recovered(bank, load, sampler, DISTRIBUTED_TIMEOUT)
+        check_recovered(bank, load, sampler)
     # The web process never died: every request was answered, accepted or (while no worker
     # ran, so the backlog would not have finished in time) refused at the door.
     submissions = load.submissions
@@ -81,14 +83,15 @@ def test_killed_workers_leave_no_transfer_pending_and_lose_no_money(
     assert submissions.unanswered == 0
 
 
+@pytest.mark.timeout(600)  # its own deadlines bound it, as above
 def test_a_killed_embedded_server_finishes_every_transfer_after_restart(
     embedded_stack: Stack,
 ) -> None:
     rng = random.Random(8)  # noqa: S311 (a seeded workload)
-    embedded_stack.extra_env["HEXBANK_TRANSFER_TIMEOUT"] = EMBEDDED_TIMEOUT
+    embedded_stack.extra_env["HEXBANK_TRANSFER_TIMEOUT"] = TRANSFER_TIMEOUT
     server = embedded_stack.serve()
     bank = open_bank(server.url)
-    planned = plan_transfers(bank, 900, rng)  # more than is sent: the load stops at the end
+    planned = plan_transfers(bank, EMBEDDED_PLAN, rng)  # more than is sent: stopped at the end
     with BalanceSampler(bank, tolerate_outage=True) as sampler:
         with PacedLoad(bank, planned, clients=6, rate=30) as load:
             for _ in range(2):
@@ -97,7 +100,7 @@ def test_a_killed_embedded_server_finishes_every_transfer_after_restart(
                 server.kill_tree()  # gunicorn's master and its worker, together
                 server.start()  # on the same port
                 wait_for_more_accepted(load, accepted_before)
-        check_recovered(bank, load, sampler, EMBEDDED_TIMEOUT)
+        check_recovered(bank, load, sampler)
     assert load.submissions.unanswered > 0  # requests were in flight at the kills
 
 
@@ -105,4 +108,4 @@ def wait_for_more_accepted(load: PacedLoad, than: int) -> None:
     def more() -> bool:
         return len(load.submissions.accepted) >= than + 10
 
-    wait_for(more, 15, "transfers accepted after the restart")
+    wait_for(more, 60, "transfers accepted after the restart")

@@ -1,17 +1,21 @@
 """R8: a seeded, deterministic simulation of the bank (after TigerBeetle's VOPR).
 
 A hypothesis RuleBasedStateMachine drives the real application layer on the in-memory
-adapters: clients open, deposit, withdraw, close and transfer; the "network" delivers jobs out
-of order, twice, or partly before a crash; the clock jumps and the sweeper runs. The clock is
-fixed and ids sequential, so a rule sequence always produces the same event log: the shrunk
-trace hypothesis prints for a failure replays exactly. Two deployments (drawn per example):
-the in-process queue, which dies with its process (rows are acknowledged after their job ran
-and re-sent on restart), and rq, whose jobs survive a crash but the running one (swept).
+adapters: clients open, deposit, withdraw, close and transfer; transfer engines claim batches
+of any size and die after any number of appended events (between two rounds or inside one),
+die right after claiming, or run a transfer another engine holds (its lease ran out too
+early); the clock jumps (leases end, deadlines pass); the relay sends the outbox's command
+events to a queue whose jobs run out of order, or twice. The clock is fixed and ids
+sequential, so a rule sequence always produces the same event log: the shrunk trace
+hypothesis prints for a failure replays exactly.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from hypothesis import strategies as st
@@ -27,18 +31,19 @@ from hypothesis.stateful import (
 )
 
 from backend.adapters.outbound.memory.read_models import InMemoryReadModelReader
-from backend.adapters.outbound.memory.transfer_deadlines import InMemoryOverdueTransfers
+from backend.adapters.outbound.memory.transfer_work import InMemoryTransferClaims
 from backend.application import accounts as account_commands
 from backend.application import commands
-from backend.application.messaging import build_dispatcher
 from backend.application.ports.event_store import EventMetadata, StoredEvent
+from backend.application.ports.transfer_work import MAX_LEASE
 from backend.application.projections.inline import inline_projector
-from backend.application.relay import InFlightRows, OutboxRelay
+from backend.application.relay import OutboxRelay
 from backend.application.repository import Repository
-from backend.application.sweeper import TransferSweeper, with_deadline_tracking
-from backend.application.transfers import TransferProcess, request_transfer
+from backend.application.transfer_engine import TransferEngine
+from backend.application.transfers import request_transfer
 from backend.domain import errors
 from backend.domain.account import Account
+from tests.application.crashes import AppendBudget, CrashingUnitOfWork, ProcessDied
 from tests.application.saga_harness import CollectingJobQueue
 from tests.fakes import BusRunner, InMemoryApp, bus_for_tests
 from tests.reliability.simulation_checks import (
@@ -53,16 +58,28 @@ from tests.reliability.simulation_checks import (
 
 REFUSALS = (errors.DomainError,)
 AMOUNTS = st.integers(1, 300)
-IN_PROCESS, RQ = "in_process", "rq"
-#: The events the transfer saga subscribes to (backend/application/messaging.py): each drives
-#: its transfer as far as it can go, so a crash in any of their jobs is a case to try.
-SAGA_STEPS = ("TransferRequested", "FundsHeld", "TransferFundsHeld", "MoneyCredited",
-              "TransferTargetCredited", "HoldCaptured", "TransferCompensationStarted",
-              "HoldReleased")  # fmt: skip
+BATCHES = st.integers(1, 4)
+LEASE = timedelta(seconds=10)
+#: What only the transfer engines append: never sent through the outbox.
+ENGINE_EVENTS = frozenset({
+    "FundsHeld", "TransferFundsHeld", "MoneyCredited", "TransferTargetCredited", "HoldCaptured",
+    "TransferCompleted", "TransferCompensationStarted", "HoldReleased", "TransferFailed",
+})  # fmt: skip
+
+
+@dataclass
+class RecordingQueue(CollectingJobQueue):
+    """The queue's jobs, kept for the rules to run, and every event ever sent to it."""
+
+    sent: list[StoredEvent] = field(default_factory=list)
+
+    def enqueue_batches(self, batches: Sequence[Sequence[StoredEvent]]) -> None:
+        super().enqueue_batches(batches)
+        self.sent.extend(event for batch in batches for event in batch)
 
 
 class BankSimulation(RuleBasedStateMachine):
-    """Clients, network and clock as rules; the bank's promises as invariants."""
+    """Clients, engines, network and clock as rules; the bank's promises as invariants."""
 
     accounts = Bundle("accounts")
     #: When set, each example's final event log digest is appended (replay checks).
@@ -71,43 +88,32 @@ class BankSimulation(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.app = InMemoryApp()
-        self.deadlines = InMemoryOverdueTransfers(self.app.db)
+        #: Spent by every append while an engine runs that is to die.
+        self.crashes = AppendBudget()
         self.runner = BusRunner(bus_for_tests(
-            self.app.uow, self.app.clock, self.app.ids, snapshot_every=3,
-            inline_projector=with_deadline_tracking(inline_projector(PROJECTIONS)),
+            lambda: CrashingUnitOfWork(self.app.uow(), self.crashes), self.app.clock,
+            self.app.ids, snapshot_every=3, inline_projector=inline_projector(PROJECTIONS),
         ))  # fmt: skip
-        self.process = TransferProcess(self.runner.bus)
-        self.dispatcher = build_dispatcher(self.process)
-        self.queue = CollectingJobQueue()
-        self.sweeper = TransferSweeper(self.deadlines, self.process, self.app.clock)
+        self.claims = InMemoryTransferClaims(self.app.db)
+        self.engine = TransferEngine(self.runner.bus, self.claims, self.app.clock, lease=LEASE)
+        self.queue = RecordingQueue()
+        # One event per job: the most ways to interleave and duplicate them.
+        self.relay = OutboxRelay(self.app.uow, self.queue, 1, 10)
         self.owners: dict[str, str] = {}
         self.loaded: dict[str, tuple[int, Account | None]] = {}  # by stream version
         self.inflow: Counter[str] = Counter()  # deposits - withdrawals, per currency
-        self.mode = IN_PROCESS
-        self.relay = self.start_relay()
-
-    def start_relay(self) -> OutboxRelay:
-        """A (re)started process's relay: sends whatever is pending, as on start-up."""
-        # One event per job: the most ways to interleave, duplicate and lose them.
-        in_flight = InFlightRows(self.app.uow) if self.mode == IN_PROCESS else None
-        relay = OutboxRelay(self.app.uow, self.queue, 1, 10, in_flight)
-        relay.relay_all()
-        return relay
 
     def run(self, handler: Any, owner: str = "system") -> Any:
         return self.runner.run(handler, EventMetadata(user_id=owner))
 
     # --- clients ------------------------------------------------------------------------
 
-    @initialize(target=accounts, mode=st.sampled_from([IN_PROCESS, RQ]), funds=st.integers(1, 900))
-    def start_the_bank(self, mode: str, funds: int) -> MultipleResults[str]:
-        """The deployment, and two funded accounts of two owners (so every example trades)."""
-        self.mode = mode
-        self.relay = self.start_relay()
+    @initialize(target=accounts, funds=st.integers(1, 900))
+    def start_the_bank(self, funds: int) -> MultipleResults[str]:
+        """Two funded accounts of two owners (so every example trades)."""
         opened = [self.opened("ann", "EUR"), self.opened("bob", "EUR")]
         for account_id in opened:
             self.deposit(account_id, funds)
-        self.settle()  # those events drive nothing: keep the queue for the interesting ones
         return multiple(*opened)
 
     @precondition(lambda self: len(self.owners) < 5)
@@ -156,86 +162,62 @@ class BankSimulation(RuleBasedStateMachine):
             return False
         return True
 
-    # --- network, processes and time ---------------------------------------------------
+    # --- transfer engines and time ----------------------------------------------------
 
-    @rule(data=st.data())
-    def deliver(self, data: st.DataObject) -> None:
-        """The relay polls, then any queued job runs (so jobs run out of order)."""
-        if jobs := self.queued():
-            self.dispatch(jobs.pop(data.draw(st.integers(0, len(jobs) - 1))))
+    @rule(batch=BATCHES)
+    def an_engine_runs(self, batch: int) -> None:
+        """An engine claims up to `batch` ready transfers and runs them to their end."""
+        self.engine.batch_size = batch
+        self.engine.run_once()
 
-    @rule(jobs=st.integers(1, 8))
-    def jobs_run_in_order(self, jobs: int) -> None:
-        """The oldest jobs run one by one, with what they cause: sagas get far in one step."""
-        for _ in range(jobs):
-            if queued := self.queued():
-                self.dispatch(queued.pop(0))
-
-    @rule(step=st.sampled_from(SAGA_STEPS))
-    def crash_at_a_saga_step(self, step: str) -> None:
-        """Jobs run in order until the one that handles `step`; the process dies in it."""
-        for _ in range(10):
-            if not (queued := self.queued()):
+    @rule(batch=BATCHES, events=st.integers(0, 12))
+    def an_engine_dies_mid_batch(self, batch: int, events: int) -> None:
+        """An engine claims a batch and dies at the append that would go past `events`
+        events: its rounds before committed, the one under way rolled back; the batch stays
+        claimed until the lease ends."""
+        self.engine.batch_size = batch
+        with self.crashes.dying_after(events):
+            try:
+                self.engine.run_once()
+            except ProcessDied:
                 return
-            if queued[0][0].type == step:
-                self.crash_in(queued.pop(0), done=0)
-                return
-            self.dispatch(queued.pop(0))
+
+    @rule(batch=BATCHES)
+    def an_engine_dies_after_claiming(self, batch: int) -> None:
+        self.claims.claim(self.app.clock.now(), LEASE, batch)
 
     @rule(data=st.data())
-    def duplicate_job(self, data: st.DataObject) -> None:
-        """A job runs twice (a retry after a lost acknowledgement) and stays queued: it will
-        be delivered once more, later."""
-        if jobs := self.queued():
-            batch = data.draw(st.sampled_from(jobs))
-            self.dispatch(batch)
-            self.dispatch(batch)
+    def another_engine_runs_a_pending_transfer(self, data: st.DataObject) -> None:
+        """A pending transfer, claimed or not, is run by an engine without a claim (as when a
+        lease ran out too early, e.g. a paused process): every step must be idempotent."""
+        if pending := sorted(pending_transfers(self.app.db)):
+            self.engine.drive(data.draw(st.sampled_from(pending)))
 
-    @rule(data=st.data())
-    def reorder_jobs(self, data: st.DataObject) -> None:
-        if len(jobs := self.queued()) > 1:
-            self.queue.batches = data.draw(st.permutations(jobs))
-
-    @rule(data=st.data())
-    def crash_after_append(self, data: st.DataObject) -> None:
-        """A process dies inside a job, after its first steps committed their events."""
-        if jobs := self.queued():
-            batch = jobs.pop(data.draw(st.integers(0, len(jobs) - 1)))
-            self.crash_in(batch, done=data.draw(st.integers(0, len(batch))))
-
-    def crash_in(self, batch: list[StoredEvent], done: int) -> None:
-        """The process dies running `batch`, after its first `done` events were handled."""
-        self.dispatcher.dispatch(batch[:done])
-        if self.mode == IN_PROCESS:  # the queue died with the process; it starts again
-            self.queue.batches.clear()
-            self.relay = self.start_relay()
-        # rq: the running job is lost with its worker; only the sweeper can finish it.
-
-    def queued(self) -> list[list[StoredEvent]]:
-        """The relay polls; jobs that no subscriber reacts to run at once (they change
-        nothing), so the rules spend their steps on the saga's jobs."""
-        self.relay.relay_once()
-        for batch in [b for b in self.queue.batches if not self.reacts_to(b)]:
-            self.queue.batches.remove(batch)
-            self.dispatch(batch)
-        return self.queue.batches
-
-    def reacts_to(self, batch: list[StoredEvent]) -> bool:
-        return any(event.type in self.dispatcher.subscribers for event in batch)
-
-    @rule(seconds=st.sampled_from([0, 1, 5, 30, 61]))
-    def time_passes_and_the_sweeper_runs(self, seconds: int) -> None:
+    @rule(seconds=st.sampled_from([0, 1, 5, 10, 30, 61]))
+    def time_passes(self, seconds: int) -> None:
+        """Leases end (then another engine may take their transfers), deadlines pass."""
         self.app.clock.advance(seconds=seconds)
-        self.sweeper.sweep_once()
+
+    # --- the outbox: command events to the push side --------------------------------------
+
+    @rule()
+    def the_relay_sends(self) -> None:
+        self.relay.relay_once()
+
+    @rule(data=st.data(), twice=st.booleans())
+    def a_job_runs(self, data: st.DataObject, twice: bool) -> None:
+        """Any queued job runs (out of order); `twice`: it stays queued, to run again."""
+        if jobs := self.queue.batches:
+            index = data.draw(st.integers(0, len(jobs) - 1))
+            self.deliver(jobs[index] if twice else jobs.pop(index))
+
+    def deliver(self, batch: list[StoredEvent]) -> None:
+        """What the push notifier is handed: command events only."""
+        assert not [event.type for event in batch if event.type in ENGINE_EVENTS]
 
     @rule()
     def projection_follower_runs(self) -> None:
         follower(self.app.db).run_page()
-
-    def dispatch(self, batch: list[StoredEvent]) -> None:
-        self.dispatcher.dispatch(batch)
-        if self.relay.in_flight is not None:
-            self.relay.in_flight.acknowledge(batch)
 
     # --- what must always hold ---------------------------------------------------------
 
@@ -257,6 +239,12 @@ class BankSimulation(RuleBasedStateMachine):
         for currency in set(totals) | set(self.inflow):
             assert totals[currency] == self.inflow[currency] + in_flight[currency], currency
 
+    @invariant()
+    def the_work_table_holds_exactly_the_pending_transfers(self) -> None:
+        with self.app.db.lock:
+            assert set(self.app.db.transfer_work) == set(pending_transfers(self.app.db))
+            assert not [e for e in self.app.db.outbox.values() if e.type in ENGINE_EVENTS]
+
     def all_accounts(self) -> dict[str, Account]:
         """The accounts as their events say (reloaded only when their stream grew)."""
         versions = {a: len(self.app.db.streams.get(a, ())) for a in self.owners}
@@ -269,23 +257,31 @@ class BankSimulation(RuleBasedStateMachine):
         return found  # type: ignore[return-value]  # None was just ruled out
 
     def teardown(self) -> None:
-        """At quiescence: every transfer ended, the books balance, no hold is left."""
+        """At quiescence: every transfer ended, the books balance, no hold is left, and
+        exactly the command events went through the outbox."""
         self.settle()
         assert not pending_transfers(self.app.db), "a transfer never ended"
         assert not credited_not_captured(self.app.db.events)
         assert not [a for a, account in self.all_accounts().items() if account.held], "holds left"
         self.money_is_conserved_never_negative_and_shown_as_it_is()
+        self.the_work_table_holds_exactly_the_pending_transfers()
         assert_rebuild_equals_live(self.app.db)
+        published = [e.position for e in self.app.db.events if e.type not in ENGINE_EVENTS]
+        assert sorted({e.position for e in self.queue.sent}) == published
         if BankSimulation.digests is not None:
             BankSimulation.digests.append(digest(self.app.db.events))
 
     def settle(self) -> None:
-        """Deliver everything; let deadlines pass and sweep; until no transfer is pending."""
+        """Every lease ends, deadlines pass, an engine runs what is ready; until no transfer
+        is pending (a transfer that can never go on fails the teardown). Then the relay sends
+        the rest of the outbox and every job runs."""
+        self.engine.batch_size = 200
         for _ in range(10):
-            self.relay.relay_all()
-            while self.queue.batches:
-                self.dispatch(self.queue.batches.pop(0))
-                self.relay.relay_all()
-            self.app.clock.advance(seconds=120)
-            if not self.sweeper.sweep_once() and not self.app.db.outbox:
-                return
+            self.app.clock.advance(seconds=MAX_LEASE.total_seconds())
+            while self.engine.run_once():
+                pass
+            if not pending_transfers(self.app.db):
+                break
+        self.relay.relay_all()
+        while self.queue.batches:
+            self.deliver(self.queue.batches.pop(0))

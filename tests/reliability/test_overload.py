@@ -25,7 +25,7 @@ pytestmark = pytest.mark.e2e
 TIMEOUT_SECONDS = 16
 BURST = 200
 OVERLOAD_SECONDS, SOAK_OVERLOAD_SECONDS = 16.0, 60.0
-#: Every accepted transfer ends within the timeout (the sweeper's period on top).
+#: Every accepted transfer ends within the timeout (the engines' idle poll on top).
 SETTLE_SECONDS = TIMEOUT_SECONDS + 30
 
 

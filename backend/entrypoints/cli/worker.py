@@ -96,7 +96,7 @@ def worker(runtime: Runtime, burst: bool, relay: bool, engine: bool) -> None:
     log.info("worker started", queue=queue.queue.name, relay=relay, engine=engine)
     try:
         _work(queue, burst, batch_job_class(container.message_dispatcher().dispatch))
-        if burst:  # and the transfers ready now, to their end
+        if burst and engine:  # and the transfers ready now, to their end
             while container.transfer_engine().run_once():
                 pass
     finally:
