@@ -24,7 +24,6 @@ from backend.adapters.outbound.sqlalchemy.transfer_work import (
 from backend.adapters.outbound.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from backend.adapters.outbound.system import SystemClock, UuidGenerator
 from backend.application.messaging import build_dispatcher
-from backend.application.ports.unit_of_work import UnitOfWork
 from backend.application.transfer_engine import TransferEngine
 from backend.entrypoints.loops import start_messaging
 from backend.logging_setup import configure_logging
@@ -34,10 +33,6 @@ from tests.fakes import BusRunner, bus_for_tests
 #: The claim lease of the engines these processes run: a killed engine's transfers are taken
 #: again after it (1 s, doubling per claim), long before any deadline of the crash tests.
 LEASE = timedelta(seconds=1)
-
-
-def _no_read_side(uow: UnitOfWork, events: object) -> None:
-    """The crash tests check the event store itself."""
 
 
 @dataclass
@@ -69,9 +64,7 @@ def sql_bank(url: str) -> SqlBank:
     def uow() -> SqlAlchemyUnitOfWork:
         return SqlAlchemyUnitOfWork(engine)
 
-    bus = bus_for_tests(
-        uow, SystemClock(), UuidGenerator(), inline_projector=_no_read_side, sleep=time.sleep
-    )
+    bus = bus_for_tests(uow, SystemClock(), UuidGenerator(), sleep=time.sleep)
     return SqlBank(BusRunner(bus), engine, uow)
 
 

@@ -41,10 +41,6 @@ LEASE = timedelta(seconds=10)
 META = EventMetadata(user_id="owner-1")
 
 
-def _no_projection(uow: UnitOfWork, events: object) -> None:
-    """No read side in these tests (the bus still keeps the transfer-work table)."""
-
-
 @dataclass
 class Bank:
     """Commands and the transfer engine over one store, on a fixed clock."""
@@ -92,7 +88,7 @@ class Bank:
 
 def make_bank(uow: Callable[[], UnitOfWork], claims: TransferClaims) -> Bank:
     clock = FixedClock()
-    bus = bus_for_tests(uow, clock, SequentialIds(), inline_projector=_no_projection)
+    bus = bus_for_tests(uow, clock, SequentialIds())
     return Bank(BusRunner(bus), claims, clock, uow)
 
 

@@ -38,8 +38,8 @@ def test_metrics_show_every_named_series_after_transfers(embedded_stack: Stack) 
     assert value(seen, "hexbank_http_request_duration_seconds_bucket", **bucket) == 1
     assert not any(source in str(labels) for _name, labels in seen), "raw paths as labels"
     assert value(seen, commands, type="RequestTransfer", outcome="committed") == 2
-    # Each transfer's saga records at least its end on the transfer, whichever way it ends.
-    assert (value(seen, commands, type="RecordTransferStep", outcome="committed") or 0) >= 2
+    # The engine's rounds ran both sagas, whichever way each ended.
+    assert (value(seen, commands, type="AdvanceTransfers", outcome="committed") or 0) >= 1
     reason = {"status": "failed", "reason": "insufficient_funds"}
     assert value(seen, "hexbank_transfers_finished_total", **reason) == 1
     assert value(seen, "hexbank_transfer_duration_seconds_count", status="completed") == 1

@@ -26,9 +26,10 @@ log = get_logger("hexbank.commands")
 class CommandLog:
     """The CommandBus's observer: counts each command and logs it as one line.
 
-    The line carries the correlation id and positions of what the command appended, so a
-    transfer can be followed by its id from the web process (the request) to the workers
-    (each saga step). Event data is never logged: it may name people and amounts.
+    The line carries the correlation id (or ids: a transfer engine's round) and positions of
+    what the command appended, so a transfer can be followed by its id from the web process
+    (the request) to the worker (the round that ran it). Event data is never logged: it may
+    name people and amounts.
     """
 
     def __init__(self, metrics: Metrics) -> None:
@@ -42,7 +43,12 @@ class CommandLog:
             "duration_ms": round(finished.seconds * 1000, 2),
         }
         if finished.events:
-            fields["correlation_id"] = finished.events[0].metadata.correlation_id
+            # A transfer engine's round works for many transfers: each is findable by its id.
+            ids = list(dict.fromkeys(e.metadata.correlation_id for e in finished.events))
+            if len(ids) == 1:
+                fields["correlation_id"] = ids[0]
+            else:
+                fields["correlation_ids"] = ids
             fields["positions"] = [event.position for event in finished.events]
             fields["events"] = [event.type for event in finished.events]
         _log_method(finished.outcome)("command", **fields)
