@@ -151,11 +151,23 @@ def submit_all(
     return submissions
 
 
+#: How long a client keeps retrying a transfer refused at the door (`503` + `Retry-After`), as
+#: the API asks of clients, before it counts it refused: a loaded machine may run the engine
+#: slower than the clients send, and admission then defers some transfers for a while.
+DEFERRAL_BUDGET_SECONDS = 120.0
+
+
 def _send(client: Client, item: PlannedTransfer, into: Submissions, tolerate: bool) -> None:
     body: dict[str, object] = {"source_account_id": item.source, "target_account_id": item.target}
     body["amount"] = item.amount
+    give_up_at = time.monotonic() + DEFERRAL_BUDGET_SECONDS
     try:
         response = client.call("POST", "/transfers", item.owner, json=body)
+        while not tolerate and _deferred(response) and time.monotonic() < give_up_at:
+            with into.lock:
+                into.deferred += 1
+            time.sleep(min(float(response.headers["Retry-After"]), 5.0))
+            response = client.call("POST", "/transfers", item.owner, json=body)
     except requests.RequestException:
         if not tolerate:
             raise
@@ -165,12 +177,17 @@ def _send(client: Client, item: PlannedTransfer, into: Submissions, tolerate: bo
     with into.lock:
         if response.status_code == 202:
             into.accepted[response.json()["id"]] = item
-        elif tolerate and response.status_code in (429, 503) and "Retry-After" in response.headers:
+        elif tolerate and _deferred(response):
             into.deferred += 1
         elif not (tolerate and response.status_code >= 500):
             into.refused.append(f"{response.status_code} {response.text}")
         else:
             into.unanswered += 1
+
+
+def _deferred(response: requests.Response) -> bool:
+    """Refused at the door, to be sent again after `Retry-After`."""
+    return response.status_code in (429, 503) and "Retry-After" in response.headers
 
 
 class PacedLoad:
