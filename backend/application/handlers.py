@@ -7,7 +7,7 @@ from datetime import timedelta
 from functools import partial
 from typing import Any
 
-from backend.application import accounts, transfers
+from backend.application import accounts, transfers, webhooks
 from backend.application import transfer_steps as steps
 from backend.application.command_bus import Handler
 from backend.application.commands import (
@@ -25,11 +25,12 @@ from backend.application.commands import (
     Withdraw,
 )
 from backend.application.idempotency import ResultCodec
+from backend.application.ports.event_feed import Webhook
 from backend.application.queries import TransactionView
 from backend.application.read_models import TransferSummary
 
 #: What keyed commands (Idempotency-Key) return, stored with the key and replayed.
-KEYED_RESULTS = ResultCodec(TransactionView, TransferSummary)
+KEYED_RESULTS = ResultCodec(TransactionView, TransferSummary, Webhook)
 
 
 def command_handlers(
@@ -48,4 +49,7 @@ def command_handlers(
         CaptureHold: transfers.AccountStepHandler(steps.capture),
         ReleaseHold: transfers.AccountStepHandler(steps.release),
         RecordTransferStep: transfers.record_transfer_step,
+        webhooks.CreateWebhook: webhooks.create_webhook,
+        webhooks.DeleteWebhook: webhooks.delete_webhook,
+        webhooks.RetryDelivery: webhooks.retry_delivery,
     }

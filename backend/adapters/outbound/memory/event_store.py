@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC
 
+from backend.adapters.outbound.memory.event_feed import InMemoryFeedData
 from backend.adapters.outbound.memory.idempotency_store import InMemoryKeyData
 from backend.adapters.outbound.memory.read_models import InMemoryReadModelData
 from backend.application.errors import ConcurrencyError
@@ -37,6 +38,7 @@ class InMemoryDatabase:
     outbox: dict[int, StoredEvent] = field(default_factory=dict)
     read_models: InMemoryReadModelData = field(default_factory=InMemoryReadModelData)
     idempotency_keys: InMemoryKeyData = field(default_factory=InMemoryKeyData)
+    feed: InMemoryFeedData = field(default_factory=InMemoryFeedData)
     #: Guards the containers above for readers and the commit.
     lock: threading.RLock = field(default_factory=threading.RLock)
     #: Held by a unit of work from its first append to its end (the global append lock).

@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Self
 
+from backend.adapters.outbound.memory.event_feed import InMemoryEventFeedStore
 from backend.adapters.outbound.memory.event_store import (
     InMemoryDatabase,
     InMemoryEventStore,
@@ -27,6 +28,7 @@ class InMemoryUnitOfWork:
         self.read_models = InMemoryReadModelStore(db.read_models)
         self.idempotency_keys = InMemoryIdempotencyKeys(db.idempotency_keys)
         self.transfer_deadlines = InMemoryTransferDeadlines()
+        self.feed = InMemoryEventFeedStore(db.feed)
 
     def __enter__(self) -> Self:
         return self
@@ -45,6 +47,7 @@ class InMemoryUnitOfWork:
             self.db.snapshots.update(self.snapshots.staged)
             self.read_models.publish()
             self.idempotency_keys.publish()
+            self.feed.publish()
         self.rollback()  # the writes are published: clear the buffers, free the append lock
 
     def rollback(self) -> None:
@@ -52,3 +55,4 @@ class InMemoryUnitOfWork:
         self.snapshots.staged.clear()
         self.read_models.discard()
         self.idempotency_keys.discard()
+        self.feed.discard()

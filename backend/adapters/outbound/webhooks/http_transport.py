@@ -1,0 +1,108 @@
+"""WebhookTransport over http.client: signed with `standardwebhooks`, bounded in time, and
+connected to the address that was checked (SSRF: the host is resolved and checked at every
+send, and the connection goes to that very address, so DNS cannot swap it in between)."""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import ssl
+import time
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+from standardwebhooks import Webhook
+
+from backend.application.ports.webhook_transport import SendResult
+from backend.application.webhooks import InvalidWebhookUrl, UrlPolicy
+
+USER_AGENT = "hexbank-webhooks/1"
+#: What is read of a receiver's answer: its status line and headers, and this much body.
+MAX_RESPONSE_BYTES = 4096
+
+
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, host: str, port: int | None, address: str, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self._address = address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    def __init__(self, host: str, port: int | None, address: str, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+        self._address = address
+
+    def connect(self) -> None:
+        raw = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(raw, server_hostname=self.host)  # type: ignore[attr-defined]
+
+
+class HttpWebhookTransport:
+    """POSTs a signed payload; any failure is a SendResult, never an exception."""
+
+    def __init__(self, policy: UrlPolicy) -> None:
+        self._policy = policy
+
+    def post(self, url: str, secret: str, message_id: str, body: str, timeout: float) -> SendResult:
+        deadline = time.monotonic() + timeout
+        now = datetime.now(UTC)
+        headers = {
+            "content-type": "application/json",
+            "user-agent": USER_AGENT,
+            "webhook-id": message_id,
+            "webhook-timestamp": str(int(now.timestamp())),
+            "webhook-signature": Webhook(secret).sign(message_id, now, body),
+        }
+        try:
+            self._policy.check(url)
+            connection = self._connect(url, timeout)
+        except InvalidWebhookUrl as refused:
+            return SendResult(None, f"refused: {refused}")
+        except OSError as error:
+            return SendResult(None, _describe(error))
+        try:
+            parts = urlsplit(url)
+            target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+            connection.request("POST", target, body=body.encode(), headers=headers)
+            _limit(connection, deadline)
+            response = connection.getresponse()
+            _limit(connection, deadline)
+            response.read(MAX_RESPONSE_BYTES)
+            return SendResult(response.status)
+        except (OSError, http.client.HTTPException) as error:
+            return SendResult(None, _describe(error))
+        finally:
+            connection.close()
+
+    def _connect(self, url: str, timeout: float) -> http.client.HTTPConnection:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        secure = parts.scheme == "https"
+        port = parts.port or (443 if secure else 80)
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        addresses = [str(info[4][0]) for info in found]
+        self._policy.check_addresses(host, addresses)
+        cls = _PinnedHTTPSConnection if secure else _PinnedHTTPConnection
+        return cls(host, port, addresses[0], timeout)
+
+
+def _limit(connection: http.client.HTTPConnection, deadline: float) -> None:
+    """What is left of the attempt's time, for the next read (a slow drip cannot extend it)."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("timed out")
+    if connection.sock is not None:
+        connection.sock.settimeout(left)
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, TimeoutError | socket.timeout):
+        return "timed out"
+    if isinstance(error, socket.gaierror):
+        return "could not resolve the host"
+    if isinstance(error, ConnectionRefusedError):
+        return "connection refused"
+    return f"{type(error).__name__}: {error}"[:500]

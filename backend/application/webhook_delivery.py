@@ -1,0 +1,180 @@
+"""Sending webhook deliveries: claim the due ones, sign and POST each, record how it went.
+
+Retries follow the delivery's own schedule (exponential: 5 s, then 25 s, ... over more than a
+day by default) and, independently, its endpoint's: a failing endpoint is left alone until its
+backoff ends and then probed with one delivery at a time, so a dead receiver costs others
+nothing. Deliveries of one subject to one webhook go in order: only the oldest pending one is
+ever due. A claim is a lease; an attempt whose lease was taken over (it outlived it) records
+nothing, and an attempt that fails for good raises, so the job shows among the failed jobs.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Final
+
+from backend.application.ports.clock_and_ids import Clock, IdGenerator
+from backend.application.ports.event_feed import (
+    FAILED,
+    PENDING,
+    SUCCEEDED,
+    Delivery,
+    EventFeedReader,
+)
+from backend.application.ports.unit_of_work import UnitOfWorkFactory
+from backend.application.ports.webhook_transport import (
+    Claim,
+    DeliveryQueue,
+    SendResult,
+    WebhookTransport,
+)
+from backend.application.public_events import rfc3339
+
+#: Seconds before each retry: 8 attempts spread over 27 hours.
+DEFAULT_RETRY_DELAYS: Final = (5.0, 25.0, 125.0, 625.0, 3125.0, 15625.0, 78125.0)
+DEFAULT_TIMEOUT: Final = 10.0
+CLAIM_BATCH: Final = 100
+MAX_ERROR_LENGTH: Final = 500
+
+
+class DeliveryFailed(Exception):
+    """A delivery's last attempt failed: it is `failed` now (retry it from the API)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RetrySchedule:
+    """Seconds to wait after the n-th failed attempt; one attempt more than delays."""
+
+    delays: tuple[float, ...] = DEFAULT_RETRY_DELAYS
+
+    @property
+    def max_attempts(self) -> int:
+        return len(self.delays) + 1
+
+    def after(self, failures: int) -> timedelta:
+        index = min(max(failures, 1), len(self.delays)) - 1
+        return timedelta(seconds=self.delays[index] if self.delays else 0.0)
+
+
+def payload(event_type: str, occurred_at: datetime, data: object) -> str:
+    """The body every attempt of a delivery sends (Standard Webhooks' shape)."""
+    document = {"type": event_type, "timestamp": rfc3339(occurred_at), "data": data}
+    return json.dumps(document, separators=(",", ":"), sort_keys=True)
+
+
+@dataclass
+class WebhookSender:
+    """Claims due deliveries and makes their attempts."""
+
+    uow_factory: UnitOfWorkFactory
+    clock: Clock
+    ids: IdGenerator
+    transport: WebhookTransport
+    schedule: RetrySchedule = RetrySchedule()
+    timeout: float = DEFAULT_TIMEOUT
+
+    @property
+    def lease(self) -> timedelta:
+        """How long a claim holds a delivery: its attempt's time and then some."""
+        return timedelta(seconds=self.timeout * 3 + 30)
+
+    def claim(self, limit: int = CLAIM_BATCH) -> list[Claim]:
+        """Take the deliveries due now (each leased to this claim)."""
+        with self.uow_factory() as uow:
+            now = self.clock.now()
+            due = uow.feed.due_deliveries(now, limit)
+            claims = []
+            for delivery in due:
+                lease = self.ids.new_id()
+                held = replace(delivery, lease=lease, next_attempt_at=now + self.lease)
+                uow.feed.save_delivery(held)
+                claims.append(Claim(delivery.id, lease))
+            uow.commit()
+        return claims
+
+    def dispatch_due(self, queue: DeliveryQueue, reader: EventFeedReader | None = None) -> int:
+        """Claim what is due and hand it to `queue`; the number claimed (for a polling loop).
+        With `reader`, an idle call only reads (no write transaction when nothing is due)."""
+        if reader is not None and not reader.any_due(self.clock.now()):
+            return 0
+        claims = self.claim()
+        if claims:
+            queue.enqueue(claims)
+        return len(claims)
+
+    def send(self, claim: Claim) -> str:
+        """One attempt of a claimed delivery: its new status ("" when the claim was stale).
+        DeliveryFailed when it failed for good."""
+        with self.uow_factory() as uow:
+            delivery = _held(uow.feed.delivery(claim.delivery_id), claim)
+            if delivery is None:
+                return ""
+            webhook = uow.feed.webhook(delivery.user_id, delivery.webhook_id)
+            entry = uow.feed.entry(delivery.user_id, delivery.position)
+        if webhook is None or entry is None:
+            return ""
+        body = payload(entry.type, entry.occurred_at, entry.data)
+        result = self.transport.post(
+            webhook.url, webhook.secret, entry.event_id, body, self.timeout
+        )
+        status = self._record(claim, result)
+        if status == FAILED:
+            raise DeliveryFailed(
+                f"delivery {claim.delivery_id} of {entry.event_id} to webhook {webhook.id} "
+                f"failed for good: {_describe(result)}"
+            )
+        return status
+
+    def _record(self, claim: Claim, result: SendResult) -> str:
+        with self.uow_factory() as uow:
+            feed = uow.feed
+            delivery = _held(feed.delivery(claim.delivery_id), claim)
+            if delivery is None:
+                return ""
+            webhook = feed.webhook(delivery.user_id, delivery.webhook_id)
+            now = self.clock.now()
+            attempts = delivery.attempts + 1
+            if result.ok:
+                status, next_at = SUCCEEDED, now
+                health: tuple[int, datetime | None] = (0, None)
+            else:
+                status = FAILED if attempts >= self.schedule.max_attempts else PENDING
+                next_at = now + self.schedule.after(attempts)
+                failures = (webhook.failures if webhook else 0) + 1
+                health = (failures, now + self.schedule.after(failures))
+            feed.save_delivery(
+                replace(
+                    delivery,
+                    status=status,
+                    attempts=attempts,
+                    next_attempt_at=next_at,
+                    last_status_code=result.status_code,
+                    last_error=_error(result),
+                    updated_at=now,
+                    lease=None,
+                )
+            )
+            if webhook is not None:
+                feed.save_webhook_health(webhook.id, *health)
+            uow.commit()
+        return status
+
+
+def _held(delivery: Delivery | None, claim: Claim) -> Delivery | None:
+    if delivery is None or delivery.lease != claim.lease or delivery.status != PENDING:
+        return None
+    return delivery
+
+
+def _error(result: SendResult) -> str | None:
+    if result.ok:
+        return None
+    return _describe(result)[:MAX_ERROR_LENGTH]
+
+
+def _describe(result: SendResult) -> str:
+    if result.error:
+        return result.error
+    return f"HTTP {result.status_code}"
