@@ -25,6 +25,8 @@ class InMemoryFeedData:
     deliveries: dict[str, tuple[int, Delivery]] = field(default_factory=dict)
     keys: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     lock: threading.RLock = field(default_factory=threading.RLock)
+    #: Held from a follower's checkpoint read to its transaction's end (as the SQL row lock).
+    follower: threading.Lock = field(default_factory=threading.Lock)
 
 
 Change = Callable[[InMemoryFeedData], None]
@@ -36,17 +38,24 @@ class InMemoryEventFeedStore:
     def __init__(self, data: InMemoryFeedData) -> None:
         self._data = data
         self._staged: list[Change] = []
+        self._following = False
 
     def publish(self) -> None:
         with self._data.lock:
             for change in self._staged:
                 change(self._data)
-        self._staged.clear()
+        self.discard()
 
     def discard(self) -> None:
         self._staged.clear()
+        if self._following:
+            self._following = False
+            self._data.follower.release()
 
     def checkpoint(self) -> int:
+        if not self._following:
+            self._data.follower.acquire()
+            self._following = True
         return self._data.checkpoint
 
     def save_checkpoint(self, position: int) -> None:
