@@ -177,7 +177,7 @@ def test_racing_followers_apply_each_event_once(feed: Feed) -> None:
     def follow() -> None:
         try:
             feed.follower().catch_up()
-        except BaseException as error:  # noqa: BLE001 (reported below)
+        except BaseException as error:
             errors.append(error)
 
     threads = [threading.Thread(target=follow) for _ in range(3)]
