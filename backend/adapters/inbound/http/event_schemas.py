@@ -39,7 +39,7 @@ class FeedQuerySchema(StrictSchema):
 
 
 class FeedEventSchema(Schema):
-    id = fields.String(required=True)
+    id = fields.String(required=True, attribute="event_id")
     type = fields.String(required=True, validate=_TYPES)
     subject_type = fields.String(required=True)
     subject_id = fields.String(required=True)
