@@ -106,7 +106,6 @@ def test_a_payee_sees_a_transfer_once_completed_and_never_a_failed_one(
 
     payer = feed(client, user, limit=200)["items"]
     payee = feed(client, other_user, limit=200)["items"]
-    of = lambda items, tid: [i["type"] for i in items if i["subject_id"] == tid]  # noqa: E731
     assert of(payer, done.get_json()["id"]) == ["transfer.requested", "transfer.completed"]
     assert of(payer, failed.get_json()["id"]) == ["transfer.requested", "transfer.failed"]
     assert of(payee, done.get_json()["id"]) == ["transfer.completed"]
@@ -118,6 +117,10 @@ def test_a_payee_sees_a_transfer_once_completed_and_never_a_failed_one(
     assert payee[1]["data"] == credited
     positions = [i["id"] for i in payer]
     assert len(positions) == len(set(positions))
+
+
+def of(items: list[Any], subject_id: str) -> list[str]:
+    return [i["type"] for i in items if i["subject_id"] == subject_id]
 
 
 def test_nobody_sees_another_users_events(
