@@ -149,3 +149,24 @@ def test_a_bad_cursor_or_limit_is_422_naming_it(
 
 def test_the_feed_needs_a_token(client: FlaskClient) -> None:
     assert client.get(f"{API}/events").status_code == 401
+
+
+def test_the_document_describes_the_feed_and_the_webhook_payloads(client: FlaskClient) -> None:
+    spec = js(client.get(f"{API}/openapi.json"))
+    schemas = spec["components"]["schemas"]
+
+    assert set(spec["webhooks"]) == {"accountEvent", "transferEvent", "batchEvent"}
+    post = spec["webhooks"]["transferEvent"]["post"]
+    assert {p["name"] for p in post["parameters"]} == {
+        "webhook-id", "webhook-timestamp", "webhook-signature",
+    }  # fmt: skip
+    payload = post["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    assert payload.endswith("/TransferWebhookPayload")
+    items = schemas["FeedPage"]["properties"]["items"]["items"]["oneOf"]
+    assert {ref["$ref"].rsplit("/", 1)[1] for ref in items} == {
+        "AccountEvent", "TransferEvent", "BatchEvent",
+    }  # fmt: skip
+    # `data` is the resource as GET shows it: the contract's subjects keep the API's fields.
+    for subject in ("Account", "Transfer"):
+        data = schemas[f"{subject}Event"]["properties"]["data"]
+        assert set(data["properties"]) == set(schemas[subject]["properties"]), subject

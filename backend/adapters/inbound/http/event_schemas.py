@@ -102,7 +102,6 @@ DeliveryPageSchema = _page_of(DeliverySchema, "DeliveryPage")
 
 SCHEMAS: dict[str, type[Schema]] = {
     "FeedPage": FeedPageSchema,
-    "FeedEvent": FeedEventSchema,
     "CreateWebhook": CreateWebhookSchema,
     "Webhook": WebhookSchema,
     "CreatedWebhook": CreatedWebhookSchema,
