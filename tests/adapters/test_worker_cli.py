@@ -11,10 +11,19 @@ from typing import cast
 import pytest
 import redis
 from click.testing import CliRunner, Result
+from rq import SimpleWorker
 from sqlalchemy import create_engine
 
 from backend.adapters.outbound.queue.rq_queue import RqJobQueue
+from backend.adapters.outbound.webhooks.queues import RqDeliveryQueue, delivery_job_class
+from backend.application.event_codec import default_codec
+from backend.application.event_feed import FeedFollower
+from backend.application.ports.event_store import EventMetadata
+from backend.application.ports.webhook_transport import SendResult
+from backend.application.public_events import PublicEventMapper
 from backend.application.relay import OutboxRelay
+from backend.application.webhook_delivery import RetrySchedule, WebhookSender
+from backend.application.webhooks import CreateWebhook
 from backend.container import Container
 from backend.entrypoints.cli.main import cli
 from backend.entrypoints.cli.runtime import Runtime
@@ -38,6 +47,7 @@ class Distributed:
     bank: Bank
     queue: RqJobQueue
     runtime: Runtime
+    deliveries: RqDeliveryQueue
 
     def invoke(self, *args: str) -> Result:
         return CliRunner().invoke(cli, list(args), obj=self.runtime)
@@ -56,7 +66,9 @@ def distributed(
     queue = RqJobQueue(connection, name, job_function=queue_probe.PROBE, retry_intervals=(0,))
     queue_probe.HANDLERS[name] = bank.dispatcher.dispatch
     engine = create_engine("sqlite://")
+    deliveries = RqDeliveryQueue(connection, f"{name}-webhooks")
     container = SimpleNamespace(
+        events=SimpleNamespace(delivery_queue=lambda: deliveries),
         job_queue=lambda: queue,
         outbox_relay=lambda: OutboxRelay(bank.app.uow, queue),
         transfer_sweeper=lambda: bank.sweeper,
@@ -66,7 +78,7 @@ def distributed(
         commit_signal=lambda: None,  # no web process commits here: the relay just polls
         engine=lambda: engine,  # the memory adapters use none; the worker guards its pool
     )
-    return Distributed(bank, queue, Runtime(container=cast(Container, container)))
+    return Distributed(bank, queue, Runtime(container=cast(Container, container)), deliveries)
 
 
 def test_worker_refuses_to_start_in_embedded_mode(environment: None) -> None:
@@ -105,3 +117,35 @@ def test_jobs_failed_lists_jobs_that_ran_out_of_retries(
     assert listed.exit_code == 0, listed.output
     assert "2 events\t2 attempts" in listed.output
     assert "subscriber down" in listed.output
+
+
+class _Down:
+    def post(self, url: str, secret: str, message_id: str, body: str, timeout: float) -> SendResult:
+        return SendResult(None, "connection refused")
+
+
+def test_jobs_failed_lists_webhook_deliveries_that_failed_for_good(
+    distributed: Distributed,
+) -> None:
+    bank, deliveries = distributed.bank, distributed.deliveries
+    app = bank.app
+    follower = FeedFollower(app.uow, PublicEventMapper(default_codec()), app.clock, app.ids)
+    # One attempt only: its failure is final, and the rq job fails with it.
+    sender = WebhookSender(app.uow, app.clock, app.ids, _Down(), RetrySchedule(()))
+    command = CreateWebhook("owner-1", "https://hooks.example/in", ())
+    hook = bank.runner.bus.execute(command, EventMetadata())
+    bank.open()
+    follower.catch_up()
+    assert sender.dispatch_due(deliveries) == 1
+
+    job_class = delivery_job_class(sender.send)
+    worker = SimpleWorker(
+        [deliveries.queue], connection=deliveries.queue.connection, job_class=job_class
+    )
+    worker.work(burst=True)
+
+    listed = distributed.invoke("jobs", "failed")
+    assert listed.exit_code == 0, listed.output
+    assert "failed for good: connection refused" in listed.output
+    (_, delivery), *_ = [row for row in app.db.feed.deliveries.values()]
+    assert (delivery.webhook_id, delivery.status, delivery.attempts) == (hook.id, "failed", 1)
