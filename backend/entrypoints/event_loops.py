@@ -36,6 +36,8 @@ FEED_IDLE = 0.1
 DELIVERY_IDLE = 0.25
 #: rq delivery threads per worker process: concurrent attempts it can make.
 DELIVERY_THREADS = 4
+#: Seconds an idle delivery thread waits for a job before it looks whether to stop.
+RQ_IDLE_SECONDS = 5
 
 
 class _ThreadWorker(SimpleWorker):
@@ -53,16 +55,16 @@ class EventLoops:
     """The feed and delivery loops of one process (and its rq delivery threads)."""
 
     loops: list[PollingLoop] = field(default_factory=list)
-    workers: list[SimpleWorker] = field(default_factory=list)
+    threads: list[threading.Thread] = field(default_factory=list)
     queue: object = None
+    stop_event: threading.Event = field(default_factory=threading.Event)
 
     def stop(self, wait: bool = False) -> None:
+        self.stop_event.set()  # rq delivery threads finish the attempt in hand, then leave
         for loop in self.loops:
             loop.stop_event.set()
         for loop in self.loops:
             loop.stop()
-        for worker in self.workers:
-            worker._stop_requested = True  # they finish the attempt in hand, then leave
         if isinstance(self.queue, InProcessDeliveryQueue):
             self.queue.close(wait=wait)
 
@@ -88,25 +90,23 @@ def start_event_loops(container: Container, *, delivery_workers: bool = True) ->
     if delivery_workers and isinstance(queue, RqDeliveryQueue):
         job_class = delivery_job_class(sender.send)
         for number in range(DELIVERY_THREADS):
-            started.workers.append(_start_rq_thread(queue, job_class, number))
+            name = f"hexbank-webhooks-{socket.gethostname()}-{os.getpid()}-{number}"
+            args = (queue, job_class, name, started.stop_event)
+            thread = threading.Thread(target=_work, args=args, name=name, daemon=True)
+            thread.start()
+            started.threads.append(thread)
     return started
 
 
-def _start_rq_thread(queue: RqDeliveryQueue, job_class: type, number: int) -> SimpleWorker:
-    name = f"hexbank-webhooks-{socket.gethostname()}-{os.getpid()}-{number}"
-    worker = _ThreadWorker(
-        [queue.queue], connection=queue.queue.connection, name=name, job_class=job_class
-    )
-    thread = threading.Thread(target=_work, args=(worker,), name=name, daemon=True)
-    thread.start()
-    return worker
-
-
-def _work(worker: SimpleWorker) -> None:
-    while not worker._stop_requested:
+def _work(queue: RqDeliveryQueue, job_class: type, name: str, stop: threading.Event) -> None:
+    """Run rq delivery workers one after the other until `stop`: each leaves when idle for
+    RQ_IDLE_SECONDS, so a stop is seen within that time."""
+    while not stop.is_set():
+        worker = _ThreadWorker(
+            [queue.queue], connection=queue.queue.connection, name=name, job_class=job_class
+        )
         try:
-            worker.work(burst=False, with_scheduler=False)
-            return
+            worker.work(burst=False, with_scheduler=False, max_idle_time=RQ_IDLE_SECONDS)
         except redis.RedisError:
             log.exception("a webhook delivery worker lost Redis; retrying")
-            threading.Event().wait(1.0)
+            stop.wait(1.0)

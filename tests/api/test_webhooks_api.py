@@ -5,6 +5,7 @@ and a receiver that was down while transfers ran."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -301,3 +302,27 @@ def test_create_is_idempotent_and_lists_page_like_every_list(
     assert [h["url"][-1] for h in rest["items"]] == ["c"] and rest["next_cursor"] is None
     bad = client.get(f"{API}/webhooks?cursor=bm9wZQ", headers=user.auth)
     assert "cursor" in problem(bad, 422, "validation-error")["errors"]
+
+
+def test_deliveries_run_in_each_mode(
+    make_api_app: Callable[..., Flask], mode_settings: Any, receiver: Receiver
+) -> None:
+    """Embedded: the in-process queue; distributed (PostgreSQL, Redis): rq delivery threads."""
+    fast = dataclasses.replace(mode_settings, webhook_timeout=0.5, webhook_retry_delays=(0.1,) * 40)
+    flask_app = make_api_app(fast)
+    events = start_event_loops(flask_app.extensions[CONTAINER_EXTENSION])
+    try:
+        client = flask_app.test_client()
+        user = register(client)
+        receiver.script = [502]
+        hook = create(client, user, receiver.url)
+        account = open_account(client, user)
+        deposit(client, user, account["id"], 3)
+
+        first, again, second = receiver.wait_for(3, WAIT)
+        assert first.headers["webhook-id"] == again.headers["webhook-id"]
+        assert [verified(hook, r)["type"] for r in (again, second)] == [
+            "account.opened", "account.deposited",
+        ]  # fmt: skip
+    finally:
+        events.stop()
