@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 #: How long a "slow" answer waits: longer than the tests' webhook timeout.
-SLOW_SECONDS = 2.0
+SLOW_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,8 @@ class Received:
     path: str
     headers: dict[str, str]
     body: str
+    #: When it arrived (time.time(), for latency figures).
+    at: float = 0.0
 
 
 def free_port() -> int:
@@ -42,9 +44,8 @@ class Receiver:
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length", "0"))
                 body = self.rfile.read(length).decode()
-                receiver._record(
-                    Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
-                )
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                receiver._record(Received(self.path, headers, body, time.time()))
                 action = receiver._next()
                 if action == "slow":
                     time.sleep(SLOW_SECONDS)
@@ -75,6 +76,29 @@ class Receiver:
             if not self._changed.wait_for(lambda: len(self.received) >= count, timeout):
                 raise AssertionError(f"{len(self.received)} of {count} requests in {timeout} s")
             return list(self.received[:count])
+
+    def first_arrivals(self) -> list[Received]:
+        """Each webhook-id once, in the order their first copies arrived (at least once)."""
+        with self._changed:
+            seen: dict[str, Received] = {}
+            for request in self.received:
+                seen.setdefault(request.headers.get("webhook-id", ""), request)
+            return list(seen.values())
+
+    def wait_for_distinct(self, count: int, timeout: float = 30.0) -> list[Received]:
+        """The first arrivals of `count` webhook-ids, once that many arrived."""
+        with self._changed:
+            if not self._changed.wait_for(lambda: len(self.first_arrivals()) >= count, timeout):
+                raise AssertionError(f"{len(self.first_arrivals())} of {count} ids in {timeout} s")
+        return self.first_arrivals()[:count]
+
+    def wait_for_ids(self, ids: set[str], timeout: float = 30.0) -> list[Received]:
+        """First arrivals, once every id in `ids` arrived (AssertionError at the deadline)."""
+        with self._changed:
+            arrived = lambda: ids <= {r.headers.get("webhook-id") for r in self.received}  # noqa: E731
+            if not self._changed.wait_for(arrived, timeout):
+                raise AssertionError(f"not every expected webhook-id arrived in {timeout} s")
+        return self.first_arrivals()
 
     def _record(self, request: Received) -> None:
         with self._changed:
