@@ -7,7 +7,9 @@ from typing import Any
 import redis
 from dependency_injector import containers, providers
 
+from backend.adapters.outbound.sqlalchemy.engine import deferred
 from backend.adapters.outbound.sqlalchemy.event_feed import SqlAlchemyEventFeedReader
+from backend.adapters.outbound.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from backend.adapters.outbound.webhooks.http_transport import HttpWebhookTransport
 from backend.adapters.outbound.webhooks.queues import (
     DEFAULT_QUEUE_NAME,
@@ -71,6 +73,10 @@ class EventsContainer(containers.DeclarativeContainer):
         transport=providers.Factory(HttpWebhookTransport, policy=url_policy),
         schedule=providers.Factory(RetrySchedule, delays=settings.provided.webhook_retry_delays),
         timeout=settings.provided.webhook_timeout,
+        after_attempt=providers.Callable(lambda wakeup: (wakeup.wake,), delivery_wakeup),
+        read_uow_factory=providers.Factory(
+            SqlAlchemyUnitOfWork, engine=providers.ThreadSafeSingleton(deferred, engine)
+        ).provider,
     )
     delivery_queue = providers.ThreadSafeSingleton(
         _delivery_queue, settings=settings, client=redis_client, sender=sender

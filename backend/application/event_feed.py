@@ -80,6 +80,13 @@ class FeedFollower:
                 wake()
         return len(events)
 
+    def tick_backlog(self) -> int:
+        """`tick` for a polling loop: at once again only while pages come full, else after
+        the loop's idle wait (on PostgreSQL each page's read briefly holds off appenders, so
+        the follower reads what accumulated rather than chasing every commit)."""
+        count = self.tick()
+        return count if count >= self.page_size else 0
+
     def catch_up(self) -> int:
         total = 0
         while count := self.tick():

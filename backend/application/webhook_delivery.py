@@ -11,6 +11,7 @@ nothing, and an attempt that fails for good raises, so the job shows among the f
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Final
@@ -74,6 +75,11 @@ class WebhookSender:
     transport: WebhookTransport
     schedule: RetrySchedule = RetrySchedule()
     timeout: float = DEFAULT_TIMEOUT
+    #: For the read before an attempt (on SQLite: one that does not queue for the write lock).
+    read_uow_factory: UnitOfWorkFactory | None = None
+    #: Told after each recorded attempt: the subject's next delivery may be due now (wakes the
+    #: delivery loop, so a subject's deliveries follow each other without waiting for a poll).
+    after_attempt: Sequence[Callable[[], None]] = ()
 
     @property
     def lease(self) -> timedelta:
@@ -107,7 +113,7 @@ class WebhookSender:
     def send(self, claim: Claim) -> str:
         """One attempt of a claimed delivery: its new status ("" when the claim was stale).
         DeliveryFailed when it failed for good."""
-        with self.uow_factory() as uow:
+        with (self.read_uow_factory or self.uow_factory)() as uow:
             delivery = _held(uow.feed.delivery(claim.delivery_id), claim)
             if delivery is None:
                 return ""
@@ -120,6 +126,8 @@ class WebhookSender:
             webhook.url, webhook.secret, entry.event_id, body, self.timeout
         )
         status = self._record(claim, result)
+        for wake in self.after_attempt:
+            wake()
         if status == FAILED:
             raise DeliveryFailed(
                 f"delivery {claim.delivery_id} of {entry.event_id} to webhook {webhook.id} "

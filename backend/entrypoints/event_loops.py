@@ -76,7 +76,7 @@ def start_event_loops(container: Container, *, delivery_workers: bool = True) ->
     follower, sender = events.follower(), events.sender()
     queue, reader = events.delivery_queue(), events.reader()
     started = EventLoops(queue=queue)
-    started.loops.append(PollingLoop(FEED_LOOP, follower.tick, FEED_IDLE))
+    started.loops.append(PollingLoop(FEED_LOOP, follower.tick_backlog, FEED_IDLE))
     started.loops.append(
         PollingLoop(
             DELIVERY_LOOP,
