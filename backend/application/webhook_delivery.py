@@ -37,6 +37,8 @@ from backend.application.public_events import rfc3339
 DEFAULT_RETRY_DELAYS: Final = (5.0, 25.0, 125.0, 625.0, 3125.0, 15625.0, 78125.0)
 DEFAULT_TIMEOUT: Final = 10.0
 CLAIM_BATCH: Final = 100
+#: Deliveries of one subject a claim takes at once, sent one after the other by one job.
+CHAIN_LENGTH: Final = 10
 MAX_ERROR_LENGTH: Final = 500
 
 
@@ -83,20 +85,24 @@ class WebhookSender:
 
     @property
     def lease(self) -> timedelta:
-        """How long a claim holds a delivery: its attempt's time and then some."""
-        return timedelta(seconds=self.timeout * 3 + 30)
+        """How long a claim holds its deliveries: a whole chain's attempts and then some."""
+        return timedelta(seconds=self.timeout * (CHAIN_LENGTH + 2) + 30)
 
     def claim(self, limit: int = CLAIM_BATCH) -> list[Claim]:
-        """Take the deliveries due now (each leased to this claim)."""
+        """Take the deliveries due now, each with those of its subject that may follow it at
+        once (a chain, up to CHAIN_LENGTH), all leased to this claim."""
         with self.uow_factory() as uow:
             now = self.clock.now()
-            due = uow.feed.due_deliveries(now, limit)
+            heads = uow.feed.due_deliveries(now, limit)
+            followers = uow.feed.followers(heads, now, CHAIN_LENGTH - 1)
             claims = []
-            for delivery in due:
+            for head in heads:
                 lease = self.ids.new_id()
-                held = replace(delivery, lease=lease, next_attempt_at=now + self.lease)
-                uow.feed.save_delivery(held)
-                claims.append(Claim(delivery.id, lease))
+                chain = [head, *followers.get(head.id, ())]
+                for delivery in chain:
+                    held = replace(delivery, lease=lease, next_attempt_at=now + self.lease)
+                    uow.feed.save_delivery(held)
+                claims.append(Claim(head.id, lease, tuple(d.id for d in chain[1:])))
             uow.commit()
         return claims
 
@@ -111,10 +117,29 @@ class WebhookSender:
         return len(claims)
 
     def send(self, claim: Claim) -> str:
-        """One attempt of a claimed delivery: its new status ("" when the claim was stale).
-        DeliveryFailed when it failed for good."""
+        """The attempts of a claimed chain, in order, while they succeed; the rest of the chain
+        is released when one does not. The last attempt's status ("" when the claim was
+        stale); DeliveryFailed when a delivery failed for good."""
+        ids = [claim.delivery_id, *claim.then]
+        status = ""
+        try:
+            for done, delivery_id in enumerate(ids, 1):
+                try:
+                    status = self._attempt(delivery_id, claim.lease)
+                except DeliveryFailed:
+                    self._release(ids[done:], claim.lease)
+                    raise
+                if status != SUCCEEDED:
+                    self._release(ids[done:], claim.lease)
+                    break
+        finally:
+            for wake in self.after_attempt:
+                wake()
+        return status
+
+    def _attempt(self, delivery_id: str, lease: str) -> str:
         with (self.read_uow_factory or self.uow_factory)() as uow:
-            delivery = _held(uow.feed.delivery(claim.delivery_id), claim)
+            delivery = _held(uow.feed.delivery(delivery_id), lease)
             if delivery is None:
                 return ""
             webhook = uow.feed.webhook(delivery.user_id, delivery.webhook_id)
@@ -125,20 +150,30 @@ class WebhookSender:
         result = self.transport.post(
             webhook.url, webhook.secret, entry.event_id, body, self.timeout
         )
-        status = self._record(claim, result)
-        for wake in self.after_attempt:
-            wake()
+        status = self._record(Claim(delivery_id, lease), result)
         if status == FAILED:
             raise DeliveryFailed(
-                f"delivery {claim.delivery_id} of {entry.event_id} to webhook {webhook.id} "
+                f"delivery {delivery_id} of {entry.event_id} to webhook {webhook.id} "
                 f"failed for good: {_describe(result)}"
             )
         return status
 
+    def _release(self, delivery_ids: Sequence[str], lease: str) -> None:
+        """Give back the rest of a chain: due again at once (behind the one that failed)."""
+        if not delivery_ids:
+            return
+        with self.uow_factory() as uow:
+            now = self.clock.now()
+            for delivery_id in delivery_ids:
+                held = _held(uow.feed.delivery(delivery_id), lease)
+                if held is not None:
+                    uow.feed.save_delivery(replace(held, lease=None, next_attempt_at=now))
+            uow.commit()
+
     def _record(self, claim: Claim, result: SendResult) -> str:
         with self.uow_factory() as uow:
             feed = uow.feed
-            delivery = _held(feed.delivery(claim.delivery_id), claim)
+            delivery = _held(feed.delivery(claim.delivery_id), claim.lease)
             if delivery is None:
                 return ""
             webhook = feed.webhook(delivery.user_id, delivery.webhook_id)
@@ -170,8 +205,8 @@ class WebhookSender:
         return status
 
 
-def _held(delivery: Delivery | None, claim: Claim) -> Delivery | None:
-    if delivery is None or delivery.lease != claim.lease or delivery.status != PENDING:
+def _held(delivery: Delivery | None, lease: str) -> Delivery | None:
+    if delivery is None or delivery.lease != lease or delivery.status != PENDING:
         return None
     return delivery
 

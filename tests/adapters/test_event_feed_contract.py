@@ -115,11 +115,11 @@ def test_deliveries_are_made_claimed_in_order_and_listed_newest_first(feed: Feed
     feed.follower().catch_up()
 
     assert feed.reader.any_due(feed.clock.now())
-    (claim,) = feed.sender.claim()  # the deposit waits for the opening: same subject
+    (claim,) = feed.sender.claim()  # the deposit goes right after the opening: same subject
+    assert len(claim.then) == 1
     assert not feed.reader.any_due(feed.clock.now())
+    assert feed.sender.claim() == []
     assert feed.sender.send(claim) == SUCCEEDED
-    (second,) = feed.sender.claim()
-    assert feed.sender.send(second) == SUCCEEDED
 
     listed = feed.reader.deliveries(hook, None, None, 10)
     assert [d.event_type for _, d in listed] == ["account.deposited", "account.opened"]
@@ -215,3 +215,18 @@ def test_racing_senders_never_claim_the_same_delivery(feed: Feed) -> None:
         thread.join(60)
 
     assert len(claimed) == len(set(claimed)) == 8
+
+
+def test_followers_are_the_next_pending_deliveries_of_each_heads_subject(feed: Feed) -> None:
+    feed.hook()
+    first, second = feed.open(balance=1), feed.open(balance=2)
+    feed.follower().catch_up()
+    with feed.runner.bus.uow_factory() as uow:
+        heads = uow.feed.due_deliveries(feed.clock.now(), 10)
+        chains = uow.feed.followers(heads, feed.clock.now(), 5)
+        shorter = uow.feed.followers(heads, feed.clock.now(), 0)
+
+    assert [h.subject_id for h in heads] == [first, second]
+    assert [[d.event_type for d in chains[h.id]] for h in heads] == [["account.deposited"]] * 2
+    assert [chains[h.id][0].subject_id for h in heads] == [first, second]
+    assert all(shorter[h.id] == [] for h in heads)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -201,6 +202,13 @@ def test_another_users_webhook_is_404_everywhere(
     assert problem(client.delete(base, headers=theirs), 404, "not-found")
     assert js(client.get(f"{API}/webhooks", headers=theirs))["items"] == []
     assert client.get(base, headers=user.auth).status_code == 200
+    # The same answer as for ids that never existed: no oracle.
+    ghost = f"{API}/webhooks/{uuid.uuid4()}"
+    for method, suffix in (("GET", ""), ("GET", "/deliveries"), ("DELETE", ""),
+                           ("POST", f"/deliveries/{uuid.uuid4()}/retry")):  # fmt: skip
+        mine = client.open(f"{base}{suffix}", method=method, headers=theirs).get_json()
+        never = client.open(f"{ghost}{suffix}", method=method, headers=theirs).get_json()
+        assert {**mine, "instance": ""} == {**never, "instance": ""}
 
 
 def test_a_receiver_that_was_down_gets_every_event_once_it_is_back(

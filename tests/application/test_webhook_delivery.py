@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -23,6 +24,7 @@ from backend.application.webhooks import (
     RetryDelivery,
     UrlPolicy,
 )
+from backend.domain.money import Money
 from tests.application.saga_harness import Bank
 
 OWNER = "owner-1"
@@ -90,7 +92,8 @@ def test_a_webhook_gets_the_events_committed_after_it_was_created(hooks: Hooks) 
     hooks.create()
     hooks.bank.open(balance=7)
 
-    assert hooks.run() == [SUCCEEDED, SUCCEEDED]
+    assert hooks.run() == [SUCCEEDED]  # one claim: the account's two events, in order
+    assert [d.status for d in hooks.deliveries()] == [SUCCEEDED, SUCCEEDED]
     bodies = [body for _, _, body in hooks.receiver.calls]
     assert ['"type":"account.opened"' in bodies[0], '"balance":7' in bodies[1]] == [True, True]
 
@@ -165,16 +168,44 @@ def test_a_failing_endpoint_is_probed_one_delivery_at_a_time(hooks: Hooks) -> No
     assert hooks.run() == [SUCCEEDED] * 3
 
 
-def test_events_of_one_subject_go_in_order(hooks: Hooks) -> None:
+def test_events_of_one_subject_go_in_order_in_one_chain(hooks: Hooks) -> None:
     hooks.create()
     account = hooks.bank.open(balance=1)  # opened, deposited: one subject
     hooks.follower.catch_up()
 
-    first = hooks.sender.claim()
-    assert len(first) == 1 and hooks.sender.claim() == []  # the second waits for the first
-    hooks.sender.send(first[0])
-    assert len(hooks.sender.claim()) == 1
+    (chain,) = hooks.sender.claim()
+    assert len(chain.then) == 1 and hooks.sender.claim() == []  # nothing else is due
+    assert hooks.sender.send(chain) == SUCCEEDED
     assert [d.subject_id for d in hooks.deliveries()] == [account, account]
+    types = [body.split('"type":"')[1].split('"')[0] for _, _, body in hooks.receiver.calls]
+    assert types == ["account.opened", "account.deposited"]
+
+
+def test_a_chain_stops_at_a_failure_and_gives_back_the_rest(hooks: Hooks) -> None:
+    hooks.create()
+    account = hooks.bank.open(balance=1)
+    hooks.bank.runner.run(
+        lambda ctx: _deposit(ctx, account), EventMetadata(user_id=OWNER)
+    )  # a third event of the same subject
+    hooks.follower.catch_up()
+    hooks.receiver.script = [200, 500]
+
+    (chain,) = hooks.sender.claim()
+    assert len(chain.then) == 2
+    assert hooks.sender.send(chain) == PENDING
+    opened, deposited, again = hooks.deliveries()
+    assert (opened.status, deposited.attempts, deposited.status) == (SUCCEEDED, 1, PENDING)
+    assert (again.attempts, again.lease, again.status) == (0, None, PENDING)
+    assert hooks.sender.claim() == []  # the second waits for its retry; the third behind it
+    hooks.bank.app.clock.advance(seconds=5)
+    assert hooks.run() == [SUCCEEDED]
+    assert [d.status for d in hooks.deliveries()] == [SUCCEEDED] * 3
+
+
+def _deposit(ctx: Any, account: str) -> None:
+    loaded = ctx.accounts.get(account)
+    loaded.deposit(Money(2, "EUR"))
+    ctx.accounts.save(loaded, ctx.metadata)
 
 
 def test_a_stale_claim_records_nothing(hooks: Hooks) -> None:

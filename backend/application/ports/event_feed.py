@@ -136,6 +136,13 @@ class EventFeedStore(Protocol):
         locked where supported. An endpoint that is failing gives one at a time (a probe)."""
         ...
 
+    def followers(
+        self, heads: Sequence[Delivery], now: datetime, length: int
+    ) -> dict[str, list[Delivery]]:
+        """Per head (by id): up to `length` pending deliveries due by `now` that follow it in
+        its (webhook, subject), oldest first, unleased: what may go right after it."""
+        ...
+
 
 class EventFeedReader(Protocol):
     """What the API lists, outside any write transaction."""

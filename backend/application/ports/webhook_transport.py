@@ -11,10 +11,12 @@ from backend.application.ports.job_queue import FailedJob
 
 @dataclass(frozen=True, slots=True)
 class Claim:
-    """A delivery a sender holds for one attempt (`lease` says whose attempt it is)."""
+    """Deliveries a sender holds (`lease` says whose attempts they are): one, and those of its
+    subject that go right after it while it succeeds."""
 
     delivery_id: str
     lease: str
+    then: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

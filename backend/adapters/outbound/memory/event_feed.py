@@ -155,6 +155,25 @@ class InMemoryEventFeedStore:
             due.append(delivery)
         return due[:limit]
 
+    def followers(
+        self, heads: Sequence[Delivery], now: datetime, length: int
+    ) -> dict[str, list[Delivery]]:
+        with self._data.lock:
+            pending = [d for _, d in self._data.deliveries.values() if d.status == PENDING]
+        found: dict[str, list[Delivery]] = {}
+        for head in heads:
+            chain = sorted(
+                (
+                    d for d in pending
+                    if (d.webhook_id, d.subject_id) == (head.webhook_id, head.subject_id)
+                    and d.position > head.position and d.lease is None
+                    and d.next_attempt_at <= now
+                ),
+                key=lambda d: d.position,
+            )  # fmt: skip
+            found[head.id] = chain[:length]
+        return found
+
 
 class InMemoryEventFeedReader:
     """EventFeedReader over InMemoryFeedData (and the log's head from `head_position`)."""

@@ -216,6 +216,39 @@ class SqlAlchemyEventFeedStore:
             due.append(_delivery(row))
         return due
 
+    def followers(
+        self, heads: Sequence[Delivery], now: datetime, length: int
+    ) -> dict[str, list[Delivery]]:
+        if not heads or length <= 0:
+            return {head.id: [] for head in heads}
+        d = webhook_deliveries
+        query = (
+            select(d)
+            .where(
+                d.c.webhook_id.in_(sorted({h.webhook_id for h in heads})),
+                d.c.subject_id.in_(sorted({h.subject_id for h in heads})),
+                d.c.status == PENDING,
+                d.c.lease.is_(None),
+                d.c.next_attempt_at <= to_utc(now),
+            )
+            .order_by(d.c.position)
+        )
+        if self._dialect == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        return _followers(list(self._connection.execute(query)), heads, length)
+
+
+def _followers(
+    rows: Sequence[Row[Any]], heads: Sequence[Delivery], length: int
+) -> dict[str, list[Delivery]]:
+    after = {(h.webhook_id, h.subject_id): h for h in heads}
+    found: dict[str, list[Delivery]] = {head.id: [] for head in heads}
+    for row in rows:
+        head = after.get((row.webhook_id, row.subject_id))
+        if head is not None and row.position > head.position and len(found[head.id]) < length:
+            found[head.id].append(_delivery(row))
+    return found
+
 
 def _due(now: datetime) -> Select[Any]:
     """Pending deliveries due by `now`, the oldest pending of their (webhook, subject), whose

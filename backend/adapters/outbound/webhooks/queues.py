@@ -74,7 +74,7 @@ class RqDeliveryQueue:
         jobs = [
             Queue.prepare_data(
                 DELIVERY_JOB,
-                args=(claim.delivery_id, claim.lease),
+                args=(claim.delivery_id, claim.lease, list(claim.then)),
                 timeout=self._job_timeout,
                 failure_ttl=_WEEK,
                 description=f"webhook delivery {claim.delivery_id}",
@@ -117,10 +117,10 @@ def delivery_job_class(send: Send, base: type[Job] = Job) -> type[DeliveryJob]:
     return WorkerDeliveryJob
 
 
-def run_delivery(delivery_id: str, lease: str) -> str:
-    """rq's job function: one attempt of one delivery; raising leaves the job failed."""
+def run_delivery(delivery_id: str, lease: str, then: list[str] | None = None) -> str:
+    """rq's job function: the attempts of one claim; raising leaves the job failed."""
     job = get_current_job()
     if not isinstance(job, DeliveryJob):
         raise RuntimeError(_NOT_IN_WORKER)
-    job.send(Claim(delivery_id, lease))
+    job.send(Claim(delivery_id, lease, tuple(then or ())))
     return delivery_id
