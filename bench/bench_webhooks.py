@@ -20,10 +20,10 @@ from __future__ import annotations
 import json
 import statistics
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
+from bench.bench_push import _percentile, _wait
 from bench.services import deployment, distributed_services
 from tests.integration_services import delete_prefixed_keys, temporary_schema, unique_name
 from tests.live_stack import Client, User
@@ -74,20 +74,6 @@ def _offer(url: str, users: list[tuple[User, str]], receiver: Receiver, count: i
     if not _wait(lambda: len(_latencies(receiver, since)) >= count):
         print(f"bench_webhooks: {count - len(_latencies(receiver, since))} deliveries missing")
     return list(_latencies(receiver, since).values())
-
-
-def _wait(condition: Callable[[], bool], timeout: float = 120.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def _measure(url: str) -> tuple[float, float]:

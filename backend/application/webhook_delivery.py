@@ -23,6 +23,7 @@ from backend.application.ports.event_feed import (
     SUCCEEDED,
     Delivery,
     EventFeedReader,
+    EventFeedStore,
 )
 from backend.application.ports.unit_of_work import UnitOfWorkFactory
 from backend.application.ports.webhook_transport import (
@@ -118,90 +119,97 @@ class WebhookSender:
 
     def send(self, claim: Claim) -> str:
         """The attempts of a claimed chain, in order, while they succeed; the rest of the chain
-        is released when one does not. The last attempt's status ("" when the claim was
-        stale); DeliveryFailed when a delivery failed for good."""
-        ids = [claim.delivery_id, *claim.then]
-        status = ""
+        is given back when one does not. One read before and one write after the attempts.
+        The last attempt's status ("" when the claim was stale); DeliveryFailed when a
+        delivery failed for good."""
         try:
-            for done, delivery_id in enumerate(ids, 1):
-                try:
-                    status = self._attempt(delivery_id, claim.lease)
-                except DeliveryFailed:
-                    self._release(ids[done:], claim.lease)
-                    raise
-                if status != SUCCEEDED:
-                    self._release(ids[done:], claim.lease)
-                    break
+            attempts = self._attempts(claim)
+            status, failed = self._record(claim, attempts)
         finally:
             for wake in self.after_attempt:
                 wake()
+        if failed is not None:
+            raise DeliveryFailed(failed)
         return status
 
-    def _attempt(self, delivery_id: str, lease: str) -> str:
+    def _attempts(self, claim: Claim) -> list[tuple[Delivery, SendResult]]:
         with (self.read_uow_factory or self.uow_factory)() as uow:
-            delivery = _held(uow.feed.delivery(delivery_id), lease)
-            if delivery is None:
-                return ""
-            webhook = uow.feed.webhook(delivery.user_id, delivery.webhook_id)
-            entry = uow.feed.entry(delivery.user_id, delivery.position)
-        if webhook is None or entry is None:
-            return ""
-        body = payload(entry.type, entry.occurred_at, entry.data)
-        result = self.transport.post(
-            webhook.url, webhook.secret, entry.event_id, body, self.timeout
-        )
-        status = self._record(Claim(delivery_id, lease), result)
-        if status == FAILED:
-            raise DeliveryFailed(
-                f"delivery {delivery_id} of {entry.event_id} to webhook {webhook.id} "
-                f"failed for good: {_describe(result)}"
-            )
-        return status
-
-    def _release(self, delivery_ids: Sequence[str], lease: str) -> None:
-        """Give back the rest of a chain: due again at once (behind the one that failed)."""
-        if not delivery_ids:
-            return
-        with self.uow_factory() as uow:
-            now = self.clock.now()
-            for delivery_id in delivery_ids:
-                held = _held(uow.feed.delivery(delivery_id), lease)
-                if held is not None:
-                    uow.feed.save_delivery(replace(held, lease=None, next_attempt_at=now))
-            uow.commit()
-
-    def _record(self, claim: Claim, result: SendResult) -> str:
-        with self.uow_factory() as uow:
             feed = uow.feed
-            delivery = _held(feed.delivery(claim.delivery_id), claim.lease)
-            if delivery is None:
-                return ""
-            webhook = feed.webhook(delivery.user_id, delivery.webhook_id)
-            now = self.clock.now()
-            attempts = delivery.attempts + 1
-            if result.ok:
-                status, next_at = SUCCEEDED, now
-                health: tuple[int, datetime | None] = (0, None)
-            else:
-                status = FAILED if attempts >= self.schedule.max_attempts else PENDING
-                next_at = now + self.schedule.after(attempts)
-                failures = (webhook.failures if webhook else 0) + 1
-                health = (failures, now + self.schedule.after(failures))
-            feed.save_delivery(
-                replace(
-                    delivery,
-                    status=status,
-                    attempts=attempts,
-                    next_attempt_at=next_at,
-                    last_status_code=result.status_code,
-                    last_error=_error(result),
-                    updated_at=now,
-                    lease=None,
-                )
+            chain = [_held(feed.delivery(i), claim.lease) for i in (claim.delivery_id, *claim.then)]
+            held = [delivery for delivery in chain if delivery is not None]
+            if not held:
+                return []
+            webhook = feed.webhook(held[0].user_id, held[0].webhook_id)
+            entries = [feed.entry(d.user_id, d.position) for d in held]
+        if webhook is None:
+            return []
+        made: list[tuple[Delivery, SendResult]] = []
+        for delivery, entry in zip(held, entries, strict=True):
+            if entry is None:
+                break
+            body = payload(entry.type, entry.occurred_at, entry.data)
+            result = self.transport.post(
+                webhook.url, webhook.secret, entry.event_id, body, self.timeout
             )
-            if webhook is not None:
-                feed.save_webhook_health(webhook.id, *health)
+            made.append((delivery, result))
+            if not result.ok:
+                break
+        return made
+
+    def _record(
+        self, claim: Claim, attempts: list[tuple[Delivery, SendResult]]
+    ) -> tuple[str, str | None]:
+        """Write what the attempts did, give back the rest of the chain, set the endpoint's
+        health; (the last status, the message of a delivery that failed for good)."""
+        if not attempts:
+            return "", None
+        status, failed = "", None
+        with self.uow_factory() as uow:
+            feed, now = uow.feed, self.clock.now()
+            for delivery, result in attempts:
+                current = _held(feed.delivery(delivery.id), claim.lease)
+                if current is None:
+                    return "", None  # the claim went stale meanwhile: another sender has it
+                status = self._after(current, result, now, feed)
+                if status == FAILED:
+                    failed = f"delivery {delivery.id} of {delivery.event_id} to webhook "
+                    failed += f"{delivery.webhook_id} failed for good: {_describe(result)}"
+            tried = {delivery.id for delivery, _ in attempts}
+            for rest in (claim.delivery_id, *claim.then):
+                held = None if rest in tried else _held(feed.delivery(rest), claim.lease)
+                if held is not None:  # due again at once, behind the one that failed
+                    feed.save_delivery(replace(held, lease=None, next_attempt_at=now))
             uow.commit()
+        return status, failed
+
+    def _after(
+        self, delivery: Delivery, result: SendResult, now: datetime, feed: EventFeedStore
+    ) -> str:
+        """Save one attempt's outcome and the endpoint's health; the delivery's new status."""
+        webhook = feed.webhook(delivery.user_id, delivery.webhook_id)
+        attempts = delivery.attempts + 1
+        if result.ok:
+            status, next_at = SUCCEEDED, now
+            health: tuple[int, datetime | None] = (0, None)
+        else:
+            status = FAILED if attempts >= self.schedule.max_attempts else PENDING
+            next_at = now + self.schedule.after(attempts)
+            failures = (webhook.failures if webhook else 0) + 1
+            health = (failures, now + self.schedule.after(failures))
+        feed.save_delivery(
+            replace(
+                delivery,
+                status=status,
+                attempts=attempts,
+                next_attempt_at=next_at,
+                last_status_code=result.status_code,
+                last_error=_error(result),
+                updated_at=now,
+                lease=None,
+            )
+        )
+        if webhook is not None and (webhook.failures, webhook.blocked_until) != health:
+            feed.save_webhook_health(webhook.id, *health)
         return status
 
 
