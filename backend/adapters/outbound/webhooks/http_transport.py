@@ -7,7 +7,9 @@ from __future__ import annotations
 import http.client
 import socket
 import ssl
+import threading
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -41,10 +43,15 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
 
 
 class HttpWebhookTransport:
-    """POSTs a signed payload; any failure is a SendResult, never an exception."""
+    """POSTs a signed payload; any failure is a SendResult, never an exception.
+
+    Each thread keeps its last connection open for the next attempt to the same checked
+    address (a chain of one subject's deliveries costs one connection, as receivers that keep
+    connections alive allow); one that the receiver closed meanwhile is replaced once."""
 
     def __init__(self, policy: UrlPolicy) -> None:
         self._policy = policy
+        self._kept = threading.local()
 
     def post(self, url: str, secret: str, message_id: str, body: str, timeout: float) -> SendResult:
         deadline = time.monotonic() + timeout
@@ -58,26 +65,63 @@ class HttpWebhookTransport:
         }
         try:
             self._policy.check(url)
-            connection = self._connect(url, timeout)
+            key = self._checked(url)
         except InvalidWebhookUrl as refused:
             return SendResult(None, f"refused: {refused}")
         except OSError as error:
             return SendResult(None, _describe(error))
+        parts = urlsplit(url)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        kept: tuple[_Key, http.client.HTTPConnection] | None = getattr(self._kept, "last", None)
+        self._kept.last = None
+        if kept is not None and kept[0] != key:
+            kept[1].close()
+            kept = None
+        if kept is not None:
+            result = self._exchange(kept[1], key, target, body, headers, deadline)
+            if result is not None:
+                return result
         try:
-            parts = urlsplit(url)
-            target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+            connection = _connection(key, timeout)
+        except OSError as error:
+            return SendResult(None, _describe(error))
+        return self._exchange(connection, key, target, body, headers, deadline, fresh=True) or (
+            SendResult(None, "connection closed")
+        )
+
+    def _exchange(
+        self,
+        connection: http.client.HTTPConnection,
+        key: _Key,
+        target: str,
+        body: str,
+        headers: dict[str, str],
+        deadline: float,
+        fresh: bool = False,
+    ) -> SendResult | None:
+        """One request on `connection`; None when a kept connection turned out closed before
+        anything was answered (try a fresh one)."""
+        try:
+            _limit(connection, deadline)
             connection.request("POST", target, body=body.encode(), headers=headers)
             _limit(connection, deadline)
             response = connection.getresponse()
             _limit(connection, deadline)
             response.read(MAX_RESPONSE_BYTES)
-            return SendResult(response.status)
-        except (OSError, http.client.HTTPException) as error:
-            return SendResult(None, _describe(error))
-        finally:
+        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as error:
             connection.close()
+            return SendResult(None, _describe(error)) if fresh else None
+        except (OSError, http.client.HTTPException) as error:
+            connection.close()
+            return SendResult(None, _describe(error))
+        if response.will_close or not response.isclosed():
+            connection.close()  # not reusable: closed by the receiver, or a body left unread
+        else:
+            self._kept.last = (key, connection)
+        return SendResult(response.status)
 
-    def _connect(self, url: str, timeout: float) -> http.client.HTTPConnection:
+    def _checked(self, url: str) -> _Key:
+        """Where to connect for `url`: its host resolved now, each address checked."""
         parts = urlsplit(url)
         host = parts.hostname or ""
         secure = parts.scheme == "https"
@@ -85,8 +129,22 @@ class HttpWebhookTransport:
         found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         addresses = [str(info[4][0]) for info in found]
         self._policy.check_addresses(host, addresses)
-        cls = _PinnedHTTPSConnection if secure else _PinnedHTTPConnection
-        return cls(host, port, addresses[0], timeout)
+        return _Key(secure, host, port, addresses[0])
+
+
+@dataclass(frozen=True)
+class _Key:
+    secure: bool
+    host: str
+    port: int
+    address: str
+
+
+def _connection(key: _Key, timeout: float) -> http.client.HTTPConnection:
+    cls = _PinnedHTTPSConnection if key.secure else _PinnedHTTPConnection
+    connection = cls(key.host, key.port, key.address, timeout)
+    connection.connect()
+    return connection
 
 
 def _limit(connection: http.client.HTTPConnection, deadline: float) -> None:
