@@ -9,8 +9,10 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 from standardwebhooks import Webhook
@@ -19,6 +21,8 @@ from backend.application.ports.webhook_transport import SendResult
 from backend.application.webhooks import InvalidWebhookUrl, UrlPolicy
 
 USER_AGENT = "hexbank-webhooks/1"
+#: How a host's addresses are found (socket.getaddrinfo's signature).
+Resolve = Callable[..., Sequence[tuple[Any, ...]]]
 #: What is read of a receiver's answer: its status line and headers, and this much body.
 MAX_RESPONSE_BYTES = 4096
 
@@ -49,8 +53,9 @@ class HttpWebhookTransport:
     address (a chain of one subject's deliveries costs one connection, as receivers that keep
     connections alive allow); one that the receiver closed meanwhile is replaced once."""
 
-    def __init__(self, policy: UrlPolicy) -> None:
+    def __init__(self, policy: UrlPolicy, resolve: Resolve = socket.getaddrinfo) -> None:
         self._policy = policy
+        self._resolve = resolve
         self._kept = threading.local()
 
     def post(self, url: str, secret: str, message_id: str, body: str, timeout: float) -> SendResult:
@@ -126,7 +131,7 @@ class HttpWebhookTransport:
         host = parts.hostname or ""
         secure = parts.scheme == "https"
         port = parts.port or (443 if secure else 80)
-        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        found = self._resolve(host, port, type=socket.SOCK_STREAM)
         addresses = [str(info[4][0]) for info in found]
         self._policy.check_addresses(host, addresses)
         return _Key(secure, host, port, addresses[0])
