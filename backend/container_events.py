@@ -8,7 +8,7 @@ import redis
 from dependency_injector import containers, providers
 
 from backend.adapters.outbound.sqlalchemy.engine import deferred
-from backend.adapters.outbound.sqlalchemy.event_feed import SqlAlchemyEventFeedReader
+from backend.adapters.outbound.sqlalchemy.event_feed_reader import SqlAlchemyEventFeedReader
 from backend.adapters.outbound.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from backend.adapters.outbound.webhooks.http_transport import HttpWebhookTransport
 from backend.adapters.outbound.webhooks.queues import (

@@ -12,7 +12,7 @@ import pytest
 
 from backend.adapters.outbound.memory.event_feed import InMemoryEventFeedReader
 from backend.adapters.outbound.memory.unit_of_work import InMemoryUnitOfWork
-from backend.adapters.outbound.sqlalchemy.event_feed import SqlAlchemyEventFeedReader
+from backend.adapters.outbound.sqlalchemy.event_feed_reader import SqlAlchemyEventFeedReader
 from backend.application import accounts
 from backend.application.commands import Deposit, OpenAccount
 from backend.application.event_codec import default_codec
