@@ -559,6 +559,7 @@ export interface components {
         CreateWebhook: {
             /** @description The public types to send; empty or absent: all of them. */
             event_types?: ("account.opened" | "account.deposited" | "account.withdrawn" | "account.limits_changed" | "account.closed" | "account.updated" | "transfer.requested" | "transfer.authorized" | "transfer.completed" | "transfer.failed" | "batch.completed")[];
+            /** @description Where to POST the events: http(s), a host name or IPv4 address, an optional port, path and query. With HEXBANK_ENV=production: https on a public address only (unless the host is allowed by configuration). */
             url: string;
         };
         CreatedWebhook: {

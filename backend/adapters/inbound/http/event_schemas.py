@@ -22,6 +22,9 @@ from backend.application.public_events import ALL_EVENT_TYPES, NOT_EMITTED_YET
 from backend.application.webhooks import MAX_URL_LENGTH
 
 _TYPES = validate.OneOf(ALL_EVENT_TYPES)
+#: An absolute http(s) URL without credentials; what passes is then checked by the URL policy.
+_PORT = r"(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
+URL_PATTERN = r"^https?://[A-Za-z0-9.-]+(:" + _PORT + r")?(/[A-Za-z0-9._~%!$&'()*+,;=:@/?-]*)?$"
 _ID = {"type": "string", "minLength": 1, "maxLength": 128}
 
 
@@ -56,7 +59,15 @@ class FeedPageSchema(Schema):
 
 
 class CreateWebhookSchema(StrictSchema):
-    url = fields.String(required=True, validate=validate.Length(1, MAX_URL_LENGTH))
+    url = fields.String(
+        required=True,
+        validate=[validate.Length(1, MAX_URL_LENGTH), validate.Regexp(URL_PATTERN)],
+        metadata={
+            "description": "Where to POST the events: http(s), a host name or IPv4 address, "
+            "an optional port, path and query. With HEXBANK_ENV=production: https on a "
+            "public address only (unless the host is allowed by configuration)."
+        },
+    )
     event_types = fields.List(
         fields.String(validate=_TYPES),
         load_default=list,
