@@ -14,7 +14,9 @@ from backend.application.commands import (
     CaptureHold,
     CloseAccount,
     Command,
+    CreateWebhook,
     CreditTarget,
+    DeleteWebhook,
     Deposit,
     OpenAccount,
     PlaceHold,
@@ -22,6 +24,7 @@ from backend.application.commands import (
     RecordTransferStep,
     ReleaseHold,
     RequestTransfer,
+    RetryDelivery,
     Withdraw,
 )
 from backend.application.idempotency import ResultCodec
@@ -49,7 +52,7 @@ def command_handlers(
         CaptureHold: transfers.AccountStepHandler(steps.capture),
         ReleaseHold: transfers.AccountStepHandler(steps.release),
         RecordTransferStep: transfers.record_transfer_step,
-        webhooks.CreateWebhook: webhooks.create_webhook,
-        webhooks.DeleteWebhook: webhooks.delete_webhook,
-        webhooks.RetryDelivery: webhooks.retry_delivery,
+        CreateWebhook: webhooks.create_webhook,
+        DeleteWebhook: webhooks.delete_webhook,
+        RetryDelivery: webhooks.retry_delivery,
     }

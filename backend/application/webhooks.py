@@ -15,7 +15,7 @@ from typing import Final
 from urllib.parse import urlsplit
 
 from backend.application.command_bus import CommandContext
-from backend.application.commands import Command
+from backend.application.commands import CreateWebhook, DeleteWebhook, RetryDelivery
 from backend.application.errors import ApplicationError, NotFound
 from backend.application.pagination import DEFAULT_LIMIT, Page, decode_cursor, page_of
 from backend.application.ports.event_feed import PENDING, Delivery, EventFeedReader, Webhook
@@ -28,26 +28,6 @@ SECRET_PREFIX: Final = "whsec_"  # noqa: S105 (the format's prefix, not a secret
 
 class InvalidWebhookUrl(ApplicationError):
     """A webhook URL this deployment refuses to call (the message says why)."""
-
-
-@dataclass(frozen=True, slots=True)
-class CreateWebhook(Command[Webhook]):
-    owner_id: str
-    url: str
-    event_types: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class DeleteWebhook(Command[None]):
-    owner_id: str
-    webhook_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class RetryDelivery(Command[Delivery]):
-    owner_id: str
-    webhook_id: str
-    delivery_id: str
 
 
 def new_secret() -> str:

@@ -14,7 +14,7 @@ from backend.adapters.outbound.memory.event_feed import InMemoryEventFeedReader
 from backend.adapters.outbound.memory.unit_of_work import InMemoryUnitOfWork
 from backend.adapters.outbound.sqlalchemy.event_feed_reader import SqlAlchemyEventFeedReader
 from backend.application import accounts
-from backend.application.commands import Deposit, OpenAccount
+from backend.application.commands import CreateWebhook, DeleteWebhook, Deposit, OpenAccount
 from backend.application.event_codec import default_codec
 from backend.application.event_feed import FeedFollower
 from backend.application.ports.event_feed import FAILED, PENDING, SUCCEEDED, EventFeedReader
@@ -22,7 +22,6 @@ from backend.application.ports.event_store import EventMetadata
 from backend.application.ports.webhook_transport import SendResult
 from backend.application.public_events import PublicEventMapper
 from backend.application.webhook_delivery import RetrySchedule, WebhookSender
-from backend.application.webhooks import CreateWebhook, DeleteWebhook
 from tests.adapters.conftest import StoreBackend
 from tests.fakes import BusRunner, FixedClock, SequentialIds, bus_for_tests
 

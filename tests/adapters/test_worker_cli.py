@@ -16,6 +16,7 @@ from sqlalchemy import create_engine
 
 from backend.adapters.outbound.queue.rq_queue import RqJobQueue
 from backend.adapters.outbound.webhooks.queues import RqDeliveryQueue, delivery_job_class
+from backend.application.commands import CreateWebhook
 from backend.application.event_codec import default_codec
 from backend.application.event_feed import FeedFollower
 from backend.application.ports.event_store import EventMetadata
@@ -23,7 +24,6 @@ from backend.application.ports.webhook_transport import SendResult
 from backend.application.public_events import PublicEventMapper
 from backend.application.relay import OutboxRelay
 from backend.application.webhook_delivery import RetrySchedule, WebhookSender
-from backend.application.webhooks import CreateWebhook
 from backend.container import Container
 from backend.entrypoints.cli.main import cli
 from backend.entrypoints.cli.runtime import Runtime

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from backend.application.commands import CreateWebhook, DeleteWebhook, RetryDelivery
 from backend.application.event_codec import default_codec
 from backend.application.event_feed import FeedFollower
 from backend.application.ports.event_feed import FAILED, PENDING, SUCCEEDED, Delivery, Webhook
@@ -17,13 +18,7 @@ from backend.application.ports.event_store import EventMetadata
 from backend.application.ports.webhook_transport import SendResult
 from backend.application.public_events import PublicEventMapper
 from backend.application.webhook_delivery import DeliveryFailed, RetrySchedule, WebhookSender
-from backend.application.webhooks import (
-    CreateWebhook,
-    DeleteWebhook,
-    InvalidWebhookUrl,
-    RetryDelivery,
-    UrlPolicy,
-)
+from backend.application.webhooks import InvalidWebhookUrl, UrlPolicy
 from backend.domain.money import Money
 from tests.application.saga_harness import Bank
 

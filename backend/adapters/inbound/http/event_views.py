@@ -25,15 +25,11 @@ from backend.adapters.inbound.http.idempotency import idempotency_key, marked, r
 from backend.adapters.inbound.http.json_body import json_object_body
 from backend.adapters.inbound.http.problems import ProblemError
 from backend.adapters.inbound.http.schemas import PageQuerySchema, load, load_query, shared
+from backend.application.commands import CreateWebhook, DeleteWebhook, RetryDelivery
 from backend.application.event_feed import InvalidAfter
 from backend.application.pagination import Page
 from backend.application.ports.event_feed import PENDING, Delivery
-from backend.application.webhooks import (
-    CreateWebhook,
-    DeleteWebhook,
-    InvalidWebhookUrl,
-    RetryDelivery,
-)
+from backend.application.webhooks import InvalidWebhookUrl
 
 
 def event_blueprint(services: ApiServices) -> Blueprint:
