@@ -8,7 +8,7 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from backend.adapters.inbound.http.api import register_api
-from backend.adapters.inbound.http.api_services import ApiServices
+from backend.adapters.inbound.http.api_services import ApiServices, EventServices
 from backend.adapters.inbound.http.cors import install_cors
 from backend.adapters.inbound.http.metrics import install_metrics
 from backend.adapters.inbound.http.middleware import install_middleware
@@ -98,6 +98,12 @@ def _api_services(container: Container, settings: Settings) -> ApiServices:
         request_throttle=lambda: container.request_throttle(),
         token_issuer=lambda: container.token_issuer(),
         clock=lambda: container.clock(),
+        events=EventServices(
+            feed=lambda: container.events.feed_queries(),
+            webhooks=lambda: container.events.webhook_queries(),
+            url_policy=lambda: container.events.url_policy(),
+            wake_deliveries=lambda: container.events.delivery_wakeup().wake(),
+        ),
     )
 
 

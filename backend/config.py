@@ -6,7 +6,6 @@ import logging
 import math
 import os
 import re
-import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -15,6 +14,8 @@ from urllib.parse import urlsplit
 
 from backend.application.repository import DEFAULT_SNAPSHOT_EVERY
 from backend.application.transfers import DEFAULT_TRANSFER_TIMEOUT
+from backend.application.webhook_delivery import DEFAULT_RETRY_DELAYS, DEFAULT_TIMEOUT
+from backend.config_secret import stored_secret_key
 from backend.domain.money import MINOR_UNIT_DIGITS
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,6 @@ _LOG_FORMATS = ("json", "text")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _RATE_PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 _MIN_SECRET_BYTES = 32
-_KEY_FILE = "secret_key"
 #: Every currency the domain knows, unless HEXBANK_CURRENCIES narrows the list.
 DEFAULT_CURRENCIES = tuple(MINOR_UNIT_DIGITS)
 
@@ -90,6 +90,11 @@ class Settings:
     #: Reverse proxies in front that append to X-Forwarded-For / set X-Forwarded-Proto (nginx:
     #: 1). 0 ignores those headers, as a client may set them to anything.
     proxy_hops: int = 0
+    #: Webhooks: seconds an attempt may take; seconds before each retry (one attempt more than
+    #: delays); hosts that may be called over http or on private addresses in production.
+    webhook_timeout: float = DEFAULT_TIMEOUT
+    webhook_retry_delays: tuple[float, ...] = DEFAULT_RETRY_DELAYS
+    webhook_allow_hosts: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # Cross-field rules live here so that dataclasses.replace() re-checks them too.
@@ -242,27 +247,7 @@ def _secret_key(environ: Mapping[str, str], app_env: str, data_dir: Path) -> str
         return key  # its length is checked by Settings.__post_init__
     if app_env == "production":
         raise ConfigError("HEXBANK_SECRET_KEY is required when HEXBANK_ENV=production")
-    return _stored_secret_key(data_dir)
-
-
-def _stored_secret_key(data_dir: Path) -> str:
-    """The key kept in <data_dir>/secret_key, created once (safe against a concurrent start)."""
-    path = data_dir / _KEY_FILE
-    if path.exists():
-        return path.read_text().strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    staging = data_dir / f".{_KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
-    staging.write_text(secrets.token_urlsafe(48) + "\n")
-    staging.chmod(0o600)
-    try:
-        # link() refuses to replace: whichever process links first wins, the others read its key.
-        os.link(staging, path)
-        log.warning("HEXBANK_SECRET_KEY is not set; generated one into %s", path)
-    except FileExistsError:
-        pass
-    finally:
-        staging.unlink()
-    return path.read_text().strip()
+    return stored_secret_key(data_dir)
 
 
 def _variable(field: str) -> str:
@@ -292,6 +277,11 @@ FIELD_PARSERS: dict[str, Callable[[str], Any]] = {
     "access_token_ttl": _int_between(1, 10**9),
     "refresh_token_ttl": _int_between(1, 10**10),
     "proxy_hops": _int_between(0, 10),
+    "webhook_timeout": _positive_float,
+    "webhook_retry_delays": lambda text: tuple(_positive_float(t) for t in text.split(",")),
+    "webhook_allow_hosts": lambda text: tuple(
+        h.strip().lower() for h in text.split(",") if h.strip()
+    ),
 }
 
 #: Every variable the settings are read from (one per field).

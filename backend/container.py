@@ -56,7 +56,6 @@ from backend.application.ports.commit_signal import CommitSignal
 from backend.application.ports.metrics import CommandObserver
 from backend.application.ports.rate_limits import RateLimiter
 from backend.application.projections import default_projections
-from backend.application.projections.base import Projection
 from backend.application.projections.inline import inline_projector
 from backend.application.projections.runner import ProjectionRunner
 from backend.application.push import PushNotifier, ReadModelPushViews
@@ -70,14 +69,7 @@ from backend.application.transfer_engine import (
     with_work_tracking,
 )
 from backend.config import Settings
-
-
-def _projections() -> list[Projection]:
-    return default_projections(default_codec())
-
-
-def _seconds(seconds: float) -> timedelta:
-    return timedelta(seconds=seconds)
+from backend.container_events import EventsContainer
 
 
 def _request_throttle(settings: Settings, limiter: RateLimiter) -> RequestThrottle | None:
@@ -117,7 +109,9 @@ class Container(containers.DeclarativeContainer):
     redis_client = providers.ThreadSafeSingleton(redis_client_for, url=settings.provided.redis_url)
 
     # --- read side: projections, query services (on the read engine), rebuild -----------------
-    projections = providers.ThreadSafeSingleton(_projections)
+    projections = providers.ThreadSafeSingleton(
+        default_projections, codec=providers.Callable(default_codec)
+    )
     #: Pass as CommandBus(inline_projector=...): commands then show in the caller's next GET.
     inline_projection = providers.ThreadSafeSingleton(inline_projector, projections=projections)
     read_model_reader = providers.ThreadSafeSingleton(SqlAlchemyReadModelReader, engine=read_engine)
@@ -216,7 +210,9 @@ class Container(containers.DeclarativeContainer):
         uow_factory=unit_of_work.provider,
         handlers=providers.Callable(
             command_handlers,
-            transfer_timeout=providers.Callable(_seconds, settings.provided.transfer_timeout),
+            transfer_timeout=providers.Callable(
+                timedelta, seconds=settings.provided.transfer_timeout
+            ),
         ),
         tools=providers.Factory(
             Tools,
@@ -278,6 +274,10 @@ class Container(containers.DeclarativeContainer):
         projections=projections,
         reader=providers.Factory(SqlAlchemyReadModelReader, engine=engine),
     )
+    events = providers.Container(  # the public event feed and its webhooks
+        EventsContainer, settings=settings, engine=engine, uow_factory=unit_of_work.provider,
+        clock=clock, ids=ids, redis_client=redis_client,
+    )  # fmt: skip
     #: Providers, not instances: the queue and the follower are resolved at each scrape.
     metrics_collectors = providers.ThreadSafeSingleton(
         scrape_collectors, queue=job_queue.provider, projections=projection_runner.provider

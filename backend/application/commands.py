@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, TypeVar
 
+from backend.application.ports.event_feed import Delivery, Webhook
 from backend.application.queries import TransactionView
 from backend.application.read_models import TransferSummary
 from backend.domain.account import Account
@@ -98,3 +99,26 @@ class AdvanceTransfers(Command[list[Advanced]]):
     steps: int = 1
     #: How many more ready transfers to claim in this transaction (and take as well).
     claim: int = 0
+
+
+# --- webhooks (backend/application/webhooks.py) ---------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CreateWebhook(Command[Webhook]):
+    owner_id: str
+    url: str
+    event_types: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteWebhook(Command[None]):
+    owner_id: str
+    webhook_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class RetryDelivery(Command[Delivery]):
+    owner_id: str
+    webhook_id: str
+    delivery_id: str

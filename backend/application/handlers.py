@@ -7,19 +7,23 @@ from datetime import timedelta
 from functools import partial
 from typing import Any
 
-from backend.application import accounts, transfers
+from backend.application import accounts, transfers, webhooks
 from backend.application.command_bus import Handler
 from backend.application.commands import (
     AdvanceTransfers,
     CloseAccount,
     Command,
+    CreateWebhook,
+    DeleteWebhook,
     Deposit,
     OpenAccount,
     RequestTransfer,
+    RetryDelivery,
     Withdraw,
 )
 from backend.application.errors import NotFound
 from backend.application.idempotency import ResultCodec
+from backend.application.ports.event_feed import Webhook
 from backend.application.queries import TransactionView
 from backend.application.read_models import TransferSummary
 from backend.application.transfer_round import advance_transfers
@@ -41,7 +45,7 @@ KEYED_REFUSALS: tuple[type[Exception], ...] = (
 )
 
 #: What keyed commands (Idempotency-Key) return, stored with the key and replayed.
-KEYED_RESULTS = ResultCodec(TransactionView, TransferSummary, refusals=KEYED_REFUSALS)
+KEYED_RESULTS = ResultCodec(TransactionView, TransferSummary, Webhook, refusals=KEYED_REFUSALS)
 
 
 def command_handlers(
@@ -55,4 +59,7 @@ def command_handlers(
         CloseAccount: accounts.close_account,
         RequestTransfer: partial(transfers.request_transfer, timeout=transfer_timeout),
         AdvanceTransfers: advance_transfers,
+        CreateWebhook: webhooks.create_webhook,
+        DeleteWebhook: webhooks.delete_webhook,
+        RetryDelivery: webhooks.retry_delivery,
     }

@@ -9,6 +9,7 @@ from backend.adapters.outbound.queue.in_process import InProcessJobQueue
 from backend.app import CONTAINER_EXTENSION, create_app
 from backend.config import Settings
 from backend.container import Container, build_container
+from backend.entrypoints.event_loops import start_event_loops
 from backend.entrypoints.loops import MessagingLoops, start_messaging
 from backend.logging_setup import get_logger
 
@@ -16,6 +17,8 @@ log = get_logger(__name__)
 
 #: The engine, relay and follower loops of an embedded server process (stopped on shutdown).
 BACKGROUND_EXTENSION = "hexbank.background"
+#: The feed follower and webhook delivery loops of an embedded server process.
+EVENTS_EXTENSION = "hexbank.events"
 
 
 def create_server_app(settings: Settings | None = None) -> Flask:
@@ -31,6 +34,7 @@ def create_server_app(settings: Settings | None = None) -> Flask:
     app = create_app(settings, container)
     if settings.embedded:
         app.extensions[BACKGROUND_EXTENSION] = start_background(container)
+        app.extensions[EVENTS_EXTENSION] = start_event_loops(container)
     return app
 
 
@@ -47,6 +51,9 @@ def start_background(container: Container) -> MessagingLoops:
 
 def stop_background(app: Flask, drain_seconds: float) -> None:
     """Stop the engine, relay and follower loops, then wait for the in-process jobs."""
+    events = app.extensions.pop(EVENTS_EXTENSION, None)
+    if events is not None:
+        events.stop()  # a delivery cut short is sent again once its claim expires
     loops = app.extensions.pop(BACKGROUND_EXTENSION, None)
     if loops is None:
         return

@@ -7,7 +7,7 @@ Pending transfers of the old table become ready at once; their request time is u
 so the deadline stands in for it (it only feeds the duration metric of their end).
 
 Revision ID: 0010_transfer_work
-Revises: 0008_bus
+Revises: 0009_feed
 Create Date: 2026-12-07
 """
 
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010_transfer_work"
-down_revision: str | Sequence[str] | None = "0008_bus"
+down_revision: str | Sequence[str] | None = "0009_feed"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -13,7 +13,7 @@ from backend.adapters.outbound.sqlalchemy.engine import create_engine_for
 from backend.adapters.outbound.sqlalchemy.transfer_work import SqlAlchemyTransferClaims
 from backend.entrypoints.cli.migrate import alembic_config, upgrade_database
 
-BEFORE = "0008_bus"
+BEFORE = "0009_feed"
 DEADLINE = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
 _DEADLINES = sa.table(
     "transfer_deadlines",

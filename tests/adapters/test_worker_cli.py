@@ -11,12 +11,20 @@ from typing import cast
 import pytest
 import redis
 from click.testing import CliRunner, Result
+from rq import SimpleWorker
 from sqlalchemy import create_engine
 
 from backend.adapters.outbound.queue.rq_queue import RqJobQueue
+from backend.adapters.outbound.webhooks.queues import RqDeliveryQueue, delivery_job_class
+from backend.application.commands import CreateWebhook
+from backend.application.event_codec import default_codec
+from backend.application.event_feed import FeedFollower
 from backend.application.messaging import MessageDispatcher, build_dispatcher
-from backend.application.ports.event_store import StoredEvent
+from backend.application.ports.event_store import EventMetadata, StoredEvent
+from backend.application.ports.webhook_transport import SendResult
+from backend.application.public_events import PublicEventMapper
 from backend.application.relay import OutboxRelay, Wakeup
+from backend.application.webhook_delivery import RetrySchedule, WebhookSender
 from backend.container import Container
 from backend.entrypoints.cli.main import cli
 from backend.entrypoints.cli.runtime import Runtime
@@ -42,6 +50,7 @@ class Distributed:
     runtime: Runtime
     #: What the rq jobs delivered to the dispatcher (where the push notifier sits).
     delivered: list[StoredEvent]
+    deliveries: RqDeliveryQueue
 
     def invoke(self, *args: str) -> Result:
         return CliRunner().invoke(cli, list(args), obj=self.runtime)
@@ -62,7 +71,9 @@ def distributed(
     queue_probe.HANDLERS[name] = dispatcher.dispatch
     engine = create_engine("sqlite://")
     relay_wakeup, engine_wakeup = Wakeup(), Wakeup()
+    deliveries = RqDeliveryQueue(connection, f"{name}-webhooks")
     container = SimpleNamespace(
+        events=SimpleNamespace(delivery_queue=lambda: deliveries),
         job_queue=lambda: queue,
         outbox_relay=lambda: OutboxRelay(bank.app.uow, queue),
         transfer_engine=lambda: bank.engine,
@@ -74,7 +85,7 @@ def distributed(
         engine=lambda: engine,  # the memory adapters use none; the worker guards its pool
     )
     runtime = Runtime(container=cast(Container, container))
-    return Distributed(bank, queue, runtime, delivered)
+    return Distributed(bank, queue, runtime, delivered, deliveries)
 
 
 def delivering_to(delivered: list[StoredEvent]) -> MessageDispatcher:
@@ -130,3 +141,35 @@ def test_jobs_failed_lists_jobs_that_ran_out_of_retries(
     assert listed.exit_code == 0, listed.output
     assert "2 events\t2 attempts" in listed.output
     assert "subscriber down" in listed.output
+
+
+class _Down:
+    def post(self, url: str, secret: str, message_id: str, body: str, timeout: float) -> SendResult:
+        return SendResult(None, "connection refused")
+
+
+def test_jobs_failed_lists_webhook_deliveries_that_failed_for_good(
+    distributed: Distributed,
+) -> None:
+    bank, deliveries = distributed.bank, distributed.deliveries
+    app = bank.app
+    follower = FeedFollower(app.uow, PublicEventMapper(default_codec()), app.clock, app.ids)
+    # One attempt only: its failure is final, and the rq job fails with it.
+    sender = WebhookSender(app.uow, app.clock, app.ids, _Down(), RetrySchedule(()))
+    command = CreateWebhook("owner-1", "https://hooks.example/in", ())
+    hook = bank.runner.bus.execute(command, EventMetadata())
+    bank.open()
+    follower.catch_up()
+    assert sender.dispatch_due(deliveries) == 1
+
+    job_class = delivery_job_class(sender.send)
+    worker = SimpleWorker(
+        [deliveries.queue], connection=deliveries.queue.connection, job_class=job_class
+    )
+    worker.work(burst=True)
+
+    listed = distributed.invoke("jobs", "failed")
+    assert listed.exit_code == 0, listed.output
+    assert "failed for good: connection refused" in listed.output
+    (_, delivery), *_ = [row for row in app.db.feed.deliveries.values()]
+    assert (delivery.webhook_id, delivery.status, delivery.attempts) == (hook.id, "failed", 1)

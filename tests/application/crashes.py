@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from types import TracebackType
 from typing import Self
 
+from backend.application.ports.event_feed import EventFeedStore
 from backend.application.ports.event_store import (
     EventStore,
     NewEvent,
@@ -131,6 +132,10 @@ class CrashingUnitOfWork:
     @property
     def transfer_work(self) -> TransferWork:
         return self._inner.transfer_work
+
+    @property
+    def feed(self) -> EventFeedStore:
+        return self._inner.feed
 
     def __enter__(self) -> Self:
         self._inner.__enter__()

@@ -94,6 +94,7 @@ class Caller:
                 "source_account_id": self.ids["account"],
                 "target_account_id": self.ids["other"],
             },
+            "createWebhook": {"url": "https://hooks.example/in", "event_types": []},
         }
         return bodies.get(operation_id)
 

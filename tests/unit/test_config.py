@@ -207,7 +207,7 @@ def _documented_defaults() -> dict[str, str]:
 
 def _as_documented(value: object) -> str:
     if isinstance(value, tuple):
-        return ",".join(value)
+        return ",".join(_as_documented(item) for item in value)
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)

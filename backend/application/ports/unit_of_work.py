@@ -6,6 +6,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Protocol, Self
 
+from backend.application.ports.event_feed import EventFeedStore
 from backend.application.ports.event_store import EventStore, SnapshotStore
 from backend.application.ports.idempotency import IdempotencyKeys
 from backend.application.ports.outbox import Outbox
@@ -46,6 +47,11 @@ class UnitOfWork(Protocol):
     @property
     def transfer_work(self) -> TransferWork:
         """The pending transfers (the engine's work), written in this transaction."""
+        ...
+
+    @property
+    def feed(self) -> EventFeedStore:
+        """The public event feed, its webhooks and their deliveries, in this transaction."""
         ...
 
     def __enter__(self) -> Self:

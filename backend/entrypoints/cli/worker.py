@@ -10,6 +10,7 @@ import signal
 import socket
 import sys
 import time
+from datetime import UTC, datetime
 
 import click
 import redis
@@ -22,6 +23,7 @@ from backend.adapters.outbound.queue.rq_queue import BatchJob, RqJobQueue, batch
 from backend.config import Settings
 from backend.container import Container
 from backend.entrypoints.cli.runtime import Runtime, pass_runtime
+from backend.entrypoints.event_loops import start_event_loops
 from backend.entrypoints.loops import start_messaging
 from backend.logging_setup import get_logger
 
@@ -92,6 +94,8 @@ def worker(runtime: Runtime, burst: bool, relay: bool, engine: bool) -> None:
         projections=container.projection_runner(),
         signal=container.commit_signal(),
     )
+    # The public feed and webhook deliveries, on threads of their own (not in burst mode).
+    events = None if burst else start_event_loops(container)
     _serve_metrics(runtime.settings(), container)
     log.info("worker started", queue=queue.queue.name, relay=relay, engine=engine)
     try:
@@ -101,6 +105,8 @@ def worker(runtime: Runtime, burst: bool, relay: bool, engine: bool) -> None:
                 pass
     finally:
         loops.stop()
+        if events is not None:
+            events.stop()
 
 
 def _work(queue: RqJobQueue, burst: bool, job_class: type[BatchJob]) -> None:
@@ -148,7 +154,12 @@ def jobs() -> None:
 def failed(runtime: Runtime, limit: int) -> None:
     """List jobs that exhausted their retries, newest first."""
     queue = _rq_queue(runtime)
-    listed = queue.failed_jobs(limit)
+    # Transfer batches and webhook deliveries that failed for good, newest first.
+    listed = queue.failed_jobs(limit) + runtime.container().events.delivery_queue().failed_jobs(
+        limit
+    )
+    listed.sort(key=lambda job: job.failed_at or datetime.min.replace(tzinfo=UTC), reverse=True)
+    listed = listed[:limit]
     if not listed:
         click.echo("no failed jobs")
     for job in listed:

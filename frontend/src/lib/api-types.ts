@@ -192,6 +192,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's public events in commit order (poll with next_cursor) */
+        get: operations["listFeedEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/meta": {
         parameters: {
             query?: never;
@@ -295,6 +312,76 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's webhooks, oldest first */
+        get: operations["listWebhooks"];
+        put?: never;
+        /** Register a webhook (its secret is shown once) */
+        post: operations["createWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{webhook_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One webhook */
+        get: operations["getWebhook"];
+        put?: never;
+        post?: never;
+        /** Delete a webhook (pending deliveries are dropped) */
+        delete: operations["deleteWebhook"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{webhook_id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The webhook's deliveries, newest first */
+        get: operations["listDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Send a delivery again now */
+        post: operations["retryDelivery"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/ws": {
         parameters: {
             query?: never;
@@ -390,7 +477,68 @@ export interface paths {
         trace?: never;
     };
 }
-export type webhooks = Record<string, never>;
+export interface webhooks {
+    accountEvent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * An event of a account, POSTed to each webhook that wants its type
+         * @description Any 2xx within 10 s is success; anything else is retried with exponential backoff (first retry within 5 s, 8 attempts over more than a day). At least once, in order per subject. Not published yet: account.limits_changed, batch.completed, transfer.authorized.
+         */
+        post: operations["accountWebhookEvent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    batchEvent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * An event of a batch, POSTed to each webhook that wants its type
+         * @description Any 2xx within 10 s is success; anything else is retried with exponential backoff (first retry within 5 s, 8 attempts over more than a day). At least once, in order per subject. Not published yet: account.limits_changed, batch.completed, transfer.authorized.
+         */
+        post: operations["batchWebhookEvent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    transferEvent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * An event of a transfer, POSTed to each webhook that wants its type
+         * @description Any 2xx within 10 s is success; anything else is retried with exponential backoff (first retry within 5 s, 8 attempts over more than a day). At least once, in order per subject. Not published yet: account.limits_changed, batch.completed, transfer.authorized.
+         */
+        post: operations["transferWebhookEvent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+}
 export interface components {
     schemas: {
         Account: {
@@ -407,9 +555,132 @@ export interface components {
             updated_at: string;
             version: number;
         };
+        /** @description A public event of a account (version 1 of the public events). */
+        AccountEvent: {
+            /** @description The Account as `GET /api/v1/accounts/{id}` returned it right after the event. */
+            data: {
+                available_balance: number;
+                balance: number;
+                currency: string;
+                id: string;
+                name: string;
+                /** Format: date-time */
+                opened_at: string;
+                /** @enum {string} */
+                status: "open" | "closed";
+                /** Format: date-time */
+                updated_at: string;
+                version: number;
+            };
+            /** @description Stable: the same on every page, retry and webhook. */
+            id: string;
+            /** Format: date-time */
+            occurred_at: string;
+            subject_id: string;
+            /** @constant */
+            subject_type: "account";
+            /** @enum {string} */
+            type: "account.opened" | "account.deposited" | "account.withdrawn" | "account.limits_changed" | "account.closed" | "account.updated";
+        };
         AccountPage: {
             items: components["schemas"]["Account"][];
             next_cursor: string | null;
+        };
+        /** @description The body of a webhook request for an event of a account; the event's `id` is the `webhook-id` header. */
+        AccountWebhookPayload: {
+            /** @description The Account as `GET /api/v1/accounts/{id}` returned it right after the event. */
+            data: {
+                available_balance: number;
+                balance: number;
+                currency: string;
+                id: string;
+                name: string;
+                /** Format: date-time */
+                opened_at: string;
+                /** @enum {string} */
+                status: "open" | "closed";
+                /** Format: date-time */
+                updated_at: string;
+                version: number;
+            };
+            /**
+             * Format: date-time
+             * @description When the event occurred.
+             */
+            timestamp: string;
+            /** @enum {string} */
+            type: "account.opened" | "account.deposited" | "account.withdrawn" | "account.limits_changed" | "account.closed" | "account.updated";
+        };
+        /** @description A public event of a batch (version 1 of the public events). */
+        BatchEvent: {
+            /** @description The Batch as `GET /api/v1/transfer-batches/{id}` returned it right after the event (no event of this subject is published yet). */
+            data: {
+                counts: {
+                    [key: string]: number;
+                };
+                /** Format: date-time */
+                created_at: string;
+                id: string;
+                /** @enum {string} */
+                mode: "atomic" | "independent";
+                size: number;
+                /** @enum {string} */
+                status: "pending" | "completed" | "failed" | "mixed";
+                transfer_ids: string[];
+                /** Format: date-time */
+                updated_at: string;
+            };
+            /** @description Stable: the same on every page, retry and webhook. */
+            id: string;
+            /** Format: date-time */
+            occurred_at: string;
+            subject_id: string;
+            /** @constant */
+            subject_type: "batch";
+            /** @enum {string} */
+            type: "batch.completed";
+        };
+        /** @description The body of a webhook request for an event of a batch; the event's `id` is the `webhook-id` header. */
+        BatchWebhookPayload: {
+            /** @description The Batch as `GET /api/v1/transfer-batches/{id}` returned it right after the event (no event of this subject is published yet). */
+            data: {
+                counts: {
+                    [key: string]: number;
+                };
+                /** Format: date-time */
+                created_at: string;
+                id: string;
+                /** @enum {string} */
+                mode: "atomic" | "independent";
+                size: number;
+                /** @enum {string} */
+                status: "pending" | "completed" | "failed" | "mixed";
+                transfer_ids: string[];
+                /** Format: date-time */
+                updated_at: string;
+            };
+            /**
+             * Format: date-time
+             * @description When the event occurred.
+             */
+            timestamp: string;
+            /** @enum {string} */
+            type: "batch.completed";
+        };
+        CreateWebhook: {
+            /** @description The public types to send; empty or absent: all of them. */
+            event_types?: ("account.opened" | "account.deposited" | "account.withdrawn" | "account.limits_changed" | "account.closed" | "account.updated" | "transfer.requested" | "transfer.authorized" | "transfer.completed" | "transfer.failed" | "batch.completed")[];
+            /** @description Where to POST the events: http(s), a host name or IPv4 address, an optional port, path and query. With HEXBANK_ENV=production: https on a public address only (unless the host is allowed by configuration). */
+            url: string;
+        };
+        CreatedWebhook: {
+            /** Format: date-time */
+            created_at: string;
+            event_types: string[];
+            id: string;
+            /** @description `whsec_…`: the signing key, shown only in this response. */
+            secret: string;
+            url: string;
         };
         Currency: {
             /** @description ISO 4217, e.g. EUR. */
@@ -434,6 +705,27 @@ export interface components {
             currency: string;
             items: components["schemas"]["DailyBalance"][];
         };
+        Delivery: {
+            attempts: number;
+            event_id: string;
+            event_type: string;
+            id: string;
+            last_error: string | null;
+            last_status_code: number | null;
+            /**
+             * Format: date-time
+             * @description Null unless pending.
+             */
+            next_attempt_at: string | null;
+            /** @enum {string} */
+            status: "pending" | "succeeded" | "failed";
+            /** Format: date-time */
+            updated_at: string;
+        };
+        DeliveryPage: {
+            items: components["schemas"]["Delivery"][];
+            next_cursor: string | null;
+        };
         Event: {
             correlation_id: string | null;
             data: {
@@ -449,6 +741,11 @@ export interface components {
         EventPage: {
             items: components["schemas"]["Event"][];
             next_cursor: string | null;
+        };
+        FeedPage: {
+            items: (components["schemas"]["AccountEvent"] | components["schemas"]["TransferEvent"] | components["schemas"]["BatchEvent"])[];
+            /** @description Never null: where to continue (the same on an empty page). */
+            next_cursor: string;
         };
         Meta: {
             currencies: components["schemas"]["Currency"][];
@@ -540,9 +837,67 @@ export interface components {
             /** Format: date-time */
             updated_at: string;
         };
+        /** @description A public event of a transfer (version 1 of the public events). */
+        TransferEvent: {
+            /** @description The Transfer as `GET /api/v1/transfers/{id}` returned it right after the event. */
+            data: {
+                amount: number;
+                /** Format: date-time */
+                completed_at: string | null;
+                /** Format: date-time */
+                created_at: string;
+                currency: string;
+                failure_reason: string | null;
+                id: string;
+                reference: string | null;
+                source_account_id: string;
+                /** @enum {string} */
+                status: "pending" | "authorized" | "completed" | "failed";
+                target_account_id: string;
+                /** Format: date-time */
+                updated_at: string;
+            };
+            /** @description Stable: the same on every page, retry and webhook. */
+            id: string;
+            /** Format: date-time */
+            occurred_at: string;
+            subject_id: string;
+            /** @constant */
+            subject_type: "transfer";
+            /** @enum {string} */
+            type: "transfer.requested" | "transfer.authorized" | "transfer.completed" | "transfer.failed";
+        };
         TransferPage: {
             items: components["schemas"]["Transfer"][];
             next_cursor: string | null;
+        };
+        /** @description The body of a webhook request for an event of a transfer; the event's `id` is the `webhook-id` header. */
+        TransferWebhookPayload: {
+            /** @description The Transfer as `GET /api/v1/transfers/{id}` returned it right after the event. */
+            data: {
+                amount: number;
+                /** Format: date-time */
+                completed_at: string | null;
+                /** Format: date-time */
+                created_at: string;
+                currency: string;
+                failure_reason: string | null;
+                id: string;
+                reference: string | null;
+                source_account_id: string;
+                /** @enum {string} */
+                status: "pending" | "authorized" | "completed" | "failed";
+                target_account_id: string;
+                /** Format: date-time */
+                updated_at: string;
+            };
+            /**
+             * Format: date-time
+             * @description When the event occurred.
+             */
+            timestamp: string;
+            /** @enum {string} */
+            type: "transfer.requested" | "transfer.authorized" | "transfer.completed" | "transfer.failed";
         };
         User: {
             /** Format: date-time */
@@ -550,6 +905,17 @@ export interface components {
             email: string;
             id: string;
             name: string;
+        };
+        Webhook: {
+            /** Format: date-time */
+            created_at: string;
+            event_types: string[];
+            id: string;
+            url: string;
+        };
+        WebhookPage: {
+            items: components["schemas"]["Webhook"][];
+            next_cursor: string | null;
         };
     };
     responses: never;
@@ -1759,6 +2125,78 @@ export interface operations {
             };
         };
     };
+    listFeedEvents: {
+        parameters: {
+            query?: {
+                /** @description The `next_cursor` of the page before; without it, from the beginning. Any other value is 422. */
+                after?: string;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FeedPage"];
+                };
+            };
+            /** @description unauthorized: token missing, malformed, expired, forged or revoked; bad credentials. */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description validation-error (with `errors` per field), insufficient-funds, same-account or idempotency-key-reused. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description rate-limited: too many requests; see Retry-After. */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description internal-server-error: quote the X-Request-ID response header. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description service-unavailable: a dependency is down; see Retry-After. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     getMeta: {
         parameters: {
             query?: never;
@@ -2261,6 +2699,486 @@ export interface operations {
             };
         };
     };
+    listWebhooks: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description Opaque: the `next_cursor` of the page before, as the server minted it. Any other value, even one of the right shape, is 422. */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    Link: components["headers"]["Link"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookPage"];
+                };
+            };
+            /** @description unauthorized: token missing, malformed, expired, forged or revoked; bad credentials. */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description validation-error (with `errors` per field), insufficient-funds, same-account or idempotency-key-reused. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description rate-limited: too many requests; see Retry-After. */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description internal-server-error: quote the X-Request-ID response header. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description service-unavailable: a dependency is down; see Retry-After. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createWebhook: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes the request safe to retry for 24 hours (scoped to the caller). */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateWebhook"];
+            };
+        };
+        responses: {
+            /** @description Success. */
+            201: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    Location: components["headers"]["Location"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedWebhook"];
+                };
+            };
+            /** @description bad-request: the body is not JSON or not a JSON object. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unauthorized: token missing, malformed, expired, forged or revoked; bad credentials. */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description email-taken, account-closed, account-not-empty, concurrent-modification or idempotency-key-in-use. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description payload-too-large: the body is over the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unsupported-media-type: send the body as application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description validation-error (with `errors` per field), insufficient-funds, same-account or idempotency-key-reused. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description rate-limited: too many requests; see Retry-After. */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description internal-server-error: quote the X-Request-ID response header. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description service-unavailable: a dependency is down; see Retry-After. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Webhook"];
+                };
+            };
+            /** @description unauthorized: token missing, malformed, expired, forged or revoked; bad credentials. */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description not-found: no such resource, or one the caller may not see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description rate-limited: too many requests; see Retry-After. */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description internal-server-error: quote the X-Request-ID response header. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description service-unavailable: a dependency is down; see Retry-After. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    deleteWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description unauthorized: token missing, malformed, expired, forged or revoked; bad credentials. */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description not-found: no such resource, or one the caller may not see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description rate-limited: too many requests; see Retry-After. */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description internal-server-error: quote the X-Request-ID response header. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description service-unavailable: a dependency is down; see Retry-After. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listDeliveries: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description Opaque: the `next_cursor` of the page before, as the server minted it. Any other value, even one of the right shape, is 422. */
+                cursor?: string;
+                status?: "pending" | "succeeded" | "failed";
+            };
+            header?: never;
+            path: {
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    Link: components["headers"]["Link"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryPage"];
+                };
+            };
+            /** @description unauthorized: token missing, malformed, expired, forged or revoked; bad credentials. */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description not-found: no such resource, or one the caller may not see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description validation-error (with `errors` per field), insufficient-funds, same-account or idempotency-key-reused. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description rate-limited: too many requests; see Retry-After. */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description internal-server-error: quote the X-Request-ID response header. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description service-unavailable: a dependency is down; see Retry-After. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    retryDelivery: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                webhook_id: string;
+                delivery_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Delivery"];
+                };
+            };
+            /** @description unauthorized: token missing, malformed, expired, forged or revoked; bad credentials. */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description not-found: no such resource, or one the caller may not see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description rate-limited: too many requests; see Retry-After. */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description internal-server-error: quote the X-Request-ID response header. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description service-unavailable: a dependency is down; see Retry-After. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     websocket: {
         parameters: {
             query?: never;
@@ -2434,6 +3352,93 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
+            };
+        };
+    };
+    accountWebhookEvent: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's `id`: the same on every retry (deduplicate on it). */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. */
+                "webhook-timestamp": string;
+                /** @description `v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<body>">` keyed with the secret (Standard Webhooks; verify with a `standardwebhooks` library). */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AccountWebhookPayload"];
+            };
+        };
+        responses: {
+            /** @description Received: nothing more is sent for this event. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    batchWebhookEvent: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's `id`: the same on every retry (deduplicate on it). */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. */
+                "webhook-timestamp": string;
+                /** @description `v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<body>">` keyed with the secret (Standard Webhooks; verify with a `standardwebhooks` library). */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BatchWebhookPayload"];
+            };
+        };
+        responses: {
+            /** @description Received: nothing more is sent for this event. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    transferWebhookEvent: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's `id`: the same on every retry (deduplicate on it). */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. */
+                "webhook-timestamp": string;
+                /** @description `v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<body>">` keyed with the secret (Standard Webhooks; verify with a `standardwebhooks` library). */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TransferWebhookPayload"];
+            };
+        };
+        responses: {
+            /** @description Received: nothing more is sent for this event. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };

@@ -11,6 +11,7 @@ from backend.adapters.inbound.http.api_services import ApiServices
 from backend.adapters.inbound.http.auth_views import auth_blueprint
 from backend.adapters.inbound.http.daily_balance_views import daily_balance_blueprint
 from backend.adapters.inbound.http.docs import docs_blueprint
+from backend.adapters.inbound.http.event_views import event_blueprint
 from backend.adapters.inbound.http.idempotency import REPLAYED_HEADER
 from backend.adapters.inbound.http.meta_views import meta_blueprint
 from backend.adapters.inbound.http.openapi import build_spec
@@ -85,6 +86,7 @@ def register_api(app: Flask, services: ApiServices) -> None:
     api.register_blueprint(transfer_blueprint(services))
     api.register_blueprint(daily_balance_blueprint(services))
     api.register_blueprint(meta_blueprint(services))
+    api.register_blueprint(event_blueprint(services))
     spec = build_spec(services.settings)
     api.add_url_rule("/openapi.json", "openapi", lambda: jsonify(spec))
     app.register_blueprint(api)

@@ -8,7 +8,13 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import fields
 
-from backend.adapters.inbound.http import daily_balance_views, meta_views, schemas, transfer_views
+from backend.adapters.inbound.http import (
+    daily_balance_views,
+    event_schemas,
+    meta_views,
+    schemas,
+    transfer_views,
+)
 from backend.adapters.inbound.http.input_policy import TEXT_PATTERN
 from backend.adapters.inbound.http.openapi_ops import OPS_PATHS
 from backend.adapters.inbound.http.openapi_paths import PATHS, Operation
@@ -35,10 +41,11 @@ COMPONENT_SCHEMAS = {
     "Problem": schemas.ProblemSchema,
     **daily_balance_views.SCHEMAS,
     **meta_views.SCHEMAS,
+    **event_schemas.SCHEMAS,
 }
 
 #: Every operation: the core table, then the additive endpoints that keep their own modules.
-ALL_PATHS = {**PATHS, **daily_balance_views.PATHS, **meta_views.PATHS}
+ALL_PATHS = {**PATHS, **daily_balance_views.PATHS, **meta_views.PATHS, **event_schemas.PATHS}
 
 DESCRIPTION = (
     "hexbank: event-sourced accounts. Money is an integer `amount` in the currency's minor unit. "
@@ -77,6 +84,7 @@ def build_spec(settings: Settings) -> dict[str, Any]:
         spec.path(path=path, operations=described)
     document = spec.to_dict()
     _enum_currencies(document, settings.currencies)
+    event_schemas.add_event_docs(document)
     return document
 
 

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC
 
+from backend.adapters.outbound.memory.event_feed import InMemoryFeedData
 from backend.adapters.outbound.memory.idempotency_store import InMemoryKeyData
 from backend.adapters.outbound.memory.read_models import InMemoryReadModelData
 from backend.adapters.outbound.memory.work_rows import WorkRow
@@ -45,6 +46,7 @@ class InMemoryDatabase:
     transfer_work: dict[str, WorkRow] = field(default_factory=dict)
     #: Rows an open unit of work took (its engine's transaction), skipped by the others.
     transfer_work_taken: set[str] = field(default_factory=set)
+    feed: InMemoryFeedData = field(default_factory=InMemoryFeedData)
     #: Guards the containers above for readers and the commit.
     lock: threading.RLock = field(default_factory=threading.RLock)
     #: Held by a unit of work from its first append to its end (the global append lock).

@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Self
 
+from backend.adapters.outbound.memory.event_feed import InMemoryEventFeedStore
 from backend.adapters.outbound.memory.event_store import (
     InMemoryDatabase,
     InMemoryEventStore,
@@ -27,6 +28,7 @@ class InMemoryUnitOfWork:
         self.read_models = InMemoryReadModelStore(db.read_models)
         self.idempotency_keys = InMemoryIdempotencyKeys(db.idempotency_keys)
         self.transfer_work = InMemoryTransferWork(db)
+        self.feed = InMemoryEventFeedStore(db.feed)
 
     def __enter__(self) -> Self:
         return self
@@ -46,6 +48,7 @@ class InMemoryUnitOfWork:
             self.read_models.publish()
             self.idempotency_keys.publish()
             self.transfer_work.publish()
+            self.feed.publish()
         self.rollback()  # the writes are published: clear the buffers, free the append lock
 
     def rollback(self) -> None:
@@ -54,3 +57,4 @@ class InMemoryUnitOfWork:
         self.read_models.discard()
         self.idempotency_keys.discard()
         self.transfer_work.discard()
+        self.feed.discard()

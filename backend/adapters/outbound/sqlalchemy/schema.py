@@ -18,6 +18,7 @@ metadata = MetaData(naming_convention=NAMING_CONVENTION)
 # Register every module's tables on `metadata` (they import it, hence the import at the end),
 # so that Alembic and create_all see the whole schema.
 from backend.adapters.outbound.sqlalchemy import (  # noqa: E402
+    event_feed_tables,  # noqa: F401
     event_store_tables,  # noqa: F401
     identity_tables,  # noqa: F401
     read_model_tables,  # noqa: F401

@@ -7,6 +7,7 @@ from typing import Self
 
 from sqlalchemy import Connection, Engine, RootTransaction
 
+from backend.adapters.outbound.sqlalchemy.event_feed import SqlAlchemyEventFeedStore
 from backend.adapters.outbound.sqlalchemy.event_store import SqlAlchemyEventStore
 from backend.adapters.outbound.sqlalchemy.idempotency_store import SqlAlchemyIdempotencyKeys
 from backend.adapters.outbound.sqlalchemy.read_models import SqlAlchemyReadModelStore
@@ -31,6 +32,7 @@ class SqlAlchemyUnitOfWork:
     read_models: SqlAlchemyReadModelStore
     idempotency_keys: SqlAlchemyIdempotencyKeys
     transfer_work: SqlAlchemyTransferWork
+    feed: SqlAlchemyEventFeedStore
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -54,6 +56,7 @@ class SqlAlchemyUnitOfWork:
         self.read_models = SqlAlchemyReadModelStore(connection)
         self.idempotency_keys = SqlAlchemyIdempotencyKeys(connection)
         self.transfer_work = SqlAlchemyTransferWork(connection)
+        self.feed = SqlAlchemyEventFeedStore(connection)
 
     def __exit__(
         self,

@@ -1,0 +1,1 @@
+"""Webhook adapters: the signed HTTP call (Standard Webhooks) and the queues that run it."""
