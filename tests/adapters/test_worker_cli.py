@@ -14,6 +14,7 @@ from click.testing import CliRunner, Result
 from rq import SimpleWorker
 from sqlalchemy import create_engine
 
+from backend.adapters.outbound.memory.work_rows import WorkRow
 from backend.adapters.outbound.queue.rq_queue import RqJobQueue
 from backend.adapters.outbound.webhooks.queues import RqDeliveryQueue, delivery_job_class
 from backend.application.commands import CreateWebhook
@@ -21,6 +22,7 @@ from backend.application.event_codec import default_codec
 from backend.application.event_feed import FeedFollower
 from backend.application.messaging import MessageDispatcher, build_dispatcher
 from backend.application.ports.event_store import EventMetadata, StoredEvent
+from backend.application.ports.transfer_work import STUCK_AFTER_ATTEMPTS
 from backend.application.ports.webhook_transport import SendResult
 from backend.application.public_events import PublicEventMapper
 from backend.application.relay import OutboxRelay, Wakeup
@@ -141,6 +143,23 @@ def test_jobs_failed_lists_jobs_that_ran_out_of_retries(
     assert listed.exit_code == 0, listed.output
     assert "2 events\t2 attempts" in listed.output
     assert "subscriber down" in listed.output
+
+
+def test_jobs_failed_lists_the_transfers_whose_rounds_keep_failing(
+    distributed: Distributed,
+) -> None:
+    bank = distributed.bank
+    with bank.app.db.lock:  # work for a transfer whose stream is missing: every round fails
+        now = bank.app.clock.now()
+        bank.app.db.transfer_work["ghost"] = WorkRow("ghost", now, now)
+    for attempt in range(STUCK_AFTER_ATTEMPTS):
+        assert "ghost" not in distributed.invoke("jobs", "failed").output
+        bank.engine.run_once()  # the fused round fails, then the leased one for it alone
+        bank.after_the_lease() if attempt == 0 else bank.app.clock.advance(seconds=3600)
+    listed = distributed.invoke("jobs", "failed")
+    assert listed.exit_code == 0, listed.output
+    assert "transfer ghost\tnext " in listed.output
+    assert f"{STUCK_AFTER_ATTEMPTS} attempts" in listed.output
 
 
 class _Down:

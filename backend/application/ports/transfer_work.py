@@ -51,6 +51,20 @@ def lease_for(lease: timedelta, attempts: int) -> timedelta:
     return min(doubled, MAX_LEASE)
 
 
+@dataclass(frozen=True, slots=True)
+class StuckTransfer:
+    """A transfer whose rounds keep failing: tried `attempts` times, next at `ready_at`."""
+
+    transfer_id: str
+    attempts: int
+    ready_at: datetime
+
+
+#: From this many failed attempts on, `hexbank jobs failed` lists a transfer (its leases have
+#: grown to minutes: someone should read its log lines).
+STUCK_AFTER_ATTEMPTS: Final = 3
+
+
 class TransferClaims(Protocol):
     """Takes ready transfers for one engine at a time (several engines share the work)."""
 
@@ -62,6 +76,11 @@ class TransferClaims(Protocol):
 
     def ready(self, now: datetime) -> bool:
         """Whether any transfer is ready at `now` (a read, no claim: cheap when idle)."""
+        ...
+
+    def stuck(self, min_attempts: int, limit: int) -> list[StuckTransfer]:
+        """Transfers claimed at least `min_attempts` times with leases (each after a failed
+        round) and still pending, most attempts first: the engine's dead letters."""
         ...
 
 

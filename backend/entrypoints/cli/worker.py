@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 
 from backend.adapters.outbound.metrics.prometheus import serve_metrics
 from backend.adapters.outbound.queue.rq_queue import BatchJob, RqJobQueue, batch_job_class
+from backend.application.ports.transfer_work import STUCK_AFTER_ATTEMPTS
 from backend.config import Settings
 from backend.container import Container
 from backend.entrypoints.cli.runtime import Runtime, pass_runtime
@@ -152,7 +153,8 @@ def jobs() -> None:
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
 @pass_runtime
 def failed(runtime: Runtime, limit: int) -> None:
-    """List jobs that exhausted their retries, newest first."""
+    """List jobs that exhausted their retries, newest first, then the transfers whose rounds
+    keep failing (claimed STUCK_AFTER_ATTEMPTS times or more)."""
     queue = _rq_queue(runtime)
     # Transfer batches and webhook deliveries that failed for good, newest first.
     listed = queue.failed_jobs(limit) + runtime.container().events.delivery_queue().failed_jobs(
@@ -160,10 +162,16 @@ def failed(runtime: Runtime, limit: int) -> None:
     )
     listed.sort(key=lambda job: job.failed_at or datetime.min.replace(tzinfo=UTC), reverse=True)
     listed = listed[:limit]
-    if not listed:
+    stuck = runtime.container().transfer_engine().claims.stuck(STUCK_AFTER_ATTEMPTS, limit)
+    if not listed and not stuck:
         click.echo("no failed jobs")
     for job in listed:
         when = job.failed_at.isoformat() if job.failed_at else "-"
         click.echo(
             f"{job.job_id}\t{when}\t{job.events} events\t{job.attempts} attempts\t{job.error}"
+        )
+    for transfer in stuck:  # the engine's dead letters: their rounds keep failing
+        click.echo(
+            f"transfer {transfer.transfer_id}\tnext {transfer.ready_at.isoformat()}\t"
+            f"{transfer.attempts} attempts\tits rounds keep failing: see the logs for its id"
         )

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from backend.adapters.outbound.memory.event_store import InMemoryDatabase
 from backend.adapters.outbound.memory.work_rows import WorkRow
 from backend.application.ports.event_store import StoredEvent
-from backend.application.ports.transfer_work import ClaimedTransfer, lease_for
+from backend.application.ports.transfer_work import ClaimedTransfer, StuckTransfer, lease_for
 from backend.domain.events import event_type, event_types
 from backend.domain.transfer import TRANSFER_ENDS, TransferRequested
 
@@ -71,6 +71,12 @@ class InMemoryTransferClaims:
     def ready(self, now: datetime) -> bool:
         with self._db.lock:
             return any(row.ready_at <= now for row in self._db.transfer_work.values())
+
+    def stuck(self, min_attempts: int, limit: int) -> list[StuckTransfer]:
+        with self._db.lock:
+            rows = [r for r in self._db.transfer_work.values() if r.attempts >= min_attempts]
+        rows.sort(key=lambda row: (-row.attempts, row.transfer_id))
+        return [StuckTransfer(r.transfer_id, r.attempts, r.ready_at) for r in rows[:limit]]
 
     def claim(self, now: datetime, lease: timedelta, limit: int) -> list[ClaimedTransfer]:
         with self._db.lock:

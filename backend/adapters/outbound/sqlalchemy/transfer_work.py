@@ -37,7 +37,12 @@ from backend.adapters.outbound.sqlalchemy.event_store_tables import events
 from backend.adapters.outbound.sqlalchemy.schema import metadata
 from backend.adapters.outbound.sqlalchemy.stream_loads import to_utc
 from backend.application.ports.event_store import StoredEvent
-from backend.application.ports.transfer_work import BacklogSample, ClaimedTransfer, lease_for
+from backend.application.ports.transfer_work import (
+    BacklogSample,
+    ClaimedTransfer,
+    StuckTransfer,
+    lease_for,
+)
 from backend.domain.events import event_type, event_types
 from backend.domain.transfer import TRANSFER_ENDS, TransferRequested
 
@@ -124,6 +129,18 @@ class SqlAlchemyTransferClaims:
     def ready(self, now: datetime) -> bool:
         with self._reads.connect() as connection:
             return connection.execute(_ANY_READY, {"now": to_utc(now)}).first() is not None
+
+    def stuck(self, min_attempts: int, limit: int) -> list[StuckTransfer]:
+        table = transfer_work
+        query = (
+            select(table.c.transfer_id, table.c.attempts, table.c.ready_at)
+            .where(table.c.attempts >= min_attempts)
+            .order_by(table.c.attempts.desc(), table.c.transfer_id)
+            .limit(limit)
+        )
+        with self._reads.connect() as connection:
+            rows = connection.execute(query).all()
+        return [StuckTransfer(r.transfer_id, r.attempts, to_utc(r.ready_at)) for r in rows]
 
     def claim(self, now: datetime, lease: timedelta, limit: int) -> list[ClaimedTransfer]:
         query = _CANDIDATES
