@@ -307,7 +307,7 @@ def _deaths(path: str, steps: int) -> list[tuple[int, int]]:
     append inside a round of the path, a round being `steps` phases."""
     phases = PHASES[path]
     rounds = [sum(phases[i : i + steps]) for i in range(0, len(phases), steps)]
-    committed, deaths = 0, []
+    committed, deaths = 0, list[tuple[int, int]]()
     for appended in rounds:
         deaths.extend((committed, committed + inside) for inside in range(appended))
         committed += appended
