@@ -17,9 +17,9 @@ from backend.application.command_bus import (
     CommandContext,
     Handler,
     InlineProjector,
-    RetryPolicy,
     Tools,
 )
+from backend.application.command_outcomes import RetryPolicy
 from backend.application.commands import Command
 from backend.application.event_codec import default_codec
 from backend.application.handlers import KEYED_RESULTS, command_handlers

@@ -58,7 +58,16 @@ class TransferAdmission:
 
     def check(self) -> None:
         """Count one more transfer in, or raise Backlogged (with when to retry)."""
+        self.refresh()
+        self.admit()
+
+    def refresh(self) -> None:
+        """Measure the backlog again if it is due (a read of its own connection: call it
+        before the command's transaction, not inside it)."""
         self._sample_if_due()
+
+    def admit(self) -> None:
+        """`check` without measuring: in memory only, so it can run inside a transaction."""
         with self._lock:
             wait = self._retry_after()
             if wait is None:

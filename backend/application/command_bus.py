@@ -16,9 +16,10 @@ import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from backend.application.bounded import RecentValues
+from backend.application.command_outcomes import Outcome, RetryPolicy, failure_outcome
 from backend.application.commands import Command
 from backend.application.errors import ApplicationError, ConcurrencyError, ConcurrentModification
 from backend.application.event_codec import EventCodec
@@ -27,9 +28,6 @@ from backend.application.ports.clock_and_ids import Clock, IdGenerator
 from backend.application.ports.event_store import EventMetadata, StoredEvent
 from backend.application.ports.metrics import (
     COMMITTED,
-    CONFLICT,
-    ERROR,
-    REJECTED,
     UNCHANGED,
     CommandObserver,
     FinishedCommand,
@@ -56,15 +54,6 @@ Handler = Callable[[Any, "CommandContext"], Any]
 
 def no_projection(uow: UnitOfWork, events: Sequence[StoredEvent]) -> None:
     """Default when no read side is plugged in."""
-
-
-def failure_outcome(error: BaseException) -> str:
-    """The outcome of a command that raised `error`."""
-    if isinstance(error, ConcurrentModification):
-        return CONFLICT
-    if isinstance(error, DomainError | ApplicationError):
-        return REJECTED
-    return ERROR
 
 
 @dataclass
@@ -94,25 +83,6 @@ class CommandContext:
     def flush(self) -> None:
         """Write what deferred saves staged."""
         self.staging.flush(self.uow)
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome(Generic[R]):
-    """A keyed command's result; `replayed` when it is the first request's, nothing run."""
-
-    result: R
-    replayed: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """How often, and how patiently, a conflicting command is tried again."""
-
-    #: Enough for a hot account: after its first conflict a writer queues for the stream.
-    max_attempts: int = 16
-    base_delay: float = 0.002
-    #: Backoff stops doubling here, so the whole budget stays well under a second.
-    max_delay: float = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +126,8 @@ class CommandBus:
         """Like `execute`; with a key, the first request's result is replayed to its twins
         (IdempotencyKeyReused for another request, IdempotencyKeyInUse while it runs).
         `admit` runs before a command that is not such a replay and may refuse it (raise):
-        admission control asks only about new work."""
+        admission control asks only about new work. It runs inside the transaction, so it
+        must not open one of its own (on SQLite that would wait for the lock it holds)."""
         handler = self.handlers[type(command)]
         attempt = _Attempt(self, handler, command, metadata, key, admit)
         started = time.perf_counter()

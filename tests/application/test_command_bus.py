@@ -14,7 +14,8 @@ import pytest
 from backend.adapters.outbound.memory.event_store import InMemoryDatabase, InMemoryEventStore
 from backend.adapters.outbound.memory.unit_of_work import InMemoryUnitOfWork
 from backend.application import accounts
-from backend.application.command_bus import CommandContext, RetryPolicy
+from backend.application.command_bus import CommandContext
+from backend.application.command_outcomes import RetryPolicy
 from backend.application.commands import Deposit, Withdraw
 from backend.application.errors import ConcurrencyError, ConcurrentModification
 from backend.application.ports.event_store import EventMetadata, NewEvent, StoredEvent, StreamAppend

@@ -30,6 +30,8 @@ class Offered:
 
     accepted: set[str] = field(default_factory=set)
     statuses: Counter[int] = field(default_factory=Counter)
+    #: Seconds from the first request to the last answer.
+    elapsed: float = 0.0
     violations: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -94,6 +96,7 @@ def offer(bank: Bank, count: int, rate: float | None) -> Offered:
         thread.start()
     for thread in threads:
         thread.join()
+    offered.elapsed = time.monotonic() - start
     return offered
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Response, request
 
 from backend.adapters.inbound.http.problems import ProblemError
-from backend.application.command_bus import Outcome
+from backend.application.command_outcomes import Outcome
 from backend.application.idempotency import IdempotencyKey, fingerprint
 
 HEADER = "Idempotency-Key"

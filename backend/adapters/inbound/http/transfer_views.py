@@ -111,10 +111,13 @@ class TransferViews:
 
     def _admission(self) -> Callable[[], None] | None:
         """What refuses (503, Retry-After) a new transfer the backlog would not finish in time
-        (a replay of a keyed request already answered is not asked)."""
+        (a replay of a keyed request already answered is not asked). The backlog is measured
+        here, before the command's transaction: the check inside it reads nothing."""
         if self.services.transfer_admission is None:
             return None
-        return self.services.transfer_admission().check
+        admission = self.services.transfer_admission()
+        admission.refresh()
+        return admission.admit
 
     def get_transfer(self, transfer_id: str) -> Response:
         return transfer_response(self._queries().transfer(current_user_id(), transfer_id))
