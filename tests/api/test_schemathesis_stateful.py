@@ -35,8 +35,11 @@ class Admitted:
     """Admission control that admits every transfer: it refuses by the measured drain rate
     (time, not input), which would make a replayed scenario answer differently."""
 
-    def check(self) -> None:
-        pass
+    def refresh(self) -> None:
+        """Nothing to measure."""
+
+    def admit(self) -> None:
+        """Every transfer is admitted."""
 
 
 def _fresh_email(case: Any) -> None:
