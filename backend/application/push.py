@@ -42,11 +42,10 @@ class PushNotifier:
         self._published: RecentValues[tuple[str, str], object] = RecentValues(remember)
 
     def notify(self, batch: Sequence[StoredEvent]) -> None:
-        """Publish the batch's updates; never raises (pushes are not replayed anyway)."""
-        try:
-            self._publish(self.messages_for(batch))
-        except Exception:
-            log.exception("push notification failed; clients will see it on their next read")
+        """Publish the updates of a batch the relay delivers (the commands' events). A failure
+        to publish raises: the batch stays in the outbox and is pushed once the channel is
+        back (e.g. Redis restarted), instead of being lost."""
+        self._publish(self.messages_for(batch))
 
     def _publish(self, messages: list[PushMessage]) -> None:
         messages = [m for m in messages if not self._published_already(m)]

@@ -183,15 +183,19 @@ def test_a_transfer_to_an_unknown_account_is_pushed_to_its_source_owner_only(
     assert failed and {m.user_id for m in pushing.channel.messages()} == {ALICE}
 
 
-def test_a_failing_channel_does_not_fail_the_batch(pushing: Pushing) -> None:
+def test_a_failing_channel_never_fails_the_engine_and_keeps_the_relays_batch(
+    pushing: Pushing,
+) -> None:
     bank = pushing.bank
     source, target = bank.open(1000, owner=ALICE), bank.open(owner=BOB)
     transfer_id = bank.transfer(source, target, 300, owner=ALICE)
     pushing.channel.fail = True
 
-    pushing.settle()
-
+    bank.run_until_quiet()  # the engine's push fails: logged, its round committed anyway
     assert bank.transfer_state(transfer_id).status == "completed"
+    bank.relay_pending()
+    with pytest.raises(ConnectionError):  # the relay's job fails: its rows are sent again
+        pushing.dispatcher.dispatch(bank.queue.batches[0])
 
 
 class CountingReader(InMemoryReadModelReader):
