@@ -1,9 +1,10 @@
-"""The push notifier: a follower of the event log that tells users what changed.
+"""The push notifier: tells users what changed, after it committed.
 
-It runs after commit, as a batch subscriber of the message dispatcher, never inside a command:
-a push announces a state that is already durable and already on the read side (commands and
-saga steps project inline before they commit). Pushing is best effort: a failure to publish is
-logged and swallowed, so that a push outage never stalls the saga or retries a batch.
+It runs after commit, never inside a command: a push announces a state that is already durable
+and already on the read side (commands and the engine's rounds project inline). Two callers:
+the transfer engine's pass (`announce`; a failure is logged and swallowed, a committed round
+never fails for a push) and the relay's batches of the commands' events (`notify`; a failure
+raises, so the batch stays in the outbox until the channel is back).
 """
 
 from __future__ import annotations
