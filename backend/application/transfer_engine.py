@@ -109,7 +109,10 @@ class TransferEngine:
         except Exception:
             log.warning("a batch of transfers failed; running it one by one", exc_info=True)
             return self._run_leased()
-        self._finish(results, {}, {}, {})
+        accounts: dict[str, None] = {}
+        transfers: dict[str, None] = {}
+        self._tally(results, {}, accounts, transfers)
+        self._announce(accounts, transfers)
         return len(results)
 
     def _run_leased(self) -> int:
@@ -138,16 +141,6 @@ class TransferEngine:
             pending = {r.transfer_id: r.cause for r in results if r.moved and r.pending}
         self._announce(accounts, transfers)
         return statuses
-
-    def _finish(
-        self,
-        results: list[Advanced],
-        requested_at: dict[str, datetime],
-        accounts: dict[str, None],
-        transfers: dict[str, None],
-    ) -> None:
-        self._tally(results, requested_at, accounts, transfers)
-        self._announce(accounts, transfers)
 
     def _tally(
         self,
